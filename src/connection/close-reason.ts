@@ -1,0 +1,68 @@
+/**
+ * Why a connection closed. A closed union with one stable string each; every
+ * listener counts closes by reason.
+ *
+ * | reason               | who closed | what happened                                                   |
+ * |----------------------|------------|-----------------------------------------------------------------|
+ * | `peer-closed`        | peer       | the peer sent FIN and the connection finished cleanly            |
+ * | `peer-reset`         | peer       | the peer reset the connection (ECONNRESET, EPIPE)               |
+ * | `local-end`          | us         | `conn.end()` completed: queued writes flushed, FIN exchanged    |
+ * | `local-destroy`      | us         | `conn.destroy()` without a more specific reason                 |
+ * | `idle-timeout`       | us         | no bytes either way for `idleTimeoutMs`                         |
+ * | `first-byte-timeout` | us         | the peer sent nothing within `firstByteTimeoutMs` of connecting |
+ * | `write-timeout`      | us         | queued writes made no progress for `writeTimeoutMs`             |
+ * | `handshake-timeout`  | us         | the TLS handshake did not finish within `handshakeTimeoutMs`    |
+ * | `linger-timeout`     | us         | after our FIN the peer did not close within `lingerMs`          |
+ * | `frame-too-large`    | us         | a frame or line exceeded `maxFrameBytes`                        |
+ * | `protocol-error`     | us         | the peer sent bytes the codec cannot decode, or cut a frame     |
+ * | `slow-consumer`      | us         | queued outbound bytes passed `maxBufferedBytes`                 |
+ * | `handler-error`      | us         | a handler method threw                                          |
+ * | `tls-error`          | either     | the TLS handshake or session failed (bad cert, bad record …)    |
+ * | `connect-failed`     | -          | a client connection could not be established                    |
+ * | `shutdown`           | us         | the server closed and the grace period ran out                  |
+ * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
+ */
+export type CloseReason =
+  | 'peer-closed'
+  | 'peer-reset'
+  | 'local-end'
+  | 'local-destroy'
+  | 'idle-timeout'
+  | 'first-byte-timeout'
+  | 'write-timeout'
+  | 'handshake-timeout'
+  | 'linger-timeout'
+  | 'frame-too-large'
+  | 'protocol-error'
+  | 'slow-consumer'
+  | 'handler-error'
+  | 'tls-error'
+  | 'connect-failed'
+  | 'shutdown'
+  | 'error';
+
+/** Every close reason, in a fixed order (used to lay out counters). */
+export const CLOSE_REASONS: readonly CloseReason[] = [
+  'peer-closed',
+  'peer-reset',
+  'local-end',
+  'local-destroy',
+  'idle-timeout',
+  'first-byte-timeout',
+  'write-timeout',
+  'handshake-timeout',
+  'linger-timeout',
+  'frame-too-large',
+  'protocol-error',
+  'slow-consumer',
+  'handler-error',
+  'tls-error',
+  'connect-failed',
+  'shutdown',
+  'error',
+];
+
+/** Close reasons that are not the normal end of a conversation (logged, by default). */
+export function isAbnormal(reason: CloseReason): boolean {
+  return reason !== 'peer-closed' && reason !== 'local-end' && reason !== 'local-destroy' && reason !== 'shutdown';
+}

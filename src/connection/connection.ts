@@ -1,0 +1,749 @@
+/**
+ * Connection: one peer, from accept (or connect) to the single `close`.
+ *
+ * ```
+ *            ┌──────────── destroy / error / timeout ───────────┐
+ *            │                                                  ▼
+ *  HANDSHAKE ─► OPEN ──── end() / idle / bad frame ──► ENDING ─► CLOSING ─► CLOSED
+ *   (TLS)       │  reads, decodes,        flush, FIN,    linger   socket     close(reason)
+ *               │  sends                  discard reads           'close'    delivered once
+ *               └────────────── peer FIN ─► handler.end or end() ─┘
+ * ```
+ *
+ * Reads, sends and timeouts touch only plain fields: the socket listeners are
+ * module-level functions, timeouts live on the shared wheel, and the outbound
+ * batch borrows the shared slab only while a turn's writes are pending.
+ */
+import type { Socket } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { ByteQueue } from '../buffers/byte-queue.js';
+import type { Codec, Decoder, DecoderEvents, Encoder } from '../codecs/codec.js';
+import { capstanError, isCapstanError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ListenerCounters } from '../metrics/listener-counters.js';
+import type { TimerWheel, WheelEntry } from '../timers/timer-wheel.js';
+import type { CloseReason } from './close-reason.js';
+import type { CloseLog } from './close-log.js';
+import type { Handler } from './handler.js';
+import type { Limits } from './limits.js';
+import { discardBatch, sink, takeBatch, type OutboundState } from './outbound.js';
+
+/** What every connection of one listener (or one client) shares. */
+export interface ConnectionContext {
+  readonly handler: Handler<any>;
+  readonly codec: Codec;
+  readonly limits: Limits;
+  readonly counters: ListenerCounters;
+  readonly wheel: TimerWheel;
+  readonly logger: Logger;
+  readonly closeLog: CloseLog;
+  /** Plain TCP (true) can be reset on destroy; TLS and Unix sockets cannot. */
+  readonly resettable: boolean;
+  /** Called once per connection, after `close` was delivered. */
+  release(conn: Connection<any>): void;
+}
+
+/** Connection states, in the order a connection passes through them. */
+export const enum State {
+  Handshake = 0,
+  Open = 1,
+  Ending = 2,
+  Closing = 3,
+  Closed = 4,
+}
+
+/** The state names users see through {@link Connection.state}. */
+export type ConnectionState = 'handshake' | 'open' | 'ending' | 'closing' | 'closed';
+const STATE_NAMES: readonly ConnectionState[] = ['handshake', 'open', 'ending', 'closing', 'closed'];
+
+/** TLS facts about a connection, read when asked. */
+export interface TlsInfo {
+  /** Negotiated protocol version, e.g. `TLSv1.3`. */
+  protocol: string | null;
+  /** ALPN protocol the peers agreed on, or `false`. */
+  alpnProtocol: string | false | null;
+  /** Whether the peer presented a certificate that verified against the configured CA. */
+  authorized: boolean;
+  /** Why the peer's certificate did not verify, when it did not. */
+  authorizationError: string | null;
+  /** SNI server name the client asked for. */
+  servername: string | false | null;
+  peerCertificate(): PeerCertificate | null;
+}
+
+const kConn = Symbol('capstan.connection');
+type OwnedSocket = Socket & { [kConn]?: Connection<any> };
+
+let nextId = 1;
+const dirty: Connection<any>[] = [];
+let flushScheduled = false;
+
+function flushDirty(): void {
+  flushScheduled = false;
+  // A flush may make another connection dirty (a handler called from drain); loop until quiet.
+  for (let i = 0; i < dirty.length; i++) {
+    const c = dirty[i] as Connection<any>;
+    c.dirty = false;
+    c.flush();
+  }
+  dirty.length = 0;
+}
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  (this[kConn] as Connection<any>).receive(chunk);
+}
+function onSocketEnd(this: OwnedSocket): void {
+  (this[kConn] as Connection<any>).peerEnd();
+}
+function onSocketError(this: OwnedSocket, err: Error): void {
+  (this[kConn] as Connection<any>).socketError(err);
+}
+function onSocketClose(this: OwnedSocket): void {
+  (this[kConn] as Connection<any>).finalize();
+}
+function onSocketDrain(this: OwnedSocket): void {
+  (this[kConn] as Connection<any>).drained();
+}
+
+function peerOf(socket: Socket): { address: string; port: number; family: string } {
+  const address = socket.remoteAddress;
+  return address === undefined
+    ? { address: '', port: 0, family: 'unix' }
+    : { address, port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function reasonForError(err: Error): CloseReason {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (RESET_CODES.has(code)) return 'peer-reset';
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL routines/.test(err.message)) return 'tls-error';
+  return 'error';
+}
+
+/**
+ * One connection. Handlers receive it in every call; keep it to send later.
+ * @typeParam D - the type of the per-connection {@link Connection.data} slot.
+ */
+export class Connection<D = unknown> implements OutboundState, WheelEntry, DecoderEvents {
+  /** Process-unique id, for logs. */
+  readonly id: number = nextId++;
+  /** Your per-connection state. Starts `undefined`; set it in `open`. */
+  data: D = undefined as D;
+
+  /** @internal */ socket: Socket;
+  /** @internal */ readonly ctx: ConnectionContext;
+  /** @internal */ st: State;
+  /** @internal */ dirty = false;
+  private codec: Codec;
+  private decoder: Decoder;
+  private encoder: Encoder;
+  private readonly queue = new ByteQueue();
+  private userPaused = false;
+  private bpPaused = false;
+  private needDrain = false;
+  private inData = false;
+  private inLoop = false;
+  private gotFirstByte = false;
+  private peerEnded = false;
+  private peerEndHandled = false;
+  private peerEndedFirst = false;
+  private opened = false;
+  private draining = false;
+  private drainQuietMs = 0;
+  private reason: CloseReason | null = null;
+  private error: Error | undefined = undefined;
+  private readonly createdAt: number;
+  private openedAt = 0;
+  private lastRead = 0;
+  private lastWrite = 0;
+  private endAt = 0;
+  private stallSince = 0;
+  private stallDone = 0;
+  private drainListening = false;
+  private remote: { address: string; port: number; family: string };
+
+  /** @internal */ outSlab: Buffer | null = null;
+  /** @internal */ outStart = 0;
+  /** @internal */ outEnd = 0;
+  /** @internal */ outChunks: Buffer[] | null = null;
+  /** @internal */ outBytes = 0;
+  /** @internal */ wheelNext: WheelEntry | null = null;
+  /** @internal */ wheelPrev: WheelEntry | null = null;
+  /** @internal */ wheelSlot = -1;
+  /** @internal */ wheelDue = 0;
+
+  /** @internal Listeners build connections; users receive them. */
+  constructor(ctx: ConnectionContext, socket: Socket, handshaking: boolean) {
+    this.ctx = ctx;
+    this.socket = socket;
+    this.codec = ctx.codec;
+    this.decoder = ctx.codec.decoder(this);
+    this.encoder = ctx.codec.encoder();
+    this.st = handshaking ? State.Handshake : State.Open;
+    this.createdAt = ctx.wheel.now();
+    this.remote = peerOf(socket);
+    this.attach(socket);
+    if (handshaking && ctx.limits.handshakeTimeoutMs > 0) {
+      ctx.wheel.schedule(this, this.createdAt + ctx.limits.handshakeTimeoutMs);
+    }
+  }
+
+  // ── public API ────────────────────────────────────────────────────────────
+
+  /** Where the connection is in its life. */
+  get state(): ConnectionState {
+    return STATE_NAMES[this.st] as ConnectionState;
+  }
+
+  /** True while `send` accepts frames (open, not ending or closed). */
+  get writable(): boolean {
+    return this.st === State.Open;
+  }
+
+  /** Outbound bytes queued and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.outBytes + (this.socket.writableLength ?? 0);
+  }
+
+  /** The peer's address (IPv4, IPv6, or `''` for Unix sockets). */
+  get remoteAddress(): string {
+    return this.peer().address;
+  }
+  get remotePort(): number {
+    return this.peer().port;
+  }
+  /** `IPv4`, `IPv6` or `unix`. */
+  get remoteFamily(): string {
+    return this.peer().family;
+  }
+  get localAddress(): string {
+    return this.socket.localAddress ?? '';
+  }
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
+  /** The codec in use (changes after {@link setCodec}). */
+  get codecName(): string {
+    return this.codec.name;
+  }
+
+  /** TLS facts, or `undefined` on a plain connection. */
+  get tls(): TlsInfo | undefined {
+    const s = this.socket as TLSSocket;
+    if (s.encrypted !== true) return undefined;
+    const verify = (s as unknown as { ssl?: { verifyError?: () => Error | null } }).ssl?.verifyError;
+    const verifyError = typeof verify === 'function' ? verify.call((s as unknown as { ssl: object }).ssl) : null;
+    return {
+      protocol: s.getProtocol(),
+      alpnProtocol: s.alpnProtocol ?? null,
+      authorized: s.authorized === true || (verifyError === null && s.getPeerCertificate() !== null && Object.keys(s.getPeerCertificate()).length > 0),
+      authorizationError: s.authorizationError?.message ?? (verifyError !== null ? String((verifyError as NodeJS.ErrnoException).code ?? verifyError.message) : null),
+      servername: (s as TLSSocket & { servername?: string | false | null }).servername ?? null,
+      peerCertificate: () => {
+        const cert = s.getPeerCertificate();
+        return cert !== null && Object.keys(cert).length > 0 ? cert : null;
+      },
+    };
+  }
+
+  /**
+   * Queues `frame` to be encoded and sent with this turn's batch.
+   * @returns `true` when queued and below the high-water mark; `false` when the
+   *   connection is not open (the frame is dropped) or the queue is above
+   *   `highWaterBytes` (the frame is queued: wait for `drain`).
+   * @throws CapstanError `ERR_FRAME_TOO_LARGE` when the codec cannot encode the frame.
+   */
+  send(frame: Buffer | string): boolean {
+    if (this.st !== State.Open) return false;
+    const buf = typeof frame === 'string' ? Buffer.from(frame) : frame;
+    sink.target = this;
+    this.encoder.encode(buf, sink);
+    const ctx = this.ctx;
+    ctx.counters.framesOut++;
+    const buffered = this.outBytes + this.socket.writableLength;
+    if (buffered > ctx.limits.maxBufferedBytes) {
+      this.destroy('slow-consumer', capstanError('ERR_HANDLER', `outbound queue of ${buffered} bytes exceeds maxBufferedBytes ${ctx.limits.maxBufferedBytes}`, {
+        reason: 'slow-consumer',
+        limit: ctx.limits.maxBufferedBytes,
+        actual: buffered,
+      }));
+      return false;
+    }
+    if (!this.inData && !this.dirty) {
+      this.dirty = true;
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flushDirty);
+      }
+    }
+    if (buffered > ctx.limits.highWaterBytes) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Graceful close: flush queued writes, send FIN, keep reading (and discarding)
+   * until the peer's FIN or `lingerMs`, then release. No more frames are delivered.
+   */
+  end(): void {
+    if (this.st !== State.Open) {
+      if (this.st === State.Handshake) this.destroy('local-end');
+      return;
+    }
+    this.st = State.Ending;
+    this.endAt = this.ctx.wheel.now();
+    this.flush();
+    this.socket.end();
+    if (this.userPaused || this.bpPaused) {
+      // Keep reading so the peer's FIN arrives and unread data does not turn our close into a reset.
+      this.userPaused = this.bpPaused = false;
+      this.socket.resume();
+    }
+    if (this.ctx.limits.lingerMs > 0) this.ctx.wheel.scheduleBy(this, this.endAt + this.ctx.limits.lingerMs);
+  }
+
+  /**
+   * Abortive close: drop queued writes and reset the connection (RST on TCP).
+   * @param reason - the close reason to report; default `local-destroy`.
+   */
+  destroy(reason: CloseReason = 'local-destroy', error?: Error): void {
+    if (this.st >= State.Closing) return;
+    this.reason ??= reason;
+    if (error !== undefined) this.error ??= error;
+    this.st = State.Closing;
+    discardBatch(this);
+    this.queue.clear();
+    const s = this.socket;
+    if (this.ctx.resettable && typeof s.resetAndDestroy === 'function' && !s.destroyed) {
+      try {
+        s.resetAndDestroy();
+        return;
+      } catch {
+        // Not a TCP handle after all (a wrapped socket): fall back to a plain destroy.
+      }
+    }
+    s.destroy();
+  }
+
+  /** Stops reading from the peer and delivering frames until {@link resume}. */
+  pause(): void {
+    if (this.userPaused || this.st !== State.Open) return;
+    this.userPaused = true;
+    this.socket.pause();
+  }
+
+  /** Resumes reading and delivers frames already received. */
+  resume(): void {
+    if (!this.userPaused) return;
+    this.userPaused = false;
+    if (this.st !== State.Open) return;
+    if (!this.bpPaused) this.socket.resume();
+    if (!this.inLoop) {
+      this.decodeLoop();
+      if (this.peerEnded && !this.peerEndHandled) this.peerEnd();
+      if (!this.inData) this.flush();
+    }
+  }
+
+  /** True while reading is paused, by {@link pause} or by backpressure. */
+  get isPaused(): boolean {
+    return this.userPaused || this.bpPaused;
+  }
+
+  /**
+   * Switches framing mid-stream (protocol upgrade). Bytes already received and
+   * not yet decoded are decoded with the new codec; frames sent from now on are
+   * encoded with it; frames sent before are already encoded.
+   */
+  setCodec(codec: Codec): void {
+    this.codec = codec;
+    this.decoder = codec.decoder(this);
+    this.encoder = codec.encoder();
+  }
+
+  // ── internals called by socket listeners, the wheel and listeners ──────────
+
+  /** @internal */
+  frameDiscarded(bytes: number): void {
+    this.ctx.counters.framesDiscarded++;
+    this.ctx.closeLog.discarded(this, bytes);
+  }
+
+  /** @internal Rebinds the connection to a new socket (after a TLS wrap). */
+  attach(socket: Socket): void {
+    const s = socket as OwnedSocket;
+    this.socket = s;
+    s[kConn] = this;
+    s.on('data', onSocketData);
+    s.on('end', onSocketEnd);
+    s.on('error', onSocketError);
+    s.on('close', onSocketClose);
+  }
+
+  /** @internal Moves the connection to OPEN and calls the handler's `open`. */
+  open(): void {
+    if (this.st !== State.Handshake && this.st !== State.Open) return;
+    this.st = State.Open;
+    this.opened = true;
+    // A client socket learns its peer only once connected.
+    if (this.remote.family === 'unix' && this.socket.remoteAddress !== undefined) this.remote = peerOf(this.socket);
+    const now = this.ctx.wheel.now();
+    this.openedAt = now;
+    this.lastWrite = now;
+    const h = this.ctx.handler;
+    if (h.open !== undefined) {
+      try {
+        h.open(this);
+      } catch (err) {
+        this.handlerThrew(err, 'open');
+      }
+    }
+    if (this.st === State.Open) {
+      this.scheduleNext(now);
+      // Bytes that arrived while the handler opened (TLS early data) are waiting.
+      if (this.queue.length > 0) {
+        this.inData = true;
+        this.decodeLoop();
+        this.inData = false;
+        this.flush();
+      }
+    }
+  }
+
+  /** @internal */
+  receive(chunk: Buffer): void {
+    const ctx = this.ctx;
+    ctx.counters.bytesIn += chunk.length;
+    this.lastRead = ctx.wheel.now();
+    this.gotFirstByte = true;
+    if (this.st !== State.Open) {
+      // Handshake data is consumed by TLS; while ending we only read to see the peer's FIN.
+      if (this.st === State.Handshake) this.queue.push(chunk);
+      return;
+    }
+    this.queue.push(chunk);
+    this.inData = true;
+    this.decodeLoop();
+    this.inData = false;
+    this.flush();
+  }
+
+  private decodeLoop(): void {
+    if (this.inLoop) return;
+    this.inLoop = true;
+    const q = this.queue;
+    const ctx = this.ctx;
+    const h = ctx.handler;
+    while (this.st === State.Open && !this.userPaused && q.length > 0) {
+      const before = q.length;
+      let frame: Buffer | undefined;
+      try {
+        frame = this.decoder.decode(q);
+      } catch (err) {
+        this.decodeFailed(err);
+        break;
+      }
+      if (frame === undefined) break;
+      if (q.length >= before) {
+        this.fail('protocol-error', capstanError('ERR_PROTOCOL', `codec ${this.codec.name} returned a frame without consuming input (a codec bug)`));
+        break;
+      }
+      ctx.counters.framesIn++;
+      if (h.message !== undefined) {
+        try {
+          h.message(this, frame);
+        } catch (err) {
+          this.handlerThrew(err, 'message');
+          break;
+        }
+      }
+    }
+    this.inLoop = false;
+  }
+
+  private decodeFailed(err: unknown): void {
+    if (isCapstanError(err) && err.reason !== undefined) {
+      this.fail(err.reason, err);
+      return;
+    }
+    // A decoder must only raise typed errors; anything else is a codec bug, reported as such.
+    this.fail('protocol-error', capstanError('ERR_PROTOCOL', `codec ${this.codec.name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+  }
+
+  private handlerThrew(err: unknown, method: string): void {
+    this.ctx.counters.handlerErrors++;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.ctx.logger.error({ conn: this.id, method, err: error }, `handler.${method} threw; closing the connection`);
+    this.fail('handler-error', error);
+  }
+
+  /** Records why, then closes gracefully so replies to earlier frames still go out. */
+  private fail(reason: CloseReason, error: Error): void {
+    this.reason ??= reason;
+    this.error ??= error;
+    this.queue.clear();
+    this.end();
+  }
+
+  /** @internal Writes this turn's batch: one socket write, or one cork/uncork for several buffers. */
+  flush(): void {
+    const bytes = this.outBytes;
+    if (bytes === 0) return;
+    const batch = takeBatch(this);
+    if (batch === null) return;
+    const s = this.socket;
+    const ctx = this.ctx;
+    const before = s.writableLength;
+    if (Array.isArray(batch)) {
+      s.cork();
+      for (let i = 0; i < batch.length; i++) s.write(batch[i] as Buffer);
+      s.uncork();
+    } else {
+      s.write(batch);
+    }
+    ctx.counters.bytesOut += bytes;
+    const after = s.writableLength;
+    if (after === 0) return;
+    const now = ctx.wheel.now();
+    this.lastWrite = now;
+    if (before === 0 && ctx.limits.writeTimeoutMs > 0) {
+      this.stallSince = now;
+      this.stallDone = s.bytesWritten - after;
+      ctx.wheel.scheduleBy(this, now + ctx.limits.writeTimeoutMs);
+    }
+    if (after > ctx.limits.highWaterBytes && !this.bpPaused && this.st <= State.Open) {
+      this.bpPaused = true;
+      this.needDrain = true;
+      ctx.counters.backpressurePauses++;
+      if (!this.drainListening) {
+        this.drainListening = true;
+        s.on('drain', onSocketDrain);
+      }
+      if (!this.userPaused) s.pause();
+    }
+  }
+
+  /** @internal The socket's queue is empty again. */
+  drained(): void {
+    this.stallSince = 0;
+    if (this.bpPaused) {
+      this.bpPaused = false;
+      if (!this.userPaused && this.st <= State.Ending) this.socket.resume();
+    }
+    if (this.needDrain && this.st === State.Open) {
+      this.needDrain = false;
+      const h = this.ctx.handler;
+      if (h.drain !== undefined) {
+        try {
+          h.drain(this);
+        } catch (err) {
+          this.handlerThrew(err, 'drain');
+        }
+        if (!this.inData) this.flush();
+      }
+    }
+  }
+
+  /** @internal The peer sent FIN. */
+  peerEnd(): void {
+    if (!this.peerEnded) {
+      this.peerEnded = true;
+      if (this.st !== State.Ending) this.peerEndedFirst = true;
+    }
+    if (this.st !== State.Open || this.peerEndHandled) return;
+    if (this.userPaused) return; // finished by resume(), after the frames it still holds
+    this.peerEndHandled = true;
+    const q = this.queue;
+    if (q.length > 0) {
+      const last = this.decoder.finish?.(q);
+      if (last !== undefined) {
+        this.ctx.counters.framesIn++;
+        this.inData = true;
+        try {
+          this.ctx.handler.message?.(this, last);
+        } catch (err) {
+          this.handlerThrew(err, 'message');
+        }
+        this.inData = false;
+      } else if (q.length > 0) {
+        const left = q.length;
+        this.fail('protocol-error', capstanError('ERR_TRUNCATED_FRAME', `peer closed with ${left} bytes of an unfinished ${this.codec.name} frame`, {
+          reason: 'protocol-error',
+          actual: left,
+        }));
+        return;
+      }
+    }
+    if (this.st !== State.Open) return;
+    const h = this.ctx.handler;
+    if (h.end !== undefined) {
+      this.inData = true;
+      try {
+        h.end(this);
+      } catch (err) {
+        this.handlerThrew(err, 'end');
+      }
+      this.inData = false;
+      this.flush();
+    } else {
+      this.end();
+    }
+  }
+
+  /** @internal */
+  socketError(err: Error): void {
+    if (this.reason === null) this.reason = reasonForError(err);
+    this.error ??= err;
+  }
+
+  /** @internal The socket closed: deliver `close` exactly once and release. */
+  finalize(): void {
+    if (this.st === State.Closed) return;
+    const wasHandshake = this.st === State.Handshake || !this.opened;
+    this.st = State.Closed;
+    const ctx = this.ctx;
+    ctx.wheel.cancel(this);
+    this.queue.clear();
+    discardBatch(this);
+    const reason: CloseReason = this.reason ?? (this.peerEndedFirst || !this.endAt ? 'peer-closed' : 'local-end');
+    this.reason = reason;
+    ctx.counters.closes[reason]++;
+    ctx.closeLog.closed(this, reason, this.error);
+    if (!wasHandshake) {
+      const h = ctx.handler;
+      if (h.close !== undefined) {
+        try {
+          h.close(this, reason, this.error);
+        } catch (err) {
+          ctx.counters.handlerErrors++;
+          ctx.logger.error({ conn: this.id, method: 'close', err }, 'handler.close threw');
+        }
+      }
+    } else if (reason === 'tls-error' || reason === 'handshake-timeout') {
+      ctx.counters.tlsHandshakeFailures++;
+    }
+    ctx.release(this);
+  }
+
+  /** @internal Why the connection closed (after `close`), or the reason recorded so far. */
+  get closeReason(): CloseReason | null {
+    return this.reason;
+  }
+
+  /** @internal The error behind the close, if any. */
+  get closeError(): Error | undefined {
+    return this.error;
+  }
+
+  /** @internal Was `open` delivered? (Connections that fail a TLS handshake never open.) */
+  get wasOpened(): boolean {
+    return this.opened;
+  }
+
+  /**
+   * @internal The server is closing: let the handler say goodbye, then end the
+   * connection once it has been quiet for `quietMs` and its queue is empty.
+   */
+  beginDrain(quietMs: number): void {
+    if (this.st === State.Handshake) {
+      this.destroy('shutdown');
+      return;
+    }
+    if (this.st !== State.Open || this.draining) return;
+    this.draining = true;
+    this.drainQuietMs = quietMs;
+    const h = this.ctx.handler;
+    if (h.shutdown !== undefined) {
+      try {
+        h.shutdown(this);
+      } catch (err) {
+        this.handlerThrew(err, 'shutdown');
+      }
+      this.flush();
+    }
+    if (this.st === State.Open) this.ctx.wheel.scheduleBy(this, this.ctx.wheel.now() + quietMs);
+  }
+
+  /** @internal Timeouts, checked lazily when the wheel says one may be due. */
+  onWheelDue(now: number): void {
+    if (this.st >= State.Closing) return;
+    const L = this.ctx.limits;
+    if (this.st === State.Handshake) {
+      if (L.handshakeTimeoutMs > 0) {
+        const due = this.createdAt + L.handshakeTimeoutMs;
+        if (now >= due) return this.destroy('handshake-timeout');
+        this.ctx.wheel.schedule(this, due);
+      }
+      return;
+    }
+    let next = Infinity;
+    if (this.st === State.Ending && L.lingerMs > 0) {
+      const due = this.endAt + L.lingerMs;
+      if (now >= due) return this.destroy('linger-timeout');
+      next = due;
+    }
+    const s = this.socket;
+    const pending = s.writableLength;
+    if (pending > 0 && L.writeTimeoutMs > 0) {
+      const done = s.bytesWritten - pending;
+      if (this.stallSince === 0 || done !== this.stallDone) {
+        this.stallSince = now;
+        this.stallDone = done;
+      } else if (now - this.stallSince >= L.writeTimeoutMs) {
+        return this.destroy('write-timeout');
+      }
+      next = Math.min(next, this.stallSince + L.writeTimeoutMs);
+    } else if (pending === 0) {
+      this.stallSince = 0;
+      // The socket drained below the mark without a 'drain' event (a high-water mark below Node's own).
+      if (this.bpPaused) this.drained();
+    }
+    if (this.st === State.Open) {
+      if (!this.gotFirstByte && L.firstByteTimeoutMs > 0) {
+        const due = this.openedAt + L.firstByteTimeoutMs;
+        if (now >= due) return this.destroy('first-byte-timeout');
+        next = Math.min(next, due);
+      }
+      if (L.idleTimeoutMs > 0) {
+        const due = Math.max(this.lastRead, this.lastWrite) + L.idleTimeoutMs;
+        if (now >= due) {
+          this.reason ??= 'idle-timeout';
+          this.end();
+          return this.scheduleNext(now);
+        }
+        next = Math.min(next, due);
+      }
+      if (this.draining) {
+        const due = Math.max(this.lastRead, this.openedAt) + this.drainQuietMs;
+        if (now >= due && pending === 0 && this.outBytes === 0) {
+          this.reason ??= 'shutdown';
+          this.end();
+          return this.scheduleNext(now);
+        }
+        next = Math.min(next, Math.max(due, now + 1));
+      }
+    }
+    if (next !== Infinity) this.ctx.wheel.schedule(this, next);
+  }
+
+  private scheduleNext(now: number): void {
+    const L = this.ctx.limits;
+    let next = Infinity;
+    if (this.st === State.Ending && L.lingerMs > 0) next = this.endAt + L.lingerMs;
+    if (this.st === State.Open) {
+      if (!this.gotFirstByte && L.firstByteTimeoutMs > 0) next = Math.min(next, this.openedAt + L.firstByteTimeoutMs);
+      if (L.idleTimeoutMs > 0) next = Math.min(next, Math.max(this.lastRead, this.lastWrite, now) + L.idleTimeoutMs);
+    }
+    if (this.socket.writableLength > 0 && L.writeTimeoutMs > 0) next = Math.min(next, now + L.writeTimeoutMs);
+    if (next !== Infinity) this.ctx.wheel.schedule(this, next);
+  }
+
+  private peer(): { address: string; port: number; family: string } {
+    return this.remote;
+  }
+}

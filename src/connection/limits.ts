@@ -1,0 +1,42 @@
+/**
+ * Every bound a connection lives under, with safe defaults. Zero disables a
+ * timeout; there is no "unlimited" for sizes and counts.
+ */
+export interface Limits {
+  /** Open connections on this listener; more are closed on accept. Default 10,000. */
+  maxConnections: number;
+  /** Open connections from one remote address. Default 1,000. */
+  maxConnectionsPerAddress: number;
+  /** Largest frame or line a codec accepts (overrides the codec's own bound when given). */
+  maxFrameBytes?: number;
+  /** Close a connection whose peer sends nothing within this many ms of connecting. Default 30,000. */
+  firstByteTimeoutMs: number;
+  /** Close a connection (gracefully) after this many ms without bytes in either direction. Default 300,000. */
+  idleTimeoutMs: number;
+  /** Destroy a connection whose queued writes make no progress for this many ms. Default 30,000. */
+  writeTimeoutMs: number;
+  /** Destroy a TLS connection whose handshake has not finished after this many ms. Default 10,000. */
+  handshakeTimeoutMs: number;
+  /** After our FIN, wait this many ms for the peer's before destroying. Default 5,000. */
+  lingerMs: number;
+  /** Queued outbound bytes above which reading from the peer pauses until the queue drains. Default 64 KiB. */
+  highWaterBytes: number;
+  /** Queued outbound bytes above which the connection closes with `slow-consumer`. Default 8 MiB. */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1_000,
+  firstByteTimeoutMs: 30_000,
+  idleTimeoutMs: 300_000,
+  writeTimeoutMs: 30_000,
+  handshakeTimeoutMs: 10_000,
+  lingerMs: 5_000,
+  highWaterBytes: 64 * 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
+});
+
+export function resolveLimits(given: Partial<Limits> | undefined): Limits {
+  return { ...DEFAULT_LIMITS, ...given };
+}

@@ -1,0 +1,127 @@
+/**
+ * The outbound batch: where encoders write and where one socket write per
+ * event-loop turn comes from.
+ *
+ * Small frames and headers are copied into a shared slab (a process-wide bump
+ * allocator, 16 KiB at a time): the frames one connection sends in a turn sit
+ * next to each other there and leave in a single `write`, so a read of sixteen
+ * requests costs one write syscall, not sixteen. Payloads above
+ * `COPY_LIMIT` are queued as their own buffers (no copy) and go out together
+ * with the slab region through cork/uncork, which Node turns into one `writev`.
+ *
+ * ```
+ *   slab: │ A: hdr+frame hdr+frame │ B: hdr+frame │ A: hdr+frame │ free … │
+ *           └──── A region 1 ────┘                └ A region 2 ┘
+ * ```
+ * A region is never written to again once flushed; the slab is freed by the GC
+ * when the last write that points into it completes. A connection holds no
+ * slab between turns, so an idle connection pins no memory.
+ */
+import type { FrameSink } from '../codecs/codec.js';
+
+const SLAB_BYTES = 16 * 1024;
+/** Payloads up to this size are copied next to their header; larger ones are sent as they are. */
+export const COPY_LIMIT = 1024;
+
+let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabPos = 0;
+
+/** The per-connection state of the batch (fields live on the connection itself). */
+export interface OutboundState {
+  outSlab: Buffer | null;
+  outStart: number;
+  outEnd: number;
+  outChunks: Buffer[] | null;
+  /** Bytes queued in the batch, not yet handed to the socket. */
+  outBytes: number;
+}
+
+function closeRegion(o: OutboundState): void {
+  if (o.outSlab !== null && o.outEnd > o.outStart) {
+    const piece = o.outSlab.subarray(o.outStart, o.outEnd);
+    if (o.outChunks === null) o.outChunks = [piece];
+    else o.outChunks.push(piece);
+  }
+  o.outSlab = null;
+}
+
+function reserveSlow(o: OutboundState, n: number): number {
+  closeRegion(o);
+  if (slabPos + n > slab.length) {
+    slab = Buffer.allocUnsafeSlow(n > SLAB_BYTES ? n : SLAB_BYTES);
+    slabPos = 0;
+  }
+  const at = slabPos;
+  slabPos += n;
+  o.outSlab = slab;
+  o.outStart = at;
+  o.outEnd = slabPos;
+  o.outBytes += n;
+  return at;
+}
+
+/**
+ * The sink encoders write into. One shared object: the connection that is
+ * encoding points it at itself first (encoding is synchronous, so there is
+ * never a second user at the same time).
+ */
+class Sink implements FrameSink {
+  target: OutboundState = null as unknown as OutboundState;
+
+  get buf(): Buffer {
+    return slab;
+  }
+
+  reserve(n: number): number {
+    const o = this.target;
+    if (o.outSlab === slab && o.outEnd === slabPos && slabPos + n <= slab.length) {
+      const at = slabPos;
+      slabPos += n;
+      o.outEnd = slabPos;
+      o.outBytes += n;
+      return at;
+    }
+    return reserveSlow(o, n);
+  }
+
+  append(bytes: Buffer): void {
+    const n = bytes.length;
+    if (n <= COPY_LIMIT) {
+      const at = this.reserve(n);
+      bytes.copy(slab, at);
+      return;
+    }
+    const o = this.target;
+    closeRegion(o);
+    if (o.outChunks === null) o.outChunks = [bytes];
+    else o.outChunks.push(bytes);
+    o.outBytes += n;
+  }
+}
+
+export const sink = new Sink();
+
+/**
+ * Takes what the batch holds: a single buffer (the common case), an array of
+ * buffers to write under one cork, or `null` when empty. Resets the batch.
+ */
+export function takeBatch(o: OutboundState): Buffer | Buffer[] | null {
+  if (o.outBytes === 0) return null;
+  o.outBytes = 0;
+  if (o.outChunks === null) {
+    const one = (o.outSlab as Buffer).subarray(o.outStart, o.outEnd);
+    o.outSlab = null;
+    return one;
+  }
+  closeRegion(o);
+  const chunks = o.outChunks;
+  o.outChunks = null;
+  return chunks.length === 1 ? (chunks[0] as Buffer) : chunks;
+}
+
+/** Drops whatever the batch holds (the connection is being destroyed). */
+export function discardBatch(o: OutboundState): void {
+  o.outBytes = 0;
+  o.outSlab = null;
+  o.outChunks = null;
+}

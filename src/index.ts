@@ -1,0 +1,35 @@
+/**
+ * Capstan's public API. Everything a library user needs is exported here and
+ * nothing else; deep imports are not part of the contract.
+ */
+export { listen, supportsReusePort } from './transport/listen.js';
+export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';
+export { connect } from './transport/connect.js';
+export type { ConnectOptions, Client, ClientHandler, ClientTlsOptions, ReconnectInfo } from './transport/connect.js';
+export type { LimitsOptions, TlsServerOptions, ReconnectOptions } from './transport/options-schema.js';
+export { LimitsSchema, TlsSchema, ListenOptionsSchema, ConnectOptionsSchema } from './transport/options-schema.js';
+
+export { Connection } from './connection/connection.js';
+export type { ConnectionState, TlsInfo } from './connection/connection.js';
+export type { Handler } from './connection/handler.js';
+export type { CloseReason } from './connection/close-reason.js';
+export { CLOSE_REASONS } from './connection/close-reason.js';
+export { DEFAULT_LIMITS } from './connection/limits.js';
+export type { Limits } from './connection/limits.js';
+
+export type { Codec, Decoder, Encoder, FrameSink, DecoderEvents } from './codecs/codec.js';
+export { DEFAULT_MAX_FRAME_BYTES } from './codecs/codec.js';
+export { lengthPrefixed } from './codecs/length-prefixed.js';
+export type { LengthPrefixedOptions } from './codecs/length-prefixed.js';
+export { raw } from './codecs/raw.js';
+export type { RawOptions } from './codecs/raw.js';
+export { ByteQueue } from './buffers/byte-queue.js';
+
+export { TimerWheel, ManualClock } from './timers/timer-wheel.js';
+export type { Clock, TimerWheelOptions } from './timers/timer-wheel.js';
+
+export type { ListenerStats, RefuseReason } from './metrics/listener-counters.js';
+export { CapstanError, isCapstanError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';

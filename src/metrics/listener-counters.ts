@@ -1,0 +1,89 @@
+/**
+ * Per-listener counters: plain number fields bumped on the hot path, read only
+ * when someone asks for a snapshot. No maps, no labels, no allocation per event.
+ */
+import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
+
+/** Why an accepted socket was turned away before it became a connection. */
+export type RefuseReason = 'max-connections' | 'max-per-address' | 'closing';
+
+export const REFUSE_REASONS: readonly RefuseReason[] = ['max-connections', 'max-per-address', 'closing'];
+
+/** A snapshot of one listener's counters. */
+export interface ListenerStats {
+  /** Connections accepted and handed to the handler (or to the TLS handshake). */
+  accepted: number;
+  /** Connections currently open (including those in a TLS handshake). */
+  active: number;
+  /** Sockets closed on accept, by reason. */
+  refused: Record<RefuseReason, number>;
+  /** Accept failures the listener survived (EMFILE, ENFILE …) by error code. */
+  acceptErrors: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  /** Oversized frames dropped by a codec in discard mode. */
+  framesDiscarded: number;
+  /** Times a connection stopped reading because its outbound queue passed the high-water mark. */
+  backpressurePauses: number;
+  /** Bytes queued for sending, summed over open connections, at snapshot time. */
+  bufferedBytes: number;
+  /** Handler methods that threw. */
+  handlerErrors: number;
+  /** TLS handshakes that failed or were rejected. */
+  tlsHandshakeFailures: number;
+  /** Closed connections by close reason. */
+  closes: Record<CloseReason, number>;
+  /** Timeouts by kind (the timeout close reasons). */
+  timeouts: { firstByte: number; idle: number; write: number; handshake: number; linger: number };
+}
+
+export class ListenerCounters {
+  accepted = 0;
+  active = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  framesIn = 0;
+  framesOut = 0;
+  framesDiscarded = 0;
+  backpressurePauses = 0;
+  handlerErrors = 0;
+  tlsHandshakeFailures = 0;
+  readonly refused: Record<RefuseReason, number> = { 'max-connections': 0, 'max-per-address': 0, closing: 0 };
+  readonly acceptErrors: Record<string, number> = {};
+  readonly closes: Record<CloseReason, number>;
+
+  constructor() {
+    const closes = {} as Record<CloseReason, number>;
+    for (const r of CLOSE_REASONS) closes[r] = 0;
+    this.closes = closes;
+  }
+
+  snapshot(bufferedBytes: number): ListenerStats {
+    const c = this.closes;
+    return {
+      accepted: this.accepted,
+      active: this.active,
+      refused: { ...this.refused },
+      acceptErrors: { ...this.acceptErrors },
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      framesDiscarded: this.framesDiscarded,
+      backpressurePauses: this.backpressurePauses,
+      bufferedBytes,
+      handlerErrors: this.handlerErrors,
+      tlsHandshakeFailures: this.tlsHandshakeFailures,
+      closes: { ...c },
+      timeouts: {
+        firstByte: c['first-byte-timeout'],
+        idle: c['idle-timeout'],
+        write: c['write-timeout'],
+        handshake: c['handshake-timeout'],
+        linger: c['linger-timeout'],
+      },
+    };
+  }
+}

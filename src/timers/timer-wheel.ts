@@ -1,0 +1,178 @@
+/**
+ * One hashed timer wheel drives every per-connection timeout (first byte, idle,
+ * write stall, TLS handshake, linger): one interval for the whole process
+ * instead of a `setTimeout` per connection.
+ *
+ * ```
+ *        now ─► slot k
+ *   ┌────┬────┬────┬────┬────┬─ … ─┬────┐
+ *   │    │ A  │    │ B↔C│    │     │    │   slots = ticks; each holds an intrusive
+ *   └────┴────┴────┴────┴────┴─ … ─┴────┘   doubly-linked list of targets
+ * ```
+ *
+ * Timeouts are lazy: a connection stamps its activity in plain fields and keeps
+ * one entry at its earliest possible deadline. When the entry comes due the
+ * connection checks its real deadlines and either acts or schedules itself
+ * again, so reads and writes never touch the wheel. Deadlines fire at most one
+ * tick late. Deadlines further away than one turn of the wheel are re-filed
+ * when their slot comes round.
+ */
+
+/** Source of the current time in milliseconds. Inject one to drive timeouts from tests. */
+export interface Clock {
+  now(): number;
+}
+
+/** A clock that moves only when told to: for tests of timeouts in virtual time. */
+export class ManualClock implements Clock {
+  constructor(private time = 0) {}
+  now(): number {
+    return this.time;
+  }
+  /** Moves time forward by `ms`. */
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** Something the wheel can hold: intrusive links so scheduling never allocates. */
+export interface WheelEntry {
+  wheelNext: WheelEntry | null;
+  wheelPrev: WheelEntry | null;
+  /** Slot index, or -1 when not scheduled. */
+  wheelSlot: number;
+  /** Absolute time (ms) when the entry is due. */
+  wheelDue: number;
+  /** Called once when due (the entry is already unscheduled). */
+  onWheelDue(now: number): void;
+}
+
+export interface TimerWheelOptions {
+  /** Tick length in ms: the resolution of every timeout. Default 100. */
+  tickMs?: number;
+  /** Number of slots; one turn of the wheel is `tickMs * slots`. Default 512. */
+  slots?: number;
+  /** Time source. Default `Date`. */
+  clock?: Clock;
+  /**
+   * Tick on a real interval (unref'd, running only while entries exist).
+   * Default `true`; set `false` with a {@link ManualClock} and call {@link TimerWheel.tick}.
+   */
+  autoTick?: boolean;
+}
+
+export class TimerWheel {
+  readonly tickMs: number;
+  readonly clock: Clock;
+  private readonly slots: Array<WheelEntry | null>;
+  private readonly autoTick: boolean;
+  private current: number;
+  private interval: NodeJS.Timeout | null = null;
+  private count = 0;
+
+  constructor(options: TimerWheelOptions = {}) {
+    this.tickMs = options.tickMs ?? 100;
+    this.clock = options.clock ?? Date;
+    this.autoTick = options.autoTick ?? true;
+    this.slots = new Array<WheelEntry | null>(options.slots ?? 512).fill(null);
+    this.current = Math.floor(this.clock.now() / this.tickMs);
+  }
+
+  /** Current time from the wheel's clock. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Number of scheduled entries. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Schedules (or moves) `entry` to come due at absolute time `due`. */
+  schedule(entry: WheelEntry, due: number): void {
+    if (entry.wheelSlot !== -1) this.unlink(entry);
+    entry.wheelDue = due;
+    let tick = Math.ceil(due / this.tickMs);
+    if (tick <= this.current) tick = this.current + 1;
+    const slot = tick % this.slots.length;
+    const head = this.slots[slot] ?? null;
+    entry.wheelPrev = null;
+    entry.wheelNext = head;
+    if (head !== null) head.wheelPrev = entry;
+    this.slots[slot] = entry;
+    entry.wheelSlot = slot;
+    if (++this.count === 1 && this.autoTick && this.interval === null) {
+      this.interval = setInterval(() => this.tick(), this.tickMs);
+      this.interval.unref();
+    }
+  }
+
+  /** Moves `entry` earlier if `due` is before its current due time (or schedules it). */
+  scheduleBy(entry: WheelEntry, due: number): void {
+    if (entry.wheelSlot === -1 || due < entry.wheelDue) this.schedule(entry, due);
+  }
+
+  /** Removes `entry` if scheduled. */
+  cancel(entry: WheelEntry): void {
+    if (entry.wheelSlot !== -1) this.unlink(entry);
+  }
+
+  /** Processes every slot up to the clock's current time, firing due entries. */
+  tick(): void {
+    const now = this.clock.now();
+    const target = Math.floor(now / this.tickMs);
+    const steps = Math.min(target - this.current, this.slots.length);
+    for (let i = 1; i <= steps; i++) {
+      const slot = (target - steps + i) % this.slots.length;
+      let entry = this.slots[slot] ?? null;
+      if (entry === null) continue;
+      // Detach the slot first: entries re-filed while firing land in fresh lists.
+      this.slots[slot] = null;
+      while (entry !== null) {
+        const next: WheelEntry | null = entry.wheelNext;
+        entry.wheelNext = entry.wheelPrev = null;
+        entry.wheelSlot = -1;
+        this.count--;
+        if (entry.wheelDue <= now) entry.onWheelDue(now);
+        else if (entry.wheelSlot === -1) this.reinsert(entry, target);
+        entry = next;
+      }
+    }
+    if (target > this.current) this.current = target;
+    if (this.count === 0 && this.interval !== null) {
+      clearInterval(this.interval);
+      this.interval = null;
+    }
+  }
+
+  /** Stops the interval; scheduled entries stay until the next `tick`. */
+  stop(): void {
+    if (this.interval !== null) clearInterval(this.interval);
+    this.interval = null;
+  }
+
+  private reinsert(entry: WheelEntry, target: number): void {
+    const saved = this.current;
+    this.current = target;
+    this.schedule(entry, entry.wheelDue);
+    this.current = saved;
+  }
+
+  private unlink(entry: WheelEntry): void {
+    const { wheelPrev: prev, wheelNext: next } = entry;
+    if (prev !== null) prev.wheelNext = next;
+    else this.slots[entry.wheelSlot] = next;
+    if (next !== null) next.wheelPrev = prev;
+    entry.wheelNext = entry.wheelPrev = null;
+    entry.wheelSlot = -1;
+    this.count--;
+  }
+}
+
+let shared: TimerWheel | null = null;
+
+/** The process-wide wheel every listener uses unless given its own. */
+export function sharedTimerWheel(): TimerWheel {
+  if (shared === null) shared = new TimerWheel();
+  return shared;
+}

@@ -1,0 +1,294 @@
+/**
+ * `connect`: a client connection with the same codec and handler model as a
+ * listener, a connect timeout, and optional reconnection with exponential
+ * back-off and jitter.
+ *
+ * ```ts
+ * const client = await connect({ port: 7000, codec: lengthPrefixed(), handler: {
+ *   message(conn, frame) { console.log(frame.toString()); },
+ * }});
+ * client.send('hello');
+ * await client.close();
+ * ```
+ *
+ * With `reconnect`, a connection lost for any reason other than `client.close()`
+ * is retried; each retry is reported to `handler.reconnecting`. `open` and
+ * `close` are called for every underlying connection, in order.
+ */
+import net from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
+import type { Codec } from '../codecs/codec.js';
+import { raw } from '../codecs/raw.js';
+import type { CloseReason } from '../connection/close-reason.js';
+import { CloseLog } from '../connection/close-log.js';
+import { Connection, type ConnectionContext } from '../connection/connection.js';
+import type { Handler } from '../connection/handler.js';
+import { resolveLimits, type Limits } from '../connection/limits.js';
+import { capstanError, type CapstanError } from '../errors.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { ListenerCounters, type ListenerStats } from '../metrics/listener-counters.js';
+import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
+import { ConnectOptionsSchema, validateOptions, type LimitsOptions, type ReconnectOptions } from './options-schema.js';
+import type { Transport } from './listen.js';
+
+/** What `handler.reconnecting` is told before each retry. */
+export interface ReconnectInfo {
+  /** 1 for the first retry after a loss or failure, counting up until a connection opens. */
+  attempt: number;
+  /** How long until the retry. */
+  delayMs: number;
+  /** Why the last connection ended, when it had opened. */
+  reason?: CloseReason;
+  /** The error behind the failure, if any. */
+  error?: Error;
+}
+
+export interface ClientHandler<D = unknown> extends Handler<D> {
+  /** A retry is scheduled. */
+  reconnecting?(info: ReconnectInfo): void;
+}
+
+export interface ClientTlsOptions {
+  ca?: ConnectionOptions['ca'];
+  key?: ConnectionOptions['key'];
+  cert?: ConnectionOptions['cert'];
+  pfx?: ConnectionOptions['pfx'];
+  passphrase?: string;
+  /** SNI name; default the host when it is a name. */
+  servername?: string;
+  /** Verify the server's certificate. Default `true`. */
+  rejectUnauthorized?: boolean;
+  alpnProtocols?: string[];
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface ConnectOptions<D = unknown> {
+  /** `tcp` (default), `tls` (implied by `tls`) or `unix` (implied by `path`). */
+  transport?: Transport;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  port?: number;
+  path?: string;
+  /** Source address to connect from. */
+  localAddress?: string;
+  /** Default `true`. */
+  noDelay?: boolean;
+  /** Time allowed for TCP connect plus TLS handshake. Default 10,000 ms. */
+  connectTimeoutMs?: number;
+  tls?: ClientTlsOptions;
+  /** Retry lost or failed connections: `true` for the defaults, or tune the back-off. */
+  reconnect?: boolean | ReconnectOptions;
+  codec?: Codec;
+  handler: ClientHandler<D>;
+  /** Connection limits (timeouts, buffers, frame size); connection-count limits do not apply. */
+  limits?: LimitsOptions;
+  logger?: Logger;
+  timerWheel?: TimerWheel;
+}
+
+/** A client: the current connection, plus the reconnect loop around it. */
+export interface Client<D = unknown> {
+  /** The open connection, or `null` while (re)connecting or after close. */
+  readonly connection: Connection<D> | null;
+  /** Sends on the current connection; `false` when there is none. */
+  send(frame: Buffer | string): boolean;
+  /** Stops reconnecting, ends the connection gracefully; resolves once it is closed. */
+  close(): Promise<void>;
+  /** Counters over every connection this client made. */
+  stats(): ListenerStats;
+}
+
+/**
+ * Connects. Resolves once the first connection is open; rejects with
+ * `ERR_CONNECT_FAILED`/`ERR_CONNECT_TIMEOUT` (or `ERR_RECONNECT_EXHAUSTED` when
+ * reconnecting gave up) if none opens.
+ */
+export function connect<D = unknown>(options: ConnectOptions<D>): Promise<Client<D>> {
+  validateOptions('connect', ConnectOptionsSchema, options);
+  const transport: Transport = options.transport ?? (options.path !== undefined ? 'unix' : options.tls !== undefined ? 'tls' : 'tcp');
+  if (transport === 'unix' ? options.path === undefined : options.port === undefined) {
+    throw capstanError('ERR_INVALID_OPTION', `connect: transport ${transport} needs option ${transport === 'unix' ? 'path' : 'port'}`, {
+      path: transport === 'unix' ? 'path' : 'port',
+    });
+  }
+  const client = new ClientImpl<D>(options, transport);
+  return client.start();
+}
+
+class ClientImpl<D> implements Client<D> {
+  private readonly ctx: ConnectionContext;
+  private readonly counters = new ListenerCounters();
+  private readonly backoff: Required<ReconnectOptions> | null;
+  private current: Connection<D> | null = null;
+  private attempt = 0;
+  private stopped = false;
+  private everOpened = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private settleFirst: { resolve: (c: Client<D>) => void; reject: (e: CapstanError) => void } | null = null;
+  private closed: Promise<void> | null = null;
+  private onClosed: (() => void) | null = null;
+  private readonly where: string;
+
+  constructor(private readonly options: ConnectOptions<D>, private readonly transport: Transport) {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    const limits: Limits = { ...resolveLimits(options.limits as Partial<Limits> | undefined), handshakeTimeoutMs: connectTimeoutMs };
+    let codec = options.codec ?? raw();
+    if (limits.maxFrameBytes !== undefined) codec = codec.withMaxFrameBytes(limits.maxFrameBytes);
+    this.where = transport === 'unix' ? `unix:${options.path}` : `${transport}://${options.host ?? '127.0.0.1'}:${options.port}`;
+    const logger = (options.logger ?? defaultLogger()).child({ client: this.where });
+    const r = options.reconnect;
+    this.backoff =
+      r === undefined || r === false
+        ? null
+        : {
+            initialDelayMs: (r === true ? undefined : r.initialDelayMs) ?? 100,
+            maxDelayMs: (r === true ? undefined : r.maxDelayMs) ?? 30_000,
+            factor: (r === true ? undefined : r.factor) ?? 2,
+            jitter: (r === true ? undefined : r.jitter) ?? 0.5,
+            maxAttempts: (r === true ? undefined : r.maxAttempts) ?? 0,
+          };
+    this.ctx = {
+      handler: options.handler,
+      codec,
+      limits,
+      counters: this.counters,
+      wheel: options.timerWheel ?? sharedTimerWheel(),
+      logger,
+      closeLog: new CloseLog(logger, this.where),
+      resettable: transport === 'tcp',
+      release: (conn) => this.released(conn as Connection<D>),
+    };
+  }
+
+  get connection(): Connection<D> | null {
+    return this.current !== null && this.current.wasOpened && this.current.writable ? this.current : null;
+  }
+
+  send(frame: Buffer | string): boolean {
+    const c = this.connection;
+    return c === null ? false : c.send(frame);
+  }
+
+  stats(): ListenerStats {
+    return this.counters.snapshot(this.current?.bufferedBytes ?? 0);
+  }
+
+  start(): Promise<Client<D>> {
+    return new Promise<Client<D>>((resolve, reject) => {
+      this.settleFirst = { resolve, reject };
+      this.dial();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closed !== null) return this.closed;
+    this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const c = this.current;
+    if (c === null || c.state === 'closed') {
+      this.closed = Promise.resolve();
+      return this.closed;
+    }
+    this.closed = new Promise<void>((resolve) => {
+      this.onClosed = resolve;
+    });
+    if (c.wasOpened) c.end();
+    else c.destroy('local-destroy');
+    return this.closed;
+  }
+
+  private dial(): void {
+    const o = this.options;
+    const host = o.host ?? '127.0.0.1';
+    let socket: net.Socket;
+    if (this.transport === 'tls') {
+      const t = o.tls ?? {};
+      socket = tls.connect({
+        host,
+        port: o.port as number,
+        localAddress: o.localAddress,
+        servername: t.servername ?? (net.isIP(host) === 0 ? host : undefined),
+        ca: t.ca,
+        key: t.key,
+        cert: t.cert,
+        pfx: t.pfx,
+        passphrase: t.passphrase,
+        rejectUnauthorized: t.rejectUnauthorized ?? true,
+        ALPNProtocols: t.alpnProtocols,
+        minVersion: t.minVersion ?? 'TLSv1.2',
+        allowHalfOpen: true,
+      } as tls.ConnectionOptions);
+    } else if (this.transport === 'unix') {
+      socket = net.connect({ path: o.path as string, allowHalfOpen: true });
+    } else {
+      socket = net.connect({ host, port: o.port as number, localAddress: o.localAddress, allowHalfOpen: true, noDelay: o.noDelay !== false });
+    }
+    const conn = new Connection<D>(this.ctx, socket, true);
+    this.current = conn;
+    socket.once(this.transport === 'tls' ? 'secureConnect' : 'connect', () => {
+      this.counters.accepted++;
+      this.counters.active++;
+      this.attempt = 0;
+      this.everOpened = true;
+      conn.open();
+      if (this.settleFirst !== null && conn.wasOpened) {
+        this.settleFirst.resolve(this);
+        this.settleFirst = null;
+      }
+    });
+  }
+
+  private released(conn: Connection<D>): void {
+    if (conn.wasOpened) this.counters.active--;
+    if (this.current === conn) this.current = null;
+    if (this.stopped) {
+      this.onClosed?.();
+      this.settleFirst?.reject(capstanError('ERR_CONNECT_FAILED', `connect ${this.where}: closed before connecting`));
+      this.settleFirst = null;
+      return;
+    }
+    const error = conn.closeError;
+    const failedToOpen = !conn.wasOpened;
+    const b = this.backoff;
+    if (b === null || (b.maxAttempts > 0 && this.attempt >= b.maxAttempts)) {
+      if (this.settleFirst !== null) {
+        this.settleFirst.reject(this.failure(conn, b !== null));
+        this.settleFirst = null;
+      }
+      return;
+    }
+    this.attempt++;
+    const base = Math.min(b.maxDelayMs, b.initialDelayMs * b.factor ** (this.attempt - 1));
+    const delayMs = Math.max(1, Math.round(base * (1 - b.jitter * Math.random())));
+    const info: ReconnectInfo = { attempt: this.attempt, delayMs };
+    if (!failedToOpen) info.reason = conn.closeReason ?? undefined;
+    if (error !== undefined) info.error = error;
+    try {
+      this.options.handler.reconnecting?.(info);
+    } catch (err) {
+      this.ctx.logger.error({ err }, 'handler.reconnecting threw');
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped) this.dial();
+    }, delayMs);
+    // A client that only waits to reconnect should not keep the process alive once it has served.
+    if (this.everOpened) this.retryTimer.unref();
+  }
+
+  private failure(conn: Connection<D>, exhausted: boolean): CapstanError {
+    const error = conn.closeError;
+    if (exhausted) {
+      return capstanError('ERR_RECONNECT_EXHAUSTED', `connect ${this.where}: gave up after ${this.attempt} retries: ${error?.message ?? conn.closeReason}`, {
+        cause: error,
+      });
+    }
+    if (conn.closeReason === 'handshake-timeout') {
+      return capstanError('ERR_CONNECT_TIMEOUT', `connect ${this.where}: no connection within ${this.ctx.limits.handshakeTimeoutMs} ms`, {
+        limit: this.ctx.limits.handshakeTimeoutMs,
+      });
+    }
+    return capstanError('ERR_CONNECT_FAILED', `connect ${this.where}: ${error?.message ?? conn.closeReason}`, { cause: error });
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * `listen`: a running server for TCP (IPv4/IPv6), TLS or Unix sockets, in one call.
+ *
+ * ```ts
+ * const server = await listen({
+ *   port: 7000,
+ *   codec: lengthPrefixed(),
+ *   handler: { message(conn, frame) { conn.send(frame); } },
+ * });
+ * ```
+ *
+ * Options are validated before anything binds. At accept, the listener applies
+ * the connection limits (refusing with a counter), survives EMFILE/ENFILE
+ * (libuv sheds the pending connection; the listener keeps serving as descriptors
+ * free up) and, for TLS, runs the handshake under `handshakeTimeoutMs`.
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import net, { type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Codec } from '../codecs/codec.js';
+import { raw } from '../codecs/raw.js';
+import type { CloseReason } from '../connection/close-reason.js';
+import { CloseLog } from '../connection/close-log.js';
+import { Connection, type ConnectionContext } from '../connection/connection.js';
+import type { Handler } from '../connection/handler.js';
+import { resolveLimits, type Limits } from '../connection/limits.js';
+import { capstanError } from '../errors.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { ListenerCounters, type ListenerStats, type RefuseReason } from '../metrics/listener-counters.js';
+import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
+import { ListenOptionsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
+import { createServerContext, tlsSocketOptions } from './tls-context.js';
+
+export type Transport = 'tcp' | 'tls' | 'unix';
+
+export interface ListenOptions<D = unknown> {
+  /** `tcp` (default), `tls` (implied by `tls`) or `unix` (implied by `path`). */
+  transport?: Transport;
+  /** Name used in logs and metrics. Default `<transport>:<port or path>`. */
+  name?: string;
+  /** Address to bind. Default `127.0.0.1`; `::` binds every IPv6 and IPv4 address. */
+  host?: string;
+  /** Port; 0 (default) picks a free one (read it from `server.address`). */
+  port?: number;
+  /** Unix socket path (transport `unix`). A stale socket file is replaced; a live one is an error. */
+  path?: string;
+  /** Kernel accept queue length. Default 511. */
+  backlog?: number;
+  /** Bind IPv6 only (no IPv4-mapped addresses) when host is `::`. */
+  ipv6Only?: boolean;
+  /** Share the port with other processes (SO_REUSEPORT) where Node supports it (22.12+ on Linux). */
+  reusePort?: boolean;
+  /** Disable Nagle's algorithm. Default `true`: Capstan batches writes itself. */
+  noDelay?: boolean;
+  /** TCP keep-alive probe delay in ms; 0 (default) leaves keep-alive off. */
+  keepAliveMs?: number;
+  /** TLS settings (transport `tls`): key and cert or pfx, client certificates, ALPN. */
+  tls?: TlsServerOptions;
+  /** Framing. Default `raw()`. */
+  codec?: Codec;
+  /** What to do with connections and frames. */
+  handler: Handler<D>;
+  /** Bounds; each has a safe default (see {@link Limits}). */
+  limits?: LimitsOptions;
+  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
+  logger?: Logger;
+  /** The timer wheel for this listener's timeouts (tests inject one with a manual clock). */
+  timerWheel?: TimerWheel;
+}
+
+/** Options for {@link Server.close}. */
+export interface CloseOptions {
+  /** Time allowed for connections to finish before they are destroyed with `shutdown`. Default 10,000 ms. */
+  graceMs?: number;
+  /** A connection is ended once it has received nothing for this long and its queue is empty. Default 250 ms. */
+  quietMs?: number;
+}
+
+/** What `close` reports when it resolves. */
+export interface CloseResult {
+  /** Connections that ended by themselves or once quiet. */
+  ended: number;
+  /** Connections destroyed at the grace deadline. */
+  forced: number;
+}
+
+/** A running listener. */
+export interface Server<D = unknown> {
+  readonly name: string;
+  readonly transport: Transport;
+  /** Where it listens: host and port, or the Unix socket path. */
+  readonly address: { host: string; port: number; family: string } | { path: string };
+  /** Open connections. */
+  readonly connectionCount: number;
+  /** The open connections (for broadcast or inspection). */
+  connections(): IterableIterator<Connection<D>>;
+  /** A snapshot of the listener's counters. */
+  stats(): ListenerStats;
+  /** True once `close` was called. */
+  readonly closing: boolean;
+  /**
+   * Graceful shutdown: stop accepting, let handlers say goodbye (`shutdown`),
+   * end each connection once it is quiet, destroy stragglers at `graceMs`.
+   * Resolves when every connection is released.
+   */
+  close(options?: CloseOptions): Promise<CloseResult>;
+}
+
+export function supportsReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return process.platform === 'linux' && (major > 22 || (major === 22 && minor >= 12));
+}
+
+/** Starts a listener. Rejects with `ERR_INVALID_OPTION`/`ERR_UNKNOWN_OPTION` before binding, or `ERR_LISTEN_FAILED`. */
+export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Server<D>> {
+  validateOptions('listen', ListenOptionsSchema, options);
+  if (typeof (options.handler as unknown) !== 'object' || options.handler === null) {
+    throw capstanError('ERR_INVALID_OPTION', 'listen: option handler must be an object of handler methods', { path: 'handler' });
+  }
+  const transport: Transport = options.transport ?? (options.path !== undefined ? 'unix' : options.tls !== undefined ? 'tls' : 'tcp');
+  if (transport === 'unix' && options.path === undefined) {
+    throw capstanError('ERR_INVALID_OPTION', 'listen: transport unix needs option path', { path: 'path' });
+  }
+  if (transport !== 'unix' && options.path !== undefined) {
+    throw capstanError('ERR_INVALID_OPTION', `listen: option path is for transport unix, not ${transport}`, { path: 'path' });
+  }
+  if (transport === 'tls' && options.tls === undefined) {
+    throw capstanError('ERR_INVALID_OPTION', 'listen: transport tls needs option tls with key and cert (or pfx)', { path: 'tls' });
+  }
+  const listener = new Listener<D>(options, transport);
+  await listener.start();
+  return listener;
+}
+
+class Listener<D> implements Server<D> {
+  readonly name: string;
+  readonly transport: Transport;
+  readonly ctx: ConnectionContext;
+  private readonly server: net.Server;
+  private readonly limits: Limits;
+  private readonly counters = new ListenerCounters();
+  private readonly live = new Set<Connection<D>>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly secureContext: SecureContext | null;
+  private readonly tlsOptions: TlsServerOptions | undefined;
+  private readonly logger: Logger;
+  private closePromise: Promise<CloseResult> | null = null;
+  private onEmpty: (() => void) | null = null;
+  private forced = 0;
+  private boundAddress: Server<D>['address'] = { path: '' };
+  isClosing = false;
+
+  constructor(private readonly options: ListenOptions<D>, transport: Transport) {
+    this.transport = transport;
+    this.limits = resolveLimits(options.limits as Partial<Limits> | undefined);
+    this.name = options.name ?? `${transport}:${transport === 'unix' ? options.path : (options.port ?? 0)}`;
+    this.logger = (options.logger ?? defaultLogger()).child({ listener: this.name });
+    let codec = options.codec ?? raw();
+    if (this.limits.maxFrameBytes !== undefined) codec = codec.withMaxFrameBytes(this.limits.maxFrameBytes);
+    this.tlsOptions = options.tls;
+    this.secureContext = transport === 'tls' ? createServerContext(options.tls as TlsServerOptions) : null;
+    const live = this.live;
+    const perAddress = this.perAddress;
+    const counters = this.counters;
+    this.ctx = {
+      handler: options.handler,
+      codec,
+      limits: this.limits,
+      counters,
+      wheel: options.timerWheel ?? sharedTimerWheel(),
+      logger: this.logger,
+      closeLog: new CloseLog(this.logger, this.name),
+      resettable: transport === 'tcp',
+      release: (conn) => {
+        if (!live.delete(conn)) return;
+        counters.active--;
+        const addr = conn.remoteAddress;
+        if (addr !== '') {
+          const n = (perAddress.get(addr) ?? 1) - 1;
+          if (n === 0) perAddress.delete(addr);
+          else perAddress.set(addr, n);
+        }
+        if (live.size === 0 && this.onEmpty !== null) this.onEmpty();
+      },
+    };
+    this.server = net.createServer({
+      allowHalfOpen: true,
+      noDelay: transport !== 'unix' && options.noDelay !== false,
+      keepAlive: (options.keepAliveMs ?? 0) > 0,
+      keepAliveInitialDelay: options.keepAliveMs ?? 0,
+    });
+    this.server.on('connection', (socket: Socket) => this.accept(socket));
+  }
+
+  get closing(): boolean {
+    return this.isClosing;
+  }
+
+  get address(): Server<D>['address'] {
+    return this.boundAddress;
+  }
+
+  get connectionCount(): number {
+    return this.live.size;
+  }
+
+  connections(): IterableIterator<Connection<D>> {
+    return this.live.values();
+  }
+
+  stats(): ListenerStats {
+    let buffered = 0;
+    for (const c of this.live) buffered += c.bufferedBytes;
+    return this.counters.snapshot(buffered);
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    if (this.transport === 'unix') await removeStaleSocket(o.path as string);
+    const listenOptions: net.ListenOptions & { reusePort?: boolean } =
+      this.transport === 'unix'
+        ? { path: o.path as string, backlog: o.backlog ?? 511 }
+        : { host: o.host ?? '127.0.0.1', port: o.port ?? 0, backlog: o.backlog ?? 511, ipv6Only: o.ipv6Only ?? false };
+    if (o.reusePort === true && supportsReusePort()) listenOptions.reusePort = true;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.off('listening', onListening);
+        const where = this.transport === 'unix' ? `path ${o.path}` : `${listenOptions.host}:${listenOptions.port}`;
+        const hint =
+          err.code === 'EADDRINUSE'
+            ? 'the address is in use: stop the other server or choose another port'
+            : err.code === 'EACCES'
+              ? 'permission denied: ports below 1024 need privileges'
+              : err.code === 'EADDRNOTAVAIL'
+                ? 'no local interface has that address'
+                : err.message;
+        reject(capstanError('ERR_LISTEN_FAILED', `listen ${this.name}: cannot bind ${where}: ${hint}`, { cause: err }));
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(listenOptions);
+    });
+    const a = this.server.address();
+    this.boundAddress = typeof a === 'string' || a === null ? { path: o.path ?? String(a) } : { host: a.address, port: a.port, family: a.family };
+    // After binding, server errors are accept failures (EMFILE, ENFILE …): libuv has already shed the
+    // pending connection and keeps the listener armed, so counting and logging is the whole job.
+    this.server.on('error', (err: NodeJS.ErrnoException) => this.acceptFailed(err));
+  }
+
+  private acceptFailed(err: NodeJS.ErrnoException): void {
+    const code = err.code ?? 'UNKNOWN';
+    const errors = this.counters.acceptErrors;
+    errors[code] = (errors[code] ?? 0) + 1;
+    const n = errors[code] as number;
+    // Log the first failure and then every power of two, so descriptor exhaustion cannot flood the log.
+    if ((n & (n - 1)) === 0) {
+      this.logger.warn(
+        { code, count: n, active: this.live.size },
+        code === 'EMFILE' || code === 'ENFILE'
+          ? 'accept failed: out of file descriptors; shedding new connections until descriptors free up (raise ulimit -n or lower limits.maxConnections)'
+          : `accept failed: ${err.message}`,
+      );
+    }
+  }
+
+  private refuse(socket: Socket, reason: RefuseReason): void {
+    this.counters.refused[reason]++;
+    if (this.transport === 'tcp' && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+    else socket.destroy();
+  }
+
+  private accept(socket: Socket): void {
+    if (this.isClosing) return this.refuse(socket, 'closing');
+    if (this.live.size >= this.limits.maxConnections) return this.refuse(socket, 'max-connections');
+    const addr = socket.remoteAddress;
+    if (addr !== undefined) {
+      const n = this.perAddress.get(addr) ?? 0;
+      if (n >= this.limits.maxConnectionsPerAddress) return this.refuse(socket, 'max-per-address');
+      this.perAddress.set(addr, n + 1);
+    }
+    this.counters.accepted++;
+    this.counters.active++;
+    if (this.secureContext !== null) {
+      const tlsSocket = new TLSSocket(socket, tlsSocketOptions(this.secureContext, this.tlsOptions as TlsServerOptions));
+      const conn = new Connection<D>(this.ctx, tlsSocket, true);
+      this.live.add(conn);
+      tlsSocket.once('secure', () => conn.open());
+      return;
+    }
+    const conn = new Connection<D>(this.ctx, socket, false);
+    this.live.add(conn);
+    conn.open();
+  }
+
+  close(options: CloseOptions = {}): Promise<CloseResult> {
+    if (this.closePromise !== null) return this.closePromise;
+    this.isClosing = true;
+    const graceMs = options.graceMs ?? 10_000;
+    const quietMs = options.quietMs ?? 250;
+    const total = this.live.size;
+    // Stop accepting first; the server's own 'close' comes once every accepted socket is gone.
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.closePromise = new Promise<CloseResult>((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const finish = () => {
+        if (timer !== null) clearTimeout(timer);
+        this.onEmpty = null;
+        void serverClosed.then(() => resolve({ ended: total - this.forced, forced: this.forced }));
+      };
+      this.onEmpty = finish;
+      if (this.live.size === 0) return finish();
+      timer = setTimeout(() => {
+        for (const c of [...this.live]) {
+          this.forced++;
+          c.destroy('shutdown' satisfies CloseReason);
+        }
+      }, graceMs);
+      for (const c of [...this.live]) c.beginDrain(quietMs);
+    });
+    return this.closePromise;
+  }
+}
+
+/** A Unix socket file left by a dead server is removed; one a live server answers on is an error. */
+async function removeStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) {
+    throw capstanError('ERR_LISTEN_FAILED', `listen: another server is listening on ${path}`, { path: 'path', actual: path });
+  }
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    throw capstanError('ERR_LISTEN_FAILED', `listen: cannot remove the stale socket file ${path}`, { cause: err });
+  }
+}

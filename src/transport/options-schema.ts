@@ -1,0 +1,159 @@
+/**
+ * The schema of `listen` and `connect` options: one source for validation,
+ * the TypeScript types and the reference docs. The application server's config
+ * schema reuses these pieces, so a limit means the same thing everywhere.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
+import { capstanError } from '../errors.js';
+
+const Ms = (description: string) => Type.Integer({ minimum: 0, description });
+const Count = (description: string) => Type.Integer({ minimum: 1, description });
+
+export const LimitsSchema = Type.Object(
+  {
+    maxConnections: Type.Optional(Count('Open connections on this listener; more are closed on accept. Default 10000.')),
+    maxConnectionsPerAddress: Type.Optional(Count('Open connections from one remote address. Default 1000.')),
+    maxFrameBytes: Type.Optional(Count("Largest frame or line accepted; overrides the codec's own bound.")),
+    firstByteTimeoutMs: Type.Optional(Ms('Close a connection that sends nothing within this many ms. 0 disables. Default 30000.')),
+    idleTimeoutMs: Type.Optional(Ms('Close after this many ms without bytes either way. 0 disables. Default 300000.')),
+    writeTimeoutMs: Type.Optional(Ms('Destroy when queued writes make no progress for this many ms. 0 disables. Default 30000.')),
+    handshakeTimeoutMs: Type.Optional(Ms('Destroy when the TLS handshake takes longer. 0 disables. Default 10000.')),
+    lingerMs: Type.Optional(Ms("After our FIN, wait this long for the peer's. 0 waits forever. Default 5000.")),
+    highWaterBytes: Type.Optional(Count('Queued outbound bytes above which reading pauses. Default 65536.')),
+    maxBufferedBytes: Type.Optional(Count('Queued outbound bytes above which the connection closes (slow-consumer). Default 8388608.')),
+  },
+  { additionalProperties: false },
+);
+
+const Pem = Type.Union([Type.String(), Type.Uint8Array(), Type.Array(Type.Union([Type.String(), Type.Uint8Array()]))]);
+
+export const TlsSchema = Type.Object(
+  {
+    key: Type.Optional(Pem),
+    cert: Type.Optional(Pem),
+    pfx: Type.Optional(Pem),
+    passphrase: Type.Optional(Type.String()),
+    ca: Type.Optional(Pem),
+    clientCertificate: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('required')], {
+        description: 'Ask clients for a certificate: none (default), optional (verified if given) or required.',
+      }),
+    ),
+    alpnProtocols: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    minVersion: Type.Optional(Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { description: 'Default TLSv1.2.' })),
+    ciphers: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** An object the schema only checks is an object (codecs, handlers, loggers). */
+const Obj = Type.Unsafe<object>(Type.Object({}, { additionalProperties: true }));
+
+export const ListenOptionsSchema = Type.Object(
+  {
+    transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('unix')])),
+    name: Type.Optional(Type.String({ minLength: 1 })),
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    backlog: Type.Optional(Type.Integer({ minimum: 1 })),
+    ipv6Only: Type.Optional(Type.Boolean()),
+    reusePort: Type.Optional(Type.Boolean()),
+    noDelay: Type.Optional(Type.Boolean()),
+    keepAliveMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    tls: Type.Optional(TlsSchema),
+    codec: Type.Optional(Obj),
+    handler: Obj,
+    limits: Type.Optional(LimitsSchema),
+    logger: Type.Optional(Obj),
+    timerWheel: Type.Optional(Obj),
+  },
+  { additionalProperties: false },
+);
+
+export const ReconnectSchema = Type.Object(
+  {
+    initialDelayMs: Type.Optional(Type.Integer({ minimum: 1, description: 'First retry delay. Default 100.' })),
+    maxDelayMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Delay cap. Default 30000.' })),
+    factor: Type.Optional(Type.Number({ minimum: 1, description: 'Growth per attempt. Default 2.' })),
+    jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Random fraction taken off each delay. Default 0.5.' })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 0, description: 'Attempts before giving up; 0 = no cap. Default 0.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ConnectOptionsSchema = Type.Object(
+  {
+    transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('unix')])),
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    localAddress: Type.Optional(Type.String({ minLength: 1 })),
+    noDelay: Type.Optional(Type.Boolean()),
+    connectTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Pem),
+          key: Type.Optional(Pem),
+          cert: Type.Optional(Pem),
+          pfx: Type.Optional(Pem),
+          passphrase: Type.Optional(Type.String()),
+          servername: Type.Optional(Type.String()),
+          rejectUnauthorized: Type.Optional(Type.Boolean()),
+          alpnProtocols: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          minVersion: Type.Optional(Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    reconnect: Type.Optional(Type.Union([Type.Boolean(), ReconnectSchema])),
+    codec: Type.Optional(Obj),
+    handler: Obj,
+    limits: Type.Optional(LimitsSchema),
+    logger: Type.Optional(Obj),
+    timerWheel: Type.Optional(Obj),
+  },
+  { additionalProperties: false },
+);
+
+export type LimitsOptions = Static<typeof LimitsSchema>;
+export type TlsServerOptions = Static<typeof TlsSchema>;
+export type ReconnectOptions = Static<typeof ReconnectSchema>;
+
+const compiled = new WeakMap<TSchema, ReturnType<typeof TypeCompiler.Compile>>();
+
+/**
+ * Validates `value` against `schema`, throwing a typed error that names the
+ * first bad key as a dotted path (`limits.maxConnections`).
+ */
+export function validateOptions(what: string, schema: TSchema, value: unknown): void {
+  let check = compiled.get(schema);
+  if (check === undefined) {
+    check = TypeCompiler.Compile(schema);
+    compiled.set(schema, check);
+  }
+  if (check.Check(value)) return;
+  const first = check.Errors(value).First();
+  if (first === undefined) throw capstanError('ERR_INVALID_OPTION', `${what}: invalid options`);
+  const path = first.path.replace(/^\//, '').replace(/\//g, '.') || '(options)';
+  if (first.type === ValueErrorType.ObjectAdditionalProperties) {
+    throw capstanError('ERR_UNKNOWN_OPTION', `${what}: unknown option ${path}; check its spelling against the documented options`, { path });
+  }
+  if (first.type === ValueErrorType.ObjectRequiredProperty) {
+    throw capstanError('ERR_INVALID_OPTION', `${what}: option ${path} is required`, { path });
+  }
+  throw capstanError('ERR_INVALID_OPTION', `${what}: option ${path}: ${first.message}, got ${describe(first.value)}`, {
+    path,
+    actual: first.value,
+  });
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
