@@ -10,7 +10,7 @@ export type { LimitsOptions, TlsServerOptions, ReconnectOptions } from './transp
 export { LimitsSchema, TlsSchema, ListenOptionsSchema, ConnectOptionsSchema } from './transport/options-schema.js';
 
 export { Connection } from './connection/connection.js';
-export type { ConnectionState, TlsInfo } from './connection/connection.js';
+export type { ConnectionState, TlsInfo, LatencyRecorder } from './connection/connection.js';
 export type { Handler } from './connection/handler.js';
 export type { CloseReason } from './connection/close-reason.js';
 export { CLOSE_REASONS } from './connection/close-reason.js';

@@ -37,10 +37,17 @@ export interface ConnectionContext {
   readonly wheel: TimerWheel;
   readonly logger: Logger;
   readonly closeLog: CloseLog;
+  /** Records, per read batch that produced replies, the µs from decoding to flushing them; `null` when off. */
+  readonly latency: LatencyRecorder | null;
   /** Plain TCP (true) can be reset on destroy; TLS and Unix sockets cannot. */
   readonly resettable: boolean;
   /** Called once per connection, after `close` was delivered. */
   release(conn: Connection<any>): void;
+}
+
+/** Receives handler latency samples in microseconds (an HDR histogram, typically). */
+export interface LatencyRecorder {
+  record(microseconds: number): void;
 }
 
 /** Connection states, in the order a connection passes through them. */
@@ -427,10 +434,19 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
       return;
     }
     this.queue.push(chunk);
+    const rec = ctx.latency;
+    if (rec === null) {
+      this.inData = true;
+      this.decodeLoop();
+      this.inData = false;
+      this.flush();
+      return;
+    }
+    const t0 = performance.now();
     this.inData = true;
     this.decodeLoop();
     this.inData = false;
-    this.flush();
+    if (this.flush() > 0) rec.record((performance.now() - t0) * 1000);
   }
 
   private decodeLoop(): void {
@@ -490,12 +506,12 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.end();
   }
 
-  /** @internal Writes this turn's batch: one socket write, or one cork/uncork for several buffers. */
-  flush(): void {
+  /** @internal Writes this turn's batch: one socket write, or one cork/uncork for several buffers. Returns the bytes written. */
+  flush(): number {
     const bytes = this.outBytes;
-    if (bytes === 0) return;
+    if (bytes === 0) return 0;
     const batch = takeBatch(this);
-    if (batch === null) return;
+    if (batch === null) return 0;
     const s = this.socket;
     const ctx = this.ctx;
     const before = s.writableLength;
@@ -508,7 +524,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     ctx.counters.bytesOut += bytes;
     const after = s.writableLength;
-    if (after === 0) return;
+    if (after === 0) return bytes;
     const now = ctx.wheel.now();
     this.lastWrite = now;
     if (before === 0 && ctx.limits.writeTimeoutMs > 0) {
@@ -526,6 +542,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
       }
       if (!this.userPaused) s.pause();
     }
+    return bytes;
   }
 
   /** @internal The socket's queue is empty again. */

@@ -155,6 +155,7 @@ class ClientImpl<D> implements Client<D> {
       wheel: options.timerWheel ?? sharedTimerWheel(),
       logger,
       closeLog: new CloseLog(logger, this.where),
+      latency: null,
       resettable: transport === 'tcp',
       release: (conn) => this.released(conn as Connection<D>),
     };

@@ -21,7 +21,7 @@ import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { CloseLog } from '../connection/close-log.js';
-import { Connection, type ConnectionContext } from '../connection/connection.js';
+import { Connection, type ConnectionContext, type LatencyRecorder } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { resolveLimits, type Limits } from '../connection/limits.js';
 import { capstanError } from '../errors.js';
@@ -66,6 +66,11 @@ export interface ListenOptions<D = unknown> {
   logger?: Logger;
   /** The timer wheel for this listener's timeouts (tests inject one with a manual clock). */
   timerWheel?: TimerWheel;
+  /**
+   * Handler latency: for each read batch that produced replies, the µs from
+   * decoding its first frame to flushing the replies. Off (and free) when absent.
+   */
+  latency?: LatencyRecorder;
 }
 
 /** Options for {@link Server.close}. */
@@ -170,6 +175,7 @@ class Listener<D> implements Server<D> {
       wheel: options.timerWheel ?? sharedTimerWheel(),
       logger: this.logger,
       closeLog: new CloseLog(this.logger, this.name),
+      latency: options.latency ?? null,
       resettable: transport === 'tcp',
       release: (conn) => {
         if (!live.delete(conn)) return;

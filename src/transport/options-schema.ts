@@ -69,6 +69,7 @@ export const ListenOptionsSchema = Type.Object(
     limits: Type.Optional(LimitsSchema),
     logger: Type.Optional(Obj),
     timerWheel: Type.Optional(Obj),
+    latency: Type.Optional(Obj),
   },
   { additionalProperties: false },
 );
