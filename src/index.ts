@@ -33,3 +33,8 @@ export { CapstanError, isCapstanError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export { delimited, lines } from './codecs/delimited.js';
+export type { DelimitedOptions, LinesOptions, OversizePolicy } from './codecs/delimited.js';
+export { fixedSize } from './codecs/fixed.js';
+export type { FixedSizeOptions } from './codecs/fixed.js';
+export { codecFromName, CODEC_NAMES } from './codecs/registry.js';

@@ -1,0 +1,372 @@
+/**
+ * Delimiter framing: frames separated by a byte sequence (Netty's
+ * DelimiterBasedFrameDecoder), and its common case, text lines.
+ *
+ * ```
+ *  delimited({ delimiter: '\0' })           lines()
+ *  ┌─────────┬───┬─────────┬───┐           ┌────────┬────┬────────┬────┬────┐
+ *  │ frame 1 │ D │ frame 2 │ D │           │ line 1 │ CR │ LF     │ line 2 │ LF │ …
+ *  └─────────┴───┴─────────┴───┘           └────────┴────┴────┘   └────────┴────┘
+ *   D: any byte sequence, default CRLF      in: LF or CRLF; out: always CRLF
+ * ```
+ *
+ * The decoder is a small state machine over the connection's {@link ByteQueue}:
+ *
+ * ```
+ *            delimiter within maxFrameBytes ─► frame
+ *   SCAN ──┤ no delimiter yet, fits ─────────► wait (the scan resumes where it stopped)
+ *            too long ─► 'close':   throw ERR_FRAME_TOO_LARGE (reason frame-too-large)
+ *                        'discard': DROP ─► bytes up to and including the next
+ *                                           delimiter are dropped, frameDiscarded(bytes)
+ *                                           reported, then SCAN again
+ * ```
+ *
+ * The bound is checked while scanning, so at most `maxFrameBytes` plus one read
+ * is ever buffered for a frame. A frame that lies in one read is a zero-copy view.
+ */
+import { capstanError } from '../errors.js';
+import type { ByteQueue } from '../buffers/byte-queue.js';
+import { DEFAULT_MAX_FRAME_BYTES, type Codec, type Decoder, type DecoderEvents, type Encoder, type FrameSink } from './codec.js';
+import { checkInteger, checkKeys, frameTooLarge } from './frame-errors.js';
+
+/** What happens to a frame longer than `maxFrameBytes`. */
+export type OversizePolicy = 'close' | 'discard';
+
+export interface DelimitedOptions {
+  /** The byte sequence between frames (a string is UTF-8 encoded; 1–64 bytes). Default `'\r\n'`. */
+  delimiter?: Buffer | string;
+  /**
+   * Frames include their delimiter, both ways: decoded frames end with it, and
+   * frames to send must end with it (they are sent as they are). Default `false`.
+   */
+  keepDelimiter?: boolean;
+  /** Largest frame accepted, in bytes, not counting the delimiter. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /**
+   * An oversize frame closes the connection (`'close'`, reason `frame-too-large`),
+   * or is dropped up to its delimiter and reported to `DecoderEvents.frameDiscarded`
+   * while later frames keep flowing (`'discard'`). Default `'close'`.
+   */
+  onOversize?: OversizePolicy;
+  /**
+   * When the peer ends with an unterminated frame pending, hand it over as a last
+   * frame (`true`) or report it as a truncated frame, closing with `protocol-error`
+   * (`false`). Default `false`: in a delimited protocol a missing delimiter
+   * usually means a cut-off message.
+   */
+  emitUnterminated?: boolean;
+  /**
+   * Reject (`ERR_INVALID_FRAME`) a frame to send that contains the delimiter, so a
+   * value taken from one peer cannot smuggle extra frames to another (the
+   * "CRLF injection" bug). Costs one native scan per frame. Default `true`.
+   */
+  checkOutbound?: boolean;
+}
+
+export interface LinesOptions {
+  /** Longest line accepted, in bytes, not counting CR LF. Default 1 MiB. */
+  maxLineBytes?: number;
+  /** Same as `maxLineBytes` (the name every codec shares); give one of them. */
+  maxFrameBytes?: number;
+  /** What happens to a longer line; see {@link DelimitedOptions.onOversize}. Default `'close'`. */
+  onOversize?: OversizePolicy;
+  /**
+   * When the peer ends after a last line without LF, hand it over as a final
+   * line (`true`) or close with `protocol-error` (`false`). Default `true`: text
+   * files and many clients omit the final newline.
+   */
+  emitUnterminated?: boolean;
+  /**
+   * Reject (`ERR_INVALID_FRAME`) a line to send that contains CR or LF, so a
+   * value taken from one peer cannot inject extra lines (CRLF injection).
+   * Default `true`.
+   */
+  checkOutbound?: boolean;
+}
+
+const CR = 13;
+const LF = Buffer.from('\n');
+const CRLF = Buffer.from('\r\n');
+const MAX_DELIMITER_BYTES = 64;
+const DELIMITED_KEYS = ['delimiter', 'keepDelimiter', 'maxFrameBytes', 'onOversize', 'emitUnterminated', 'checkOutbound'];
+const LINES_KEYS = ['maxLineBytes', 'maxFrameBytes', 'onOversize', 'emitUnterminated', 'checkOutbound'];
+
+/** Everything a decoder and encoder need, fixed when the codec is built. */
+interface Framing {
+  readonly name: string;
+  /** What the decoder splits at. */
+  readonly delimiter: Buffer;
+  /** What the encoder appends. */
+  readonly terminator: Buffer;
+  /** Lines: a CR right before the LF belongs to the delimiter. */
+  readonly stripCR: boolean;
+  readonly keepDelimiter: boolean;
+  readonly max: number;
+  readonly discard: boolean;
+  readonly emitUnterminated: boolean;
+  readonly checkOutbound: boolean;
+}
+
+/**
+ * Frames separated by `delimiter` (default CRLF).
+ *
+ * ```ts
+ * listen({ port: 7000, codec: delimited({ delimiter: '\0', maxFrameBytes: 64 * 1024 }), handler });
+ * ```
+ */
+export function delimited(options: DelimitedOptions = {}): Codec {
+  checkKeys('delimited', options, DELIMITED_KEYS);
+  const delimiter = toDelimiter(options.delimiter ?? CRLF);
+  const keepDelimiter = checkBoolean('delimited', 'keepDelimiter', options.keepDelimiter, false);
+  return build(
+    {
+      name: delimiter.equals(CRLF) ? 'crlf' : 'delimited',
+      delimiter,
+      terminator: keepDelimiter ? Buffer.alloc(0) : delimiter,
+      stripCR: false,
+      keepDelimiter,
+      max: checkInteger('delimited', 'maxFrameBytes', options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 1),
+      discard: checkPolicy('delimited', options.onOversize),
+      emitUnterminated: checkBoolean('delimited', 'emitUnterminated', options.emitUnterminated, false),
+      checkOutbound: checkBoolean('delimited', 'checkOutbound', options.checkOutbound, true),
+    },
+    (maxFrameBytes) => delimited({ ...options, maxFrameBytes }),
+  );
+}
+
+/**
+ * Text lines: split at LF, with a CR before it removed (so both LF and CRLF
+ * peers work); sent lines get CRLF appended. Frames never contain the line end.
+ *
+ * ```ts
+ * listen({ port: 7000, codec: lines({ maxLineBytes: 8192 }), handler: {
+ *   message(conn, line) { conn.send(line); },
+ * } });
+ * ```
+ */
+export function lines(options: LinesOptions = {}): Codec {
+  checkKeys('lines', options, LINES_KEYS);
+  if (options.maxLineBytes !== undefined && options.maxFrameBytes !== undefined) {
+    throw capstanError('ERR_INVALID_OPTION', 'lines: give maxLineBytes or maxFrameBytes, not both', { path: 'maxFrameBytes' });
+  }
+  const maxKey = options.maxFrameBytes !== undefined ? 'maxFrameBytes' : 'maxLineBytes';
+  return build(
+    {
+      name: 'line',
+      delimiter: LF,
+      terminator: CRLF,
+      stripCR: true,
+      keepDelimiter: false,
+      max: checkInteger('lines', maxKey, options.maxFrameBytes ?? options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES, 1),
+      discard: checkPolicy('lines', options.onOversize),
+      emitUnterminated: checkBoolean('lines', 'emitUnterminated', options.emitUnterminated, true),
+      checkOutbound: checkBoolean('lines', 'checkOutbound', options.checkOutbound, true),
+    },
+    (maxFrameBytes) => lines({ ...options, maxFrameBytes: undefined, maxLineBytes: maxFrameBytes }),
+  );
+}
+
+function build(f: Framing, withMax: (maxFrameBytes: number) => Codec): Codec {
+  const encoder = new DelimiterEncoder(f);
+  return {
+    name: f.name,
+    maxFrameBytes: f.max,
+    decoder: (events) => new DelimiterDecoder(f, events),
+    encoder: () => encoder,
+    withMaxFrameBytes: withMax,
+  };
+}
+
+/** Per-connection decoder: two numbers of state besides the shared framing. */
+class DelimiterDecoder implements Decoder {
+  /** Queue index before which no delimiter can start: the next scan begins here. */
+  private scanned = 0;
+  /** Bytes dropped so far of the oversize frame being discarded; -1 while not discarding. */
+  private dropped = -1;
+
+  constructor(
+    private readonly f: Framing,
+    private readonly events: DecoderEvents,
+  ) {}
+
+  decode(queue: ByteQueue): Buffer | undefined {
+    const f = this.f;
+    const dlen = f.delimiter.length;
+    for (;;) {
+      if (this.dropped >= 0 && !this.dropThroughDelimiter(queue)) return undefined;
+      if (queue.length === 0) return undefined;
+      const at = queue.indexOf(f.delimiter, this.scanned);
+      if (at === -1) {
+        this.scanned = this.earliestStart(queue);
+        const least = this.leastContent(queue);
+        if (least <= f.max) return undefined;
+        if (!f.discard) throw frameTooLarge(f.name, least, f.max);
+        this.dropped = 0;
+        continue;
+      }
+      this.scanned = 0;
+      const content = f.stripCR && at > 0 && queue.byteAt(at - 1) === CR ? at - 1 : at;
+      if (content > f.max) {
+        if (!f.discard) throw frameTooLarge(f.name, content, f.max);
+        queue.skip(at + dlen);
+        this.events.frameDiscarded(at + dlen);
+        continue;
+      }
+      if (f.keepDelimiter) return queue.take(at + dlen);
+      const frame = queue.take(content);
+      queue.skip(at + dlen - content);
+      return frame;
+    }
+  }
+
+  /**
+   * At peer EOF with bytes pending: the unterminated tail, when `emitUnterminated`
+   * and it fits; otherwise `undefined` (the connection reports a truncated frame).
+   * In discard mode an oversize tail is dropped and reported instead.
+   */
+  finish(queue: ByteQueue): Buffer | undefined {
+    const f = this.f;
+    const n = queue.length;
+    if (n === 0) return undefined;
+    const content = f.stripCR && queue.byteAt(n - 1) === CR ? n - 1 : n;
+    if (this.dropped >= 0 || (f.discard && content > f.max)) {
+      queue.skip(n);
+      this.events.frameDiscarded(Math.max(this.dropped, 0) + n);
+      this.dropped = -1;
+      return undefined;
+    }
+    if (!f.emitUnterminated || content > f.max) return undefined;
+    const frame = queue.take(content);
+    queue.skip(queue.length);
+    this.scanned = 0;
+    return frame;
+  }
+
+  /** Drops pending bytes of the frame being discarded; true once its delimiter is gone too. */
+  private dropThroughDelimiter(queue: ByteQueue): boolean {
+    const dlen = this.f.delimiter.length;
+    const at = queue.indexOf(this.f.delimiter, this.scanned);
+    this.scanned = 0;
+    if (at === -1) {
+      // Keep a tail that may be the start of a delimiter split across reads.
+      const n = this.earliestStart(queue);
+      queue.skip(n);
+      this.dropped += n;
+      return false;
+    }
+    queue.skip(at + dlen);
+    this.events.frameDiscarded(this.dropped + at + dlen);
+    this.dropped = -1;
+    return true;
+  }
+
+  /**
+   * The first index where a delimiter could still start, given that a full match
+   * was searched for from `scanned`: a later index whose tail is a prefix of the
+   * delimiter, or the queue length.
+   */
+  private earliestStart(queue: ByteQueue): number {
+    const d = this.f.delimiter;
+    const len = queue.length;
+    for (let p = Math.max(this.scanned, len - d.length + 1); p < len; p++) {
+      let j = 0;
+      while (p + j < len && queue.byteAt(p + j) === d[j]) j++;
+      if (p + j === len) return p;
+    }
+    return len;
+  }
+
+  /** The fewest content bytes the pending, unterminated frame can turn out to have. */
+  private leastContent(queue: ByteQueue): number {
+    const least = this.scanned;
+    // A trailing CR may be the start of a CRLF line end.
+    if (this.f.stripCR && least > 0 && least === queue.length && queue.byteAt(least - 1) === CR) return least - 1;
+    return least;
+  }
+}
+
+/** Shared by every connection of the codec: it keeps no state. */
+class DelimiterEncoder implements Encoder {
+  constructor(private readonly f: Framing) {}
+
+  encode(frame: Buffer, out: FrameSink): void {
+    const f = this.f;
+    if (f.keepDelimiter) {
+      const body = frame.length - f.delimiter.length;
+      if (body < 0 || !frame.subarray(body).equals(f.delimiter)) {
+        throw capstanError('ERR_INVALID_FRAME', `${f.name}: with keepDelimiter, a frame to send must end with its delimiter`, {
+          actual: frame.length,
+        });
+      }
+      if (f.checkOutbound) this.check(frame.subarray(0, body));
+      out.append(frame);
+      return;
+    }
+    if (f.checkOutbound) this.check(frame);
+    out.append(frame);
+    out.append(f.terminator);
+  }
+
+  private check(body: Buffer): void {
+    const f = this.f;
+    let at: number;
+    if (f.stripCR) {
+      at = body.indexOf(LF[0] as number);
+      const cr = body.indexOf(CR);
+      if (cr !== -1 && (at === -1 || cr < at)) at = cr;
+    } else {
+      at = body.indexOf(f.delimiter);
+      if (at === -1) at = overlapAtEnd(body, f.delimiter);
+    }
+    if (at !== -1) {
+      throw capstanError(
+        'ERR_INVALID_FRAME',
+        `${f.name}: a frame to send contains the ${f.stripCR ? 'line end (CR or LF)' : 'delimiter'} at byte ${at}; ` +
+          'it would reach the peer as more than one frame (escape it, or set checkOutbound: false if that is intended)',
+        { actual: at },
+      );
+    }
+  }
+}
+
+/**
+ * Where `body + delimiter` would show the delimiter before the end, for delimiters
+ * that overlap themselves (`aa`, `abab`): `x` + `a` + `aa` decodes as `x`. Else -1.
+ */
+function overlapAtEnd(body: Buffer, d: Buffer): number {
+  const dlen = d.length;
+  for (let k = Math.min(dlen - 1, body.length); k >= 1; k--) {
+    // The last k body bytes plus the delimiter's first dlen-k bytes must spell the delimiter.
+    if (body.subarray(body.length - k).equals(d.subarray(0, k)) && d.subarray(0, dlen - k).equals(d.subarray(k))) return body.length - k;
+  }
+  return -1;
+}
+
+function toDelimiter(value: unknown): Buffer {
+  const buf = typeof value === 'string' ? Buffer.from(value) : Buffer.isBuffer(value) ? value : null;
+  if (buf === null || buf.length === 0 || buf.length > MAX_DELIMITER_BYTES) {
+    throw capstanError('ERR_INVALID_OPTION', `delimited: option delimiter must be a non-empty string or Buffer of at most ${MAX_DELIMITER_BYTES} bytes`, {
+      path: 'delimiter',
+      actual: buf === null ? value : buf.length,
+    });
+  }
+  // A private copy: the caller may reuse its buffer.
+  return Buffer.from(buf);
+}
+
+function checkBoolean(codec: string, key: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw capstanError('ERR_INVALID_OPTION', `${codec}: option ${key} must be a boolean, got ${JSON.stringify(value)}`, { path: key, actual: value });
+  }
+  return value;
+}
+
+function checkPolicy(codec: string, value: unknown): boolean {
+  if (value === undefined || value === 'close') return false;
+  if (value === 'discard') return true;
+  throw capstanError('ERR_INVALID_OPTION', `${codec}: option onOversize must be 'close' or 'discard', got ${JSON.stringify(value)}`, {
+    path: 'onOversize',
+    actual: value,
+  });
+}
