@@ -1,0 +1,88 @@
+/** Small helpers for tests that talk to servers over real sockets. */
+import net from 'node:net';
+import { once } from 'node:events';
+
+/** A raw client socket that collects everything it receives. */
+export interface RawPeer {
+  socket: net.Socket;
+  received(): Buffer;
+  /** Resolves once at least `n` bytes have arrived. */
+  waitBytes(n: number, timeoutMs?: number): Promise<Buffer>;
+  /** Resolves when the socket is fully closed; gives how the server closed it. */
+  closed: Promise<'end' | 'reset' | 'close'>;
+  /** Resolves when the server's FIN arrives ('end') or the connection resets ('reset'). */
+  ended: Promise<'end' | 'reset'>;
+}
+
+export async function rawConnect(options: net.NetConnectOpts): Promise<RawPeer> {
+  const socket = net.connect({ allowHalfOpen: true, ...options } as net.NetConnectOpts);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let waiters: Array<() => void> = [];
+  let how: 'end' | 'reset' | 'close' = 'close';
+  socket.on('data', (d: Buffer) => {
+    chunks.push(d);
+    total += d.length;
+    for (const w of waiters) w();
+  });
+  let resolveEnded!: (how: 'end' | 'reset') => void;
+  const ended = new Promise<'end' | 'reset'>((r) => (resolveEnded = r));
+  socket.on('end', () => {
+    how = 'end';
+    resolveEnded('end');
+  });
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      how = 'reset';
+      resolveEnded('reset');
+    }
+  });
+  const closed = new Promise<'end' | 'reset' | 'close'>((resolve) => socket.once('close', () => resolve(how)));
+  await once(socket, 'connect');
+  return {
+    socket,
+    received: () => Buffer.concat(chunks),
+    waitBytes(n, timeoutMs = 10_000) {
+      return new Promise<Buffer>((resolve, reject) => {
+        const check = () => {
+          if (total >= n) {
+            waiters = waiters.filter((w) => w !== check);
+            clearTimeout(timer);
+            resolve(Buffer.concat(chunks));
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== check);
+          reject(new Error(`timed out waiting for ${n} bytes (got ${total})`));
+        }, timeoutMs);
+        waiters.push(check);
+        check();
+      });
+    },
+    closed,
+    ended,
+  };
+}
+
+/** Polls `predicate` until true, or fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A 4-byte big-endian length-prefixed frame. */
+export function lp4(payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  return Buffer.concat([header, body]);
+}
+
+export function portOf(server: { address: { port: number } | { path: string } }): number {
+  const a = server.address;
+  if (!('port' in a)) throw new Error('not a TCP listener');
+  return a.port;
+}
