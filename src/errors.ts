@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'ERR_TLS_UNAUTHORIZED'
   | 'ERR_HANDLER'
   | 'ERR_CONFIG'
-  | 'ERR_PLUGIN';
+  | 'ERR_PLUGIN'
+  | 'ERR_OVERLOADED';
 
 /** Extra facts an error carries: the numbers involved and, when it closes a connection, why. */
 export interface ErrorDetails {
