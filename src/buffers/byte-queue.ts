@@ -17,6 +17,8 @@
  * Views share memory with the received chunk. Node gives every read its own
  * memory, so a view stays valid; holding one keeps its whole chunk alive.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class ByteQueue {
   /** Bytes waiting to be consumed. */
   length = 0;
@@ -127,6 +129,8 @@ export class ByteQueue {
 
   /** Removes and returns the next `n` bytes: a view when they lie in one chunk, else a copy. */
   take(n: number): Buffer {
+    // An empty frame (a zero length field, an empty line) may come when nothing is queued.
+    if (n === 0) return EMPTY;
     const first = this.first as Buffer;
     const end = this.offset + n;
     if (end <= first.length) {
