@@ -1,0 +1,174 @@
+/**
+ * The dashboard's script (browser code): polls `/stats.json` every second,
+ * keeps five minutes of history and redraws the charts and tables for the
+ * selected listener and worker.
+ */
+import type { ServerSnapshot } from '../snapshot.js';
+import { LineChart } from './chart.js';
+import type { Doc, El, Win } from './dom.js';
+import { formatBytes, formatCount, formatDuration, formatMicros, formatMillis, formatPercent } from './format.js';
+import { ALL, chartData, listenerNames, ratePerSec, total, workerNames, type ChartData, type Selection } from './series.js';
+
+declare const document: Doc;
+declare const window: Win;
+
+const POLL_MS = 1000;
+const HISTORY = 300;
+
+const history: ServerSnapshot[] = [];
+const selection: Selection = { listener: ALL, worker: ALL };
+
+const charts: { key: keyof ChartData; chart: LineChart }[] = [
+  { key: 'connections', chart: new LineChart('Active connections', formatCount) },
+  { key: 'messages', chart: new LineChart('Messages per second', formatCount) },
+  { key: 'bytes', chart: new LineChart('Bytes per second', formatBytes) },
+  { key: 'closes', chart: new LineChart('Closes per second by reason', formatCount) },
+  { key: 'latency', chart: new LineChart('Handler latency', formatMicros) },
+  { key: 'eventLoopDelay', chart: new LineChart('Event-loop delay', formatMillis) },
+  { key: 'utilization', chart: new LineChart('Event-loop utilization', formatPercent) },
+  { key: 'memory', chart: new LineChart('Memory', formatBytes) },
+];
+
+function byId(id: string): El {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`dashboard: #${id} is missing from the page`);
+  return el;
+}
+
+function token(): string | null {
+  const m = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+  if (m !== null) window.sessionStorage.setItem('capstan-token', decodeURIComponent(m[1] as string));
+  return window.sessionStorage.getItem('capstan-token');
+}
+
+let inFlight = false;
+
+async function poll(): Promise<void> {
+  // A slow server must not pile up requests: skip a tick while one is pending.
+  if (inFlight) return;
+  inFlight = true;
+  const t = token();
+  try {
+    const res = await fetch('stats.json', { headers: t === null ? {} : { Authorization: `Bearer ${t}` } });
+    if (res.status === 401) return status('token required: open this page as /#token=…', 'bad');
+    if (!res.ok) return status(`stats.json answered ${res.status}`, 'bad');
+    const snap = (await res.json()) as ServerSnapshot;
+    history.push(snap);
+    if (history.length > HISTORY) history.shift();
+    render();
+  } catch (err) {
+    status(`cannot reach the server: ${(err as Error).message}`, 'bad');
+  } finally {
+    inFlight = false;
+  }
+}
+
+function status(text: string, kind: 'ok' | 'warn' | 'bad'): void {
+  const el = byId('status');
+  el.textContent = text;
+  el.className = `status ${kind}`;
+}
+
+function render(): void {
+  const cur = history[history.length - 1];
+  if (cur === undefined) return;
+  status(cur.draining ? 'draining' : 'ready', cur.draining ? 'warn' : 'ok');
+  byId('updated').textContent = new Date(cur.time).toLocaleTimeString();
+  syncSelect('listener', listenerNames(history), 'All listeners');
+  syncSelect('worker', workerNames(history), 'All workers');
+  const data = chartData(history, selection);
+  const times = history.map((s) => s.time);
+  for (const { key, chart } of charts) chart.draw(times, data[key]);
+  renderListeners(cur);
+  renderWorkers(cur);
+}
+
+function syncSelect(id: 'listener' | 'worker', names: string[], allLabel: string): void {
+  const el = byId(id);
+  const want = [ALL, ...names].join('\n');
+  if (el.dataset.options === want) return;
+  el.dataset.options = want;
+  el.replaceChildren(...[ALL, ...names].map((n) => option(n, n === ALL ? allLabel : n)));
+  el.value = selection[id];
+}
+
+function option(value: string, label: string): El {
+  const o = document.createElement('option');
+  o.setAttribute('value', value);
+  o.textContent = label;
+  return o;
+}
+
+function row(cells: string[], header = false): El {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement(header ? 'th' : 'td');
+    td.textContent = c;
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function renderListeners(cur: ServerSnapshot): void {
+  const prev = history[history.length - 2];
+  const head = row(['listener', 'active', 'accepted', 'msgs in/s', 'msgs out/s', 'bytes in/s', 'bytes out/s', 'p99', 'errors', 'closes'], true);
+  const rows = Object.entries(selection.worker === ALL ? cur.combined.listeners : (cur.workers.find((w) => w.worker === selection.worker)?.listeners ?? {})).map(([name, l]) => {
+    const sel = { listener: name, worker: selection.worker };
+    const r = (pick: (x: typeof l) => number) => (prev === undefined ? null : ratePerSec(prev, cur, (s) => total(s, sel, pick)));
+    const fmt = (v: number | null, f: (n: number) => string) => (v === null ? '–' : f(v));
+    const closes = Object.entries(l.closes)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, n]) => `${k} ${formatCount(n)}`)
+      .join(', ');
+    return row([
+      name,
+      formatCount(l.active),
+      formatCount(l.accepted),
+      fmt(r((x) => x.framesIn), formatCount),
+      fmt(r((x) => x.framesOut), formatCount),
+      fmt(r((x) => x.bytesIn), formatBytes),
+      fmt(r((x) => x.bytesOut), formatBytes),
+      l.latencyUs !== undefined && l.latencyUs.count > 0 ? formatMicros(l.latencyUs.p99) : '–',
+      formatCount(l.handlerErrors + l.tlsHandshakeFailures),
+      closes || '–',
+    ]);
+  });
+  byId('listeners').replaceChildren(head, ...rows);
+}
+
+function renderWorkers(cur: ServerSnapshot): void {
+  const head = row(['worker', 'pid', 'uptime', 'rss', 'heap', 'loop busy', 'loop delay p99', 'gc runs', 'gc max'], true);
+  const rows = cur.workers.map((w) =>
+    row([
+      w.worker,
+      String(w.pid),
+      formatDuration(w.process.uptimeSec),
+      formatBytes(w.process.rssBytes),
+      formatBytes(w.process.heapUsedBytes),
+      formatPercent(w.process.eventLoopUtilization),
+      formatMillis(w.process.eventLoopDelayMs.p99),
+      formatCount(w.process.gc.count),
+      formatMillis(w.process.gc.maxPauseMs),
+    ]),
+  );
+  byId('workers').replaceChildren(head, ...rows);
+}
+
+function start(): void {
+  const grid = byId('charts');
+  for (const { chart } of charts) grid.appendChild(chart.root);
+  for (const id of ['listener', 'worker'] as const) {
+    const el = byId(id);
+    el.addEventListener('change', () => {
+      selection[id] = el.value;
+      render();
+    });
+  }
+  window.addEventListener('resize', render);
+  void poll();
+  setInterval(() => void poll(), POLL_MS);
+}
+
+start();

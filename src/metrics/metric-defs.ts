@@ -1,0 +1,99 @@
+/**
+ * Every Prometheus metric Capstan exposes, as data: name, type, help, labels
+ * and how to read the values from a {@link ServerSnapshot}. The exposition and
+ * docs/metrics.md are both checked against this one table.
+ *
+ * Series are per worker (label `worker`): sum them in PromQL
+ * (`sum without (worker) (…)`) for the whole server. No "combined" series is
+ * exposed, so such sums never count anything twice.
+ */
+import type { ListenerStats } from './listener-counters.js';
+import type { ServerSnapshot } from './snapshot.js';
+import type { ProcessStats } from './process-stats.js';
+
+export type Labels = Record<string, string>;
+export type Sample = [labels: Labels, value: number];
+
+export interface MetricDef {
+  name: string;
+  type: 'counter' | 'gauge';
+  help: string;
+  labels: readonly string[];
+  values(snapshot: ServerSnapshot): Sample[];
+}
+
+/** The latency histogram, exposed from the cumulative HDR buckets. */
+export const LATENCY_METRIC = {
+  name: 'capstan_handler_latency_seconds',
+  type: 'histogram',
+  help: 'Time from a read batch being decoded to its replies being flushed, per batch that produced replies.',
+  labels: ['worker', 'listener'],
+} as const;
+
+function perListener(read: (l: ListenerStats) => number) {
+  return (s: ServerSnapshot): Sample[] => {
+    const out: Sample[] = [];
+    for (const w of s.workers) for (const [listener, l] of Object.entries(w.listeners)) out.push([{ worker: w.worker, listener }, read(l)]);
+    return out;
+  };
+}
+
+/** One series per key of a per-listener record (close reasons, refusals …), labelled `label`. */
+function perListenerKeyed(label: string, read: (l: ListenerStats) => Record<string, number>) {
+  return (s: ServerSnapshot): Sample[] => {
+    const out: Sample[] = [];
+    for (const w of s.workers) {
+      for (const [listener, l] of Object.entries(w.listeners)) {
+        for (const [key, v] of Object.entries(read(l))) out.push([{ worker: w.worker, listener, [label]: key }, v]);
+      }
+    }
+    return out;
+  };
+}
+
+function perWorker(read: (p: ProcessStats) => number) {
+  return (s: ServerSnapshot): Sample[] => s.workers.map((w) => [{ worker: w.worker }, read(w.process)]);
+}
+
+function perWorkerKeyed(label: string, read: (p: ProcessStats) => Record<string, number>) {
+  return (s: ServerSnapshot): Sample[] => s.workers.flatMap((w) => Object.entries(read(w.process)).map(([k, v]): Sample => [{ worker: w.worker, [label]: k }, v]));
+}
+
+const L = ['worker', 'listener'] as const;
+const W = ['worker'] as const;
+
+export const METRICS: readonly MetricDef[] = [
+  { name: 'capstan_connections_accepted_total', type: 'counter', labels: L, help: 'Connections accepted and handed to the handler (or to the TLS handshake).', values: perListener((l) => l.accepted) },
+  { name: 'capstan_connections_active', type: 'gauge', labels: L, help: 'Connections open now, including those in a TLS handshake.', values: perListener((l) => l.active) },
+  { name: 'capstan_connections_refused_total', type: 'counter', labels: [...L, 'reason'], help: 'Sockets closed on accept, by reason (max-connections, max-per-address, closing).', values: perListenerKeyed('reason', (l) => l.refused) },
+  { name: 'capstan_connections_closed_total', type: 'counter', labels: [...L, 'reason'], help: 'Connections closed, by close reason.', values: perListenerKeyed('reason', (l) => l.closes) },
+  { name: 'capstan_accept_errors_total', type: 'counter', labels: [...L, 'code'], help: 'Accept failures the listener survived (EMFILE, ENFILE …), by error code.', values: perListenerKeyed('code', (l) => l.acceptErrors) },
+  { name: 'capstan_received_bytes_total', type: 'counter', labels: L, help: 'Bytes read from peers.', values: perListener((l) => l.bytesIn) },
+  { name: 'capstan_sent_bytes_total', type: 'counter', labels: L, help: 'Bytes written to peers.', values: perListener((l) => l.bytesOut) },
+  { name: 'capstan_messages_received_total', type: 'counter', labels: L, help: 'Frames decoded and delivered to the handler.', values: perListener((l) => l.framesIn) },
+  { name: 'capstan_messages_sent_total', type: 'counter', labels: L, help: 'Frames sent by the handler.', values: perListener((l) => l.framesOut) },
+  { name: 'capstan_messages_discarded_total', type: 'counter', labels: L, help: 'Oversized frames dropped by a codec in discard mode.', values: perListener((l) => l.framesDiscarded) },
+  { name: 'capstan_outbound_queued_bytes', type: 'gauge', labels: L, help: 'Bytes queued for sending, summed over open connections.', values: perListener((l) => l.bufferedBytes) },
+  { name: 'capstan_backpressure_pauses_total', type: 'counter', labels: L, help: 'Times a connection stopped reading because its outbound queue passed the high-water mark.', values: perListener((l) => l.backpressurePauses) },
+  { name: 'capstan_timeouts_total', type: 'counter', labels: [...L, 'kind'], help: 'Connections closed by a timeout, by kind (firstByte, idle, write, handshake, linger).', values: perListenerKeyed('kind', (l) => l.timeouts) },
+  { name: 'capstan_tls_handshake_failures_total', type: 'counter', labels: L, help: 'TLS handshakes that failed or timed out.', values: perListener((l) => l.tlsHandshakeFailures) },
+  { name: 'capstan_handler_errors_total', type: 'counter', labels: L, help: 'Handler methods that threw.', values: perListener((l) => l.handlerErrors) },
+  { name: 'capstan_process_resident_memory_bytes', type: 'gauge', labels: W, help: 'Resident set size of the worker process.', values: perWorker((p) => p.rssBytes) },
+  { name: 'capstan_process_heap_used_bytes', type: 'gauge', labels: W, help: 'V8 heap in use.', values: perWorker((p) => p.heapUsedBytes) },
+  { name: 'capstan_process_heap_total_bytes', type: 'gauge', labels: W, help: 'V8 heap reserved.', values: perWorker((p) => p.heapTotalBytes) },
+  { name: 'capstan_process_external_memory_bytes', type: 'gauge', labels: W, help: 'Memory of buffers and other objects outside the V8 heap.', values: perWorker((p) => p.externalBytes) },
+  { name: 'capstan_process_uptime_seconds', type: 'gauge', labels: W, help: 'Seconds since the worker process started.', values: perWorker((p) => p.uptimeSec) },
+  {
+    name: 'capstan_eventloop_delay_seconds',
+    type: 'gauge',
+    labels: [...W, 'stat'],
+    help: 'Event-loop delay over the last window of about one second, by statistic (mean, p50, p99, max).',
+    values: perWorkerKeyed('stat', (p) => ({ mean: p.eventLoopDelayMs.mean / 1e3, p50: p.eventLoopDelayMs.p50 / 1e3, p99: p.eventLoopDelayMs.p99 / 1e3, max: p.eventLoopDelayMs.max / 1e3 })),
+  },
+  { name: 'capstan_eventloop_utilization_ratio', type: 'gauge', labels: W, help: 'Share of the last window the event loop was busy, 0 to 1.', values: perWorker((p) => p.eventLoopUtilization) },
+  { name: 'capstan_gc_runs_total', type: 'counter', labels: W, help: 'Garbage collections.', values: perWorker((p) => p.gc.count) },
+  { name: 'capstan_gc_pause_seconds_total', type: 'counter', labels: W, help: 'Time spent in garbage-collection pauses.', values: perWorker((p) => p.gc.totalPauseMs / 1e3) },
+  { name: 'capstan_gc_pause_max_seconds', type: 'gauge', labels: W, help: 'Longest garbage-collection pause since the worker started.', values: perWorker((p) => p.gc.maxPauseMs / 1e3) },
+  { name: 'capstan_workers', type: 'gauge', labels: [], help: 'Worker processes reporting to this admin endpoint.', values: (s) => [[{}, s.workers.length]] },
+  { name: 'capstan_draining', type: 'gauge', labels: [], help: '1 while the server shuts down or reloads (then /readyz fails), else 0.', values: (s) => [[{}, s.draining ? 1 : 0]] },
+];

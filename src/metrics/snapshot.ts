@@ -1,0 +1,130 @@
+/**
+ * Snapshots: the self-describing numbers a process (a "worker") reports, and
+ * their combination across workers. A snapshot is plain JSON, so it crosses
+ * IPC as it is and `/stats.json` serves it unchanged.
+ *
+ * ```
+ *  worker process                       admin process
+ *  ──────────────                       ─────────────
+ *  listeners ─► collectWorkerSnapshot ──IPC──► combineSnapshots ─► /stats.json, /metrics, dashboard
+ *  latencyRecorder ┘  (counters, process,        (counters summed,
+ *                      latency window HDR-encoded) latency windows merged)
+ * ```
+ *
+ * **Latency across workers.** Percentiles cannot be summed, so each listener's
+ * entry carries `latencyHist`: the recent window as an HDR histogram
+ * (`encodeIntoCompressedBase64`, µs) plus cumulative Prometheus buckets.
+ * {@link combineSnapshots} decodes and merges the windows, so the combined
+ * percentiles are exact, and sums the buckets.
+ */
+import type { ListenerStats } from './listener-counters.js';
+import { encodeHistogram, findLatencyRecorder, mergeEncoded, summarize, type LatencyHistogram, type LatencySummary } from './latency.js';
+import { processStats, type ProcessStats } from './process-stats.js';
+
+export type { LatencySummary, LatencyHistogram } from './latency.js';
+export type { ProcessStats } from './process-stats.js';
+export { latencyRecorder, LATENCY_BUCKETS_US } from './latency.js';
+
+/** One listener's counters plus, when it has a latency recorder, its latency. */
+export type ListenerSnapshot = ListenerStats & {
+  /** Handler latency over the recent window (about one second), µs. */
+  latencyUs?: LatencySummary;
+  /** The data behind `latencyUs`, for merging across workers and for Prometheus. */
+  latencyHist?: LatencyHistogram;
+};
+
+export interface WorkerSnapshot {
+  /** 'main' in single-process mode, else the worker id. */
+  worker: string;
+  pid: number;
+  /** Epoch ms. */
+  time: number;
+  listeners: Record<string, ListenerSnapshot>;
+  process: ProcessStats;
+}
+
+export interface ServerSnapshot {
+  /** Epoch ms. */
+  time: number;
+  /** True while the server shuts down or reloads (then `/readyz` fails). */
+  draining: boolean;
+  workers: WorkerSnapshot[];
+  /** Every worker's listeners summed by name (latency: merged histograms). */
+  combined: { listeners: Record<string, ListenerSnapshot> };
+}
+
+/** Collects this process's snapshot: `servers` are the running listeners by name. */
+export function collectWorkerSnapshot(worker: string, servers: ReadonlyMap<string, { stats(): ListenerStats }>): WorkerSnapshot {
+  const time = Date.now();
+  const listeners: Record<string, ListenerSnapshot> = {};
+  for (const [name, server] of servers) {
+    const entry: ListenerSnapshot = server.stats();
+    const recorder = findLatencyRecorder(name);
+    if (recorder !== undefined) {
+      const { summary, histogram } = recorder.collect(time);
+      entry.latencyUs = summary;
+      entry.latencyHist = histogram;
+    }
+    listeners[name] = entry;
+  }
+  return { worker, pid: process.pid, time, listeners, process: processStats(time) };
+}
+
+/** Combines worker snapshots into one (counters summed, histograms merged). */
+export function combineSnapshots(workers: WorkerSnapshot[], draining: boolean): ServerSnapshot {
+  const byName = new Map<string, ListenerSnapshot[]>();
+  for (const w of workers) {
+    for (const [name, l] of Object.entries(w.listeners)) {
+      const list = byName.get(name);
+      if (list === undefined) byName.set(name, [l]);
+      else list.push(l);
+    }
+  }
+  const listeners: Record<string, ListenerSnapshot> = {};
+  for (const [name, list] of byName) listeners[name] = combineListener(list);
+  const time = workers.reduce((t, w) => Math.max(t, w.time), 0) || Date.now();
+  return { time, draining, workers, combined: { listeners } };
+}
+
+function combineListener(list: readonly ListenerSnapshot[]): ListenerSnapshot {
+  let counters: Record<string, unknown> = {};
+  const hists: LatencyHistogram[] = [];
+  for (const l of list) {
+    const { latencyUs: _summary, latencyHist, ...rest } = l;
+    counters = sumInto(counters, rest);
+    if (latencyHist !== undefined) hists.push(latencyHist);
+  }
+  const out = counters as unknown as ListenerSnapshot;
+  if (hists.length > 0) {
+    const merged = mergeEncoded(hists.map((h) => h.recent));
+    out.latencyUs = summarize(merged);
+    out.latencyHist = {
+      recent: encodeHistogram(merged),
+      buckets: sumArrays(hists.map((h) => h.buckets)),
+      count: hists.reduce((n, h) => n + h.count, 0),
+      sumUs: hists.reduce((n, h) => n + h.sumUs, 0),
+    };
+    merged.destroy();
+  }
+  return out;
+}
+
+/**
+ * Adds every numeric field of `b` to `a`, recursing into objects (close
+ * reasons, refusals, accept errors, timeouts), so counters added to
+ * ListenerStats later are summed without a change here.
+ */
+function sumInto(a: Record<string, unknown>, b: object): Record<string, unknown> {
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === 'number') a[k] = ((a[k] as number | undefined) ?? 0) + v;
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) a[k] = sumInto((a[k] as Record<string, unknown> | undefined) ?? {}, v);
+  }
+  return a;
+}
+
+function sumArrays(arrays: readonly number[][]): number[] {
+  const len = arrays.reduce((n, a) => Math.max(n, a.length), 0);
+  const out = new Array<number>(len).fill(0);
+  for (const a of arrays) for (let i = 0; i < a.length; i++) out[i] = (out[i] as number) + (a[i] as number);
+  return out;
+}
