@@ -108,6 +108,10 @@ function onSocketError(this: OwnedSocket, err: Error): void {
 function onSocketClose(this: OwnedSocket): void {
   (this[kConn] as Connection<any>).finalize();
 }
+function emitDrain(conn: Connection<any>): void {
+  conn.drainQueued = false;
+  if (conn.bufferedBytes <= conn.ctx.limits.highWaterBytes) conn.drained();
+}
 function onSocketDrain(this: OwnedSocket): void {
   (this[kConn] as Connection<any>).drained();
 }
@@ -168,6 +172,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   private stallSince = 0;
   private stallDone = 0;
   private drainListening = false;
+  /** @internal */ drainQueued = false;
   private remote: { address: string; port: number; family: string };
 
   /** @internal */ outSlab: Buffer | null = null;
@@ -524,23 +529,30 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     ctx.counters.bytesOut += bytes;
     const after = s.writableLength;
-    if (after === 0) return bytes;
-    const now = ctx.wheel.now();
-    this.lastWrite = now;
-    if (before === 0 && ctx.limits.writeTimeoutMs > 0) {
-      this.stallSince = now;
-      this.stallDone = s.bytesWritten - after;
-      ctx.wheel.scheduleBy(this, now + ctx.limits.writeTimeoutMs);
-    }
-    if (after > ctx.limits.highWaterBytes && !this.bpPaused && this.st <= State.Open) {
-      this.bpPaused = true;
-      this.needDrain = true;
-      ctx.counters.backpressurePauses++;
-      if (!this.drainListening) {
-        this.drainListening = true;
-        s.on('drain', onSocketDrain);
+    if (after > 0) {
+      const now = ctx.wheel.now();
+      this.lastWrite = now;
+      if (before === 0 && ctx.limits.writeTimeoutMs > 0) {
+        this.stallSince = now;
+        this.stallDone = s.bytesWritten - after;
+        ctx.wheel.scheduleBy(this, now + ctx.limits.writeTimeoutMs);
       }
-      if (!this.userPaused) s.pause();
+      if (after > ctx.limits.highWaterBytes && !this.bpPaused && this.st <= State.Open) {
+        this.bpPaused = true;
+        this.needDrain = true;
+        ctx.counters.backpressurePauses++;
+        if (!this.drainListening) {
+          this.drainListening = true;
+          s.on('drain', onSocketDrain);
+        }
+        if (!this.userPaused) s.pause();
+        return bytes;
+      }
+    }
+    // Told to wait (send returned false) but the kernel took the batch: below the mark already.
+    if (this.needDrain && !this.bpPaused && !this.drainQueued) {
+      this.drainQueued = true;
+      process.nextTick(emitDrain, this);
     }
     return bytes;
   }
