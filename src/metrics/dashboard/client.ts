@@ -7,7 +7,7 @@ import type { ServerSnapshot } from '../snapshot.js';
 import { LineChart } from './chart.js';
 import type { Doc, El, Win } from './dom.js';
 import { formatBytes, formatCount, formatDuration, formatMicros, formatMillis, formatPercent } from './format.js';
-import { ALL, chartData, listenerNames, ratePerSec, total, workerNames, type ChartData, type Selection } from './series.js';
+import { ALL, chartData, listenerNames, ratePerSec, topCloses, total, workerNames, type ChartData, type Selection } from './series.js';
 
 declare const document: Doc;
 declare const window: Win;
@@ -116,12 +116,6 @@ function renderListeners(cur: ServerSnapshot): void {
     const sel = { listener: name, worker: selection.worker };
     const r = (pick: (x: typeof l) => number) => (prev === undefined ? null : ratePerSec(prev, cur, (s) => total(s, sel, pick)));
     const fmt = (v: number | null, f: (n: number) => string) => (v === null ? '–' : f(v));
-    const closes = Object.entries(l.closes)
-      .filter(([, n]) => n > 0)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 3)
-      .map(([k, n]) => `${k} ${formatCount(n)}`)
-      .join(', ');
     return row([
       name,
       formatCount(l.active),
@@ -132,7 +126,7 @@ function renderListeners(cur: ServerSnapshot): void {
       fmt(r((x) => x.bytesOut), formatBytes),
       l.latencyUs !== undefined && l.latencyUs.count > 0 ? formatMicros(l.latencyUs.p99) : '–',
       formatCount(l.handlerErrors + l.tlsHandshakeFailures),
-      closes || '–',
+      topCloses(l),
     ]);
   });
   byId('listeners').replaceChildren(head, ...rows);

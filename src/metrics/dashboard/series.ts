@@ -4,6 +4,7 @@
  * listener and worker. Pure functions, shared by the browser and the terminal.
  */
 import type { ListenerSnapshot, ServerSnapshot } from '../snapshot.js';
+import { formatCount } from './format.js';
 
 /** `'*'` means every listener (or, for `worker`, every worker combined). */
 export interface Selection {
@@ -131,4 +132,14 @@ function closeSeries(history: readonly ServerSnapshot[], sel: Selection): NamedS
   const out = [...reasons].sort().map((r) => ({ label: r, values: rates(history, (s) => total(s, sel, (l) => (l.closes as Record<string, number>)[r] ?? 0)) }));
   out.push({ label: 'refused', values: rates(history, (s) => total(s, sel, (l) => Object.values(l.refused).reduce((a, b) => a + b, 0))) });
   return out;
+}
+
+/** The `n` most frequent close reasons since start, e.g. `peer-closed 120, idle-timeout 3` (`–` when none). */
+export function topCloses(l: ListenerSnapshot, n = 3): string {
+  const top = Object.entries(l.closes)
+    .filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([reason, count]) => `${reason} ${formatCount(count)}`);
+  return top.length === 0 ? '–' : top.join(', ');
 }
