@@ -248,8 +248,9 @@ class DelimiterDecoder implements Decoder {
     const at = queue.indexOf(this.f.delimiter, this.scanned);
     this.scanned = 0;
     if (at === -1) {
-      // Keep a tail that may be the start of a delimiter split across reads.
-      const n = this.earliestStart(queue);
+      // Keep a tail that may be the start of a delimiter split across reads, and at
+      // least one byte, so that a peer EOF still calls finish and the drop is reported.
+      const n = Math.min(this.earliestStart(queue), queue.length - 1);
       queue.skip(n);
       this.dropped += n;
       return false;

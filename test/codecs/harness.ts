@@ -62,7 +62,11 @@ export interface Decoded {
  * Pushes each chunk and decodes until the decoder wants more, as a connection
  * does. With `finish`, calls `decoder.finish` at the end like a peer EOF would.
  */
-export function decodeChunks(codec: Codec, chunks: readonly Buffer[], options: { finish?: boolean; queue?: ByteQueue } = {}): Decoded {
+export function decodeChunks(
+  codec: Codec,
+  chunks: readonly Buffer[],
+  options: { finish?: boolean; queue?: ByteQueue; afterChunk?: (queue: ByteQueue) => void } = {},
+): Decoded {
   const discarded: number[] = [];
   const decoder = codec.decoder({ frameDiscarded: (n) => discarded.push(n) });
   const queue = options.queue ?? new ByteQueue();
@@ -81,11 +85,14 @@ export function decodeChunks(codec: Codec, chunks: readonly Buffer[], options: {
         assert.ok(queue.length < before, 'decoder returned a frame without consuming bytes');
         frames.push(frame);
       }
+      options.afterChunk?.(queue);
     }
-    if (options.finish === true && queue.length > 0) out.last = decoder.finish?.(queue);
   } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
     out.error = err;
   }
+  // Outside the try: finish runs from a socket event, where nothing may throw.
+  if (options.finish === true && out.error === undefined && queue.length > 0) out.last = decoder.finish?.(queue);
   out.left = queue.length;
   return out;
 }
