@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'ERR_HANDLER'
   | 'ERR_CONFIG'
   | 'ERR_PLUGIN'
-  | 'ERR_OVERLOADED';
+  | 'ERR_OVERLOADED'
+  | 'ERR_WORKER';
 
 /** Extra facts an error carries: the numbers involved and, when it closes a connection, why. */
 export interface ErrorDetails {
