@@ -154,6 +154,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   private bpPaused = false;
   private needDrain = false;
   private inData = false;
+  /** A send passed the high-water mark: deliver no more frames until a flush brings the queue down. */
+  private overHigh = false;
   private inLoop = false;
   private gotFirstByte = false;
   private peerEnded = false;
@@ -293,6 +295,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     if (buffered > ctx.limits.highWaterBytes) {
       this.needDrain = true;
+      this.overHigh = true;
       return false;
     }
     return true;
@@ -355,10 +358,9 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.userPaused = false;
     if (this.st !== State.Open) return;
     if (!this.bpPaused) this.socket.resume();
-    if (!this.inLoop) {
-      this.decodeLoop();
+    if (!this.inLoop && !this.inData) {
+      this.pump();
       if (this.peerEnded && !this.peerEndHandled) this.peerEnd();
-      if (!this.inData) this.flush();
     }
   }
 
@@ -418,12 +420,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if (this.st === State.Open) {
       this.scheduleNext(now);
       // Bytes that arrived while the handler opened (TLS early data) are waiting.
-      if (this.queue.length > 0) {
-        this.inData = true;
-        this.decodeLoop();
-        this.inData = false;
-        this.flush();
-      }
+      if (this.queue.length > 0) this.pump();
     }
   }
 
@@ -441,17 +438,30 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.queue.push(chunk);
     const rec = ctx.latency;
     if (rec === null) {
-      this.inData = true;
-      this.decodeLoop();
-      this.inData = false;
-      this.flush();
+      this.pump();
       return;
     }
     const t0 = performance.now();
+    if (this.pump() > 0) rec.record((performance.now() - t0) * 1000);
+  }
+
+  /**
+   * Delivers queued frames and flushes their replies. When replies pass the
+   * high-water mark mid-chunk, it flushes and carries on only if the kernel took
+   * them; otherwise the rest of the frames wait for `drain`, so one read of many
+   * small requests cannot queue unbounded replies.
+   */
+  private pump(): number {
+    let written = 0;
     this.inData = true;
-    this.decodeLoop();
+    for (;;) {
+      this.decodeLoop();
+      written += this.flush();
+      if (!this.overHigh || this.bpPaused || this.st !== State.Open || this.queue.length === 0) break;
+      this.overHigh = false;
+    }
     this.inData = false;
-    if (this.flush() > 0) rec.record((performance.now() - t0) * 1000);
+    return written;
   }
 
   private decodeLoop(): void {
@@ -460,7 +470,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const q = this.queue;
     const ctx = this.ctx;
     const h = ctx.handler;
-    while (this.st === State.Open && !this.userPaused && q.length > 0) {
+    while (this.st === State.Open && !this.userPaused && !this.overHigh && q.length > 0) {
       const before = q.length;
       let frame: Buffer | undefined;
       try {
@@ -560,6 +570,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal The socket's queue is empty again. */
   drained(): void {
     this.stallSince = 0;
+    this.overHigh = false;
     if (this.bpPaused) {
       this.bpPaused = false;
       if (!this.userPaused && this.st <= State.Ending) this.socket.resume();
@@ -568,13 +579,19 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
       this.needDrain = false;
       const h = this.ctx.handler;
       if (h.drain !== undefined) {
+        this.inData = true;
         try {
           h.drain(this);
         } catch (err) {
           this.handlerThrew(err, 'drain');
         }
-        if (!this.inData) this.flush();
+        this.inData = false;
       }
+    }
+    // Frames that waited for the queue to drain.
+    if (!this.inData && !this.inLoop) {
+      if (this.queue.length > 0 && this.st === State.Open && !this.userPaused) this.pump();
+      else this.flush();
     }
   }
 
