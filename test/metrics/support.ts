@@ -1,6 +1,8 @@
-/** Fixtures for the metrics tests: an echo listener with a latency recorder, and clients that drive it. */
+/** Fixtures for the metrics tests: an echo listener with a latency recorder, clients that drive it, worker processes. */
 import { connect, lengthPrefixed, listen, silentLogger, type Server } from '../../src/index.js';
-import { combineSnapshots, collectWorkerSnapshot, latencyRecorder, type ServerSnapshot } from '../../src/metrics/snapshot.js';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { combineSnapshots, collectWorkerSnapshot, latencyRecorder, type ServerSnapshot, type WorkerSnapshot } from '../../src/metrics/snapshot.js';
 import type { StatsSource } from '../../src/metrics/admin-server.js';
 
 /** A length-prefixed echo listener named `name`, recording handler latency. */
@@ -67,5 +69,52 @@ export function localSource(servers: ReadonlyMap<string, Server>, ready: () => b
   return {
     ready,
     snapshot: async (): Promise<ServerSnapshot> => combineSnapshots([collectWorkerSnapshot('main', servers)], !ready()),
+  };
+}
+
+/** A worker child process (fixtures/worker.ts) serving an echo listener. */
+export interface WorkerProcess {
+  readonly id: string;
+  readonly port: number;
+  snapshot(): Promise<WorkerSnapshot>;
+  /** Disconnects and, if it does not exit within a second, kills the process. */
+  stop(): Promise<void>;
+}
+
+export async function spawnWorker(id: string, listener: string): Promise<WorkerProcess> {
+  const child = fork(fileURLToPath(new URL('./fixtures/worker.js', import.meta.url)), [id, listener], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await withTimeout(
+    new Promise<number>((resolve, reject) => {
+      child.once('message', (m: { type: string; port: number }) => resolve(m.port));
+      child.once('exit', (code) => reject(new Error(`worker ${id} exited with ${code} before listening`)));
+    }),
+    15_000,
+    `worker ${id} to listen`,
+  );
+  return {
+    id,
+    port,
+    snapshot: () =>
+      withTimeout(
+        new Promise<WorkerSnapshot>((resolve) => {
+          const onMessage = (m: { type: string; snapshot: WorkerSnapshot }) => {
+            if (m.type !== 'snapshot') return;
+            child.off('message', onMessage);
+            resolve(m.snapshot);
+          };
+          child.on('message', onMessage);
+          child.send({ type: 'snapshot' });
+        }),
+        10_000,
+        `a snapshot from worker ${id}`,
+      ),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.connected) child.disconnect();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 1_000);
+      await exited;
+      clearTimeout(timer);
+    },
   };
 }
