@@ -79,7 +79,8 @@ class ProcessProbe {
     const ms = (ns: number) => (d.count === 0 || !Number.isFinite(ns) ? 0 : Math.max(0, ns / 1e6 - DELAY_RESOLUTION_MS));
     return {
       delay: { mean: ms(d.mean), p50: ms(d.percentile(50)), p99: ms(d.percentile(99)), max: ms(d.max) },
-      utilization: performance.eventLoopUtilization(this.elu).utilization,
+      // Until a window has closed, the one just opened is too short to mean anything: use the process's lifetime.
+      utilization: (this.recent === null ? performance.eventLoopUtilization() : performance.eventLoopUtilization(this.elu)).utilization,
     };
   }
 }

@@ -25,7 +25,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   h3 { font-size: 14px; margin: 18px 0 6px; }
   table { border-collapse: collapse; background: #fff; font-size: 12px; width: 100%; border: 1px solid #dde2e7; }
   th, td { padding: 4px 8px; text-align: right; border-bottom: 1px solid #eef1f4; white-space: nowrap; }
-  th:first-child, td:first-child, td:last-child { text-align: left; }
+  th:first-child, td:first-child, #listeners th:last-child, #listeners td:last-child { text-align: left; }
   th { background: #f0f3f6; font-weight: 600; }
 </style>
 </head>

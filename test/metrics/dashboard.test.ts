@@ -1,0 +1,148 @@
+/**
+ * The dashboard in a real headless browser (Debian's chromium, driven by
+ * playwright-core), under load from two worker processes' worth of listeners.
+ * Under CI=true a missing chromium fails the test; elsewhere it is skipped.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { silentLogger, type Server } from '../../src/index.js';
+import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
+import { collectWorkerSnapshot, combineSnapshots } from '../../src/metrics/snapshot.js';
+import { portOf } from '../support/net.js';
+import { startLoad, type Load } from './load.js';
+import { echoServer, spawnWorker, type WorkerProcess } from './support.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHART_COUNT = 8;
+
+/** The page-side shapes the checks touch (this test compiles without the DOM library). */
+interface PageCanvas {
+  width: number;
+  height: number;
+  readonly dataset: Record<string, string | undefined>;
+  toDataURL(): string;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  readonly parentElement: PageElement | null;
+  querySelector(selector: string): PageElement | null;
+}
+declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageCanvas> };
+
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI === 'true') {
+  describe('the live dashboard', () => {
+    it('needs chromium, which CI installs', () => {
+      assert.fail(`chromium not found at ${CHROMIUM}: .ci/run installs it with apt-get (or set CHROMIUM_PATH)`);
+    });
+  });
+} else {
+  describe('the live dashboard', { skip: missing ? `chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)` : false }, () => {
+    let servers: Map<string, Server>;
+    let worker: WorkerProcess;
+    let admin: AdminServer;
+    let load: Load;
+    let browser: Browser;
+    let page: Page;
+
+    before(async () => {
+      servers = new Map([
+        ['echo', await echoServer('echo')],
+        ['chat', await echoServer('chat')],
+      ]);
+      worker = await spawnWorker('2', 'echo');
+      admin = await startAdminServer({
+        port: 0,
+        logger: silentLogger,
+        source: {
+          ready: () => true,
+          snapshot: async () => combineSnapshots([collectWorkerSnapshot('1', servers), await worker.snapshot()], false),
+        },
+      });
+      load = await startLoad({ ports: [portOf(servers.get('echo') as Server), portOf(servers.get('chat') as Server), worker.port], connections: 4, burst: 20, maxMs: 90_000 });
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+      page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`http://127.0.0.1:${admin.address.port}/`, { timeout: 30_000 });
+    });
+
+    after(async () => {
+      await browser?.close();
+      await load?.stop();
+      await worker?.stop();
+      await admin?.close();
+      for (const s of servers?.values() ?? []) await s.close({ graceMs: 1_000 });
+    });
+
+    /** Waits until every chart has drawn at least `draws` times. */
+    async function drawn(draws: number): Promise<void> {
+      await page.waitForFunction(
+        ([n, count]) => {
+          const canvases = Array.from(document.querySelectorAll('canvas'));
+          return canvases.length === count && canvases.every((c) => Number(c.dataset.draws ?? 0) >= n);
+        },
+        [draws, CHART_COUNT] as const,
+        { timeout: 30_000, polling: 200 },
+      );
+    }
+
+    it('draws every chart with data from both workers', async () => {
+      await drawn(4);
+      const points = await page.$$eval('canvas', (cs) => cs.map((c) => ({ label: c.getAttribute('aria-label'), points: Number((c as unknown as PageCanvas).dataset.points) })));
+      for (const p of points) assert.ok(p.points > 0, `${p.label} has points`);
+      const workers = await page.$$eval('#workers tr', (rows) => rows.slice(1).map((r) => r.firstElementChild?.textContent));
+      assert.deepEqual(workers, ['1', '2']);
+      const listeners = await page.$$eval('#listeners tr', (rows) => rows.slice(1).map((r) => r.firstElementChild?.textContent));
+      assert.deepEqual(listeners.sort(), ['chat', 'echo']);
+    });
+
+    it('puts coloured lines on the charts, not just axes', async () => {
+      const coloured = await page.$eval('canvas[aria-label="Messages per second"]', (el) => {
+        const c = el as unknown as PageCanvas;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        // Series colours are saturated; the background, grid and labels are white or grey.
+        for (let i = 0; i < d.length; i += 4) if (Math.max(d[i]!, d[i + 1]!, d[i + 2]!) - Math.min(d[i]!, d[i + 1]!, d[i + 2]!) > 80) n++;
+        return n;
+      });
+      assert.ok(coloured > 100, `${coloured} coloured pixels`);
+    });
+
+    it('changes the charts as new numbers arrive', async () => {
+      const image = () => page.$eval('canvas[aria-label="Messages per second"]', (c) => (c as unknown as PageCanvas).toDataURL());
+      const draws = () => page.$eval('canvas[aria-label="Messages per second"]', (c) => Number((c as unknown as PageCanvas).dataset.draws));
+      const before = await image();
+      const n = await draws();
+      await page.waitForFunction((k) => Number(document.querySelector('canvas[aria-label="Messages per second"]')?.getAttribute('data-draws')) >= k, n + 2, { timeout: 30_000 });
+      assert.notEqual(await image(), before);
+    });
+
+    it('narrows the charts to one listener and to one worker', async () => {
+      await page.selectOption('#listener', 'chat');
+      await page.waitForFunction(() => document.querySelector('canvas[aria-label="Handler latency"]')?.parentElement?.querySelector('.legend')?.textContent?.includes('p999') === true, undefined, { timeout: 15_000 });
+      await page.selectOption('#worker', '2');
+      // Worker 2 has no "chat" listener: its connection chart has nothing to draw.
+      await page.waitForFunction(() => document.querySelector('canvas[aria-label="Active connections"]')?.getAttribute('data-points') === '0', undefined, { timeout: 15_000 });
+      await page.selectOption('#listener', 'echo');
+      await page.waitForFunction(() => Number(document.querySelector('canvas[aria-label="Active connections"]')?.getAttribute('data-points')) > 0, undefined, { timeout: 15_000 });
+      const rows = await page.$$eval('#listeners tr', (r) => r.length - 1);
+      assert.equal(rows, 1, 'worker 2 serves one listener');
+    });
+
+    it('keeps a screenshot of the dashboard under load in docs/', async () => {
+      await page.selectOption('#listener', '*');
+      await page.selectOption('#worker', '*');
+      const draws = await page.$eval('canvas', (c) => Number((c as unknown as PageCanvas).dataset.draws));
+      // A few more seconds of history make a chart worth looking at.
+      await drawn(Math.max(draws + 2, 8));
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      assert.ok(existsSync(SCREENSHOT));
+    });
+  });
+}
