@@ -1,0 +1,252 @@
+/**
+ * From a parsed config file to a {@link ResolvedConfig}: everything checked
+ * and everything read, so nothing can fail for config reasons once binding
+ * starts. The result is plain data (it crosses IPC to worker processes).
+ *
+ * ```
+ *  source ─► schema check ─► defaults + overrides ─► cross-checks ─► per listener:
+ *            (every issue,    (--workers, --log-level,  (names, ports,  plugin loaded and its options
+ *             with line)       --port-offset)            admin token)   checked, codec built, TLS read
+ * ```
+ *
+ * Every problem is collected and reported at once as one `ERR_CONFIG`, each
+ * line naming the file, the line and column, the key path and what was expected.
+ */
+import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { codecFromName } from '../../codecs/registry.js';
+import { isCapstanError } from '../../errors.js';
+import type { Transport } from '../../transport/listen.js';
+import type { LimitsOptions, TlsServerOptions } from '../../transport/options-schema.js';
+import { importPlugin, pluginSpecifier } from '../plugin-loader.js';
+import type { Plugin } from '../plugin.js';
+import type { ThreadPoolOptions } from '../threads.js';
+import { explain, type ConfigIssue, type ConfigPath } from './explain.js';
+import { ConfigSchema, type Config, type ListenerConfig, type LogLevel } from './schema.js';
+import { configError, type ConfigSource } from './source.js';
+import { loadTlsMaterial } from './tls-material.js';
+
+export interface ResolvedListener {
+  name: string;
+  transport: Transport;
+  /** Bind address (tcp, tls). */
+  host?: string;
+  port?: number;
+  /** Absolute socket path (unix). */
+  path?: string;
+  backlog?: number;
+  ipv6Only?: boolean;
+  noDelay?: boolean;
+  keepAliveMs?: number;
+  /** Key material read from files or generated. */
+  tls?: TlsServerOptions;
+  /** The certificate was generated at start (no files configured). */
+  selfSigned?: boolean;
+  /** The codec the config names; absent: the plugin's codec, else raw. */
+  codec?: { name: string; options: Record<string, unknown> };
+  plugin: { ref: string; specifier: string; options: Record<string, unknown> };
+  limits?: LimitsOptions;
+}
+
+export interface ResolvedConfig {
+  /** The config file, or `(built-in default)`. */
+  file: string;
+  dir: string;
+  workers: number;
+  listeners: ResolvedListener[];
+  admin: { host: string; port: number; token?: string } | null;
+  logging: { level: LogLevel; destination: string };
+  shutdown: { graceMs: number; quietMs: number };
+  threads: ThreadPoolOptions;
+  workerRestart: { initialDelayMs: number; maxDelayMs: number; stableMs: number };
+}
+
+/** Command-line settings that override the file. */
+export interface Overrides {
+  workers?: number | 'auto';
+  logLevel?: LogLevel;
+  /** Added to every non-zero port (listeners and admin): runs a second copy beside the first. */
+  portOffset?: number;
+}
+
+export const DEFAULT_ADMIN_PORT = 9100;
+export const DEFAULT_GRACE_MS = 10_000;
+export const DEFAULT_QUIET_MS = 250;
+
+/** Checks and resolves a config; throws one `ERR_CONFIG` listing every problem. */
+export async function resolveConfig(source: ConfigSource, overrides: Overrides = {}): Promise<ResolvedConfig> {
+  const schemaIssues = explain(ConfigSchema, source.data);
+  if (schemaIssues.length > 0) throw configError(source, schemaIssues);
+  const config = Value.Clone(source.data) as Config;
+  const issues: ConfigIssue[] = [];
+  const offset = overrides.portOffset ?? 0;
+  const shift = (port: number | undefined, path: ConfigPath): number | undefined => {
+    if (port === undefined || port === 0 || offset === 0) return port;
+    const shifted = port + offset;
+    if (shifted < 1 || shifted > 65535) issues.push({ path, message: `port ${port} with --port-offset ${offset} gives ${shifted}, outside 1..65535` });
+    return shifted;
+  };
+
+  const listeners = config.listeners.map((l, i) => baseListener(l, ['listeners', i], source.dir, shift, issues));
+  checkUnique(listeners, issues);
+  const admin = resolveAdmin(config, shift, issues);
+  if (admin !== null && admin.port !== 0) {
+    const clash = listeners.findIndex((l) => l.port === admin.port && sameHost(l.host, admin.host));
+    if (clash >= 0) issues.push({ path: ['admin', 'port'], message: `port ${admin.port} is also used by listeners[${clash}] (${listeners[clash]?.name})` });
+  }
+  // Plugins, codecs and key material only once the plain checks pass: their errors would be noise otherwise.
+  if (issues.length === 0) {
+    await Promise.all(config.listeners.map((l, i) => completeListener(l, listeners[i] as ResolvedListener, ['listeners', i], source.dir, issues)));
+  }
+  if (issues.length > 0) throw configError(source, issues);
+
+  const workers = overrides.workers ?? config.workers ?? 1;
+  return {
+    file: source.file,
+    dir: source.dir,
+    workers: workers === 'auto' ? availableParallelism() : workers,
+    listeners,
+    admin,
+    logging: { level: overrides.logLevel ?? config.logging?.level ?? 'info', destination: config.logging?.destination ?? 'stderr' },
+    shutdown: { graceMs: config.shutdown?.graceMs ?? DEFAULT_GRACE_MS, quietMs: config.shutdown?.quietMs ?? DEFAULT_QUIET_MS },
+    threads: { ...config.threads },
+    workerRestart: {
+      initialDelayMs: config.workerRestart?.initialDelayMs ?? 100,
+      maxDelayMs: config.workerRestart?.maxDelayMs ?? 30_000,
+      stableMs: config.workerRestart?.stableMs ?? 30_000,
+    },
+  };
+}
+
+function baseListener(
+  l: ListenerConfig,
+  at: ConfigPath,
+  dir: string,
+  shift: (port: number | undefined, path: ConfigPath) => number | undefined,
+  issues: ConfigIssue[],
+): ResolvedListener {
+  const transport: Transport = l.transport ?? (l.path !== undefined ? 'unix' : l.tls !== undefined ? 'tls' : 'tcp');
+  const ref = typeof l.plugin === 'string' ? l.plugin : l.plugin.module;
+  const out: ResolvedListener = { name: l.name, transport, plugin: { ref, specifier: '', options: {} } };
+  if (transport === 'unix') {
+    if (l.path === undefined) issues.push({ path: [...at, 'path'], message: 'is required for transport unix (the socket file path)' });
+    else out.path = resolve(dir, l.path);
+    for (const key of ['host', 'port', 'tls', 'ipv6Only', 'keepAliveMs'] as const) {
+      if (l[key] !== undefined) issues.push({ path: [...at, key], atKey: true, message: `does not apply to transport unix` });
+    }
+  } else {
+    if (l.port === undefined) issues.push({ path: [...at, 'port'], message: `is required for transport ${transport} (0 picks a free port)` });
+    if (l.path !== undefined) issues.push({ path: [...at, 'path'], atKey: true, message: `is for transport unix, not ${transport}` });
+    if (l.tls !== undefined && transport !== 'tls') issues.push({ path: [...at, 'tls'], atKey: true, message: `needs transport tls, not ${transport}` });
+    out.host = l.host ?? '127.0.0.1';
+    const port = shift(l.port, [...at, 'port']);
+    if (port !== undefined) out.port = port;
+  }
+  for (const key of ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'limits'] as const) {
+    if (l[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = l[key];
+  }
+  return out;
+}
+
+function checkUnique(listeners: readonly ResolvedListener[], issues: ConfigIssue[]): void {
+  listeners.forEach((l, i) => {
+    const earlier = listeners.slice(0, i);
+    const named = earlier.findIndex((e) => e.name === l.name);
+    if (named >= 0) issues.push({ path: ['listeners', i, 'name'], message: `duplicate name ${JSON.stringify(l.name)} (also listeners[${named}])` });
+    const clash =
+      l.transport === 'unix'
+        ? earlier.findIndex((e) => e.path !== undefined && e.path === l.path)
+        : l.port === undefined || l.port === 0
+          ? -1
+          : earlier.findIndex((e) => e.port === l.port && sameHost(e.host, l.host));
+    if (clash >= 0) {
+      const key = l.transport === 'unix' ? 'path' : 'port';
+      const value = l.transport === 'unix' ? l.path : l.port;
+      issues.push({ path: ['listeners', i, key], message: `${key} ${value} is also used by listeners[${clash}] (${listeners[clash]?.name})` });
+    }
+  });
+}
+
+/** Two bind addresses conflict on one port when either is a wildcard or they are equal. */
+function sameHost(a: string | undefined, b: string | undefined): boolean {
+  const wildcard = (h: string | undefined) => h === undefined || h === '0.0.0.0' || h === '::';
+  return wildcard(a) || wildcard(b) || a === b;
+}
+
+function resolveAdmin(config: Config, shift: (port: number | undefined, path: ConfigPath) => number | undefined, issues: ConfigIssue[]): ResolvedConfig['admin'] {
+  if (config.admin === false) return null;
+  const a = config.admin ?? {};
+  const host = a.host ?? '127.0.0.1';
+  if (a.token === undefined && !isLoopback(host)) {
+    issues.push({ path: ['admin', 'host'], message: `is not a loopback address, so admin.token is required (anyone who reaches ${host} could read the counters)` });
+  }
+  const port = shift(a.port ?? DEFAULT_ADMIN_PORT, ['admin', 'port']) as number;
+  return { host, port, ...(a.token !== undefined ? { token: a.token } : {}) };
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '::ffff:127.0.0.1';
+}
+
+async function completeListener(l: ListenerConfig, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
+  const plugin = await resolvePlugin(l, out, at, dir, issues);
+  if (l.codec !== undefined) {
+    const name = typeof l.codec === 'string' ? l.codec : l.codec.name;
+    const options = typeof l.codec === 'string' ? {} : (l.codec.options ?? {});
+    const codecAt = typeof l.codec === 'string' ? [...at, 'codec'] : [...at, 'codec', 'name'];
+    if (tryCodec(() => codecFromName(name, options), codecAt, [...at, 'codec', 'options'], issues)) out.codec = { name, options };
+  } else if (plugin?.codec !== undefined) {
+    const codec = plugin.codec;
+    tryCodec(() => codec(out.plugin.options), [...at, 'plugin'], [...at, 'plugin', 'options'], issues);
+  }
+  if (out.transport === 'tls') {
+    const material = await loadTlsMaterial(l.tls, dir, [...at, 'tls'], issues);
+    if (material !== undefined) {
+      out.tls = material.tls;
+      if (material.selfSigned) out.selfSigned = true;
+    }
+  }
+}
+
+async function resolvePlugin(l: ListenerConfig, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
+  const refAt = typeof l.plugin === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
+  const optionsAt = [...at, 'plugin', 'options'];
+  const given = typeof l.plugin === 'string' ? undefined : l.plugin.options;
+  let plugin: Plugin;
+  try {
+    out.plugin.specifier = pluginSpecifier(out.plugin.ref, dir);
+    plugin = await importPlugin(out.plugin.specifier);
+  } catch (err) {
+    issues.push({ path: refAt, message: isCapstanError(err) ? err.message : String(err) });
+    return undefined;
+  }
+  if (plugin.options === undefined) {
+    if (given !== undefined && Object.keys(given).length > 0) issues.push({ path: optionsAt, message: `plugin ${plugin.name} takes no options` });
+    return plugin;
+  }
+  const options = Value.Default(plugin.options, Value.Clone(given ?? {})) as Record<string, unknown>;
+  const optionIssues = explain(plugin.options, options, optionsAt);
+  if (optionIssues.length > 0) {
+    issues.push(...optionIssues.map((i) => ({ ...i, message: `${i.message} (plugin ${plugin.name})` })));
+    return undefined;
+  }
+  out.plugin.options = options;
+  return plugin;
+}
+
+/** Builds a codec to prove its name and options are good; its error lands on the key it names. */
+function tryCodec(build: () => unknown, nameAt: ConfigPath, optionsAt: ConfigPath, issues: ConfigIssue[]): boolean {
+  try {
+    build();
+    return true;
+  } catch (err) {
+    if (!isCapstanError(err)) throw err;
+    const path = err.path === undefined || err.path === 'codec' || err.path === '' ? nameAt : [...optionsAt, ...err.path.split('.')];
+    issues.push({ path, message: err.message });
+    return false;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The application server's config file schema: the single source for
+ * validation ({@link loadConfig}), the TypeScript types below and the reference
+ * table in `docs/server.md` (rendered by `reference.ts`, checked by a test).
+ *
+ * Limits and TLS settings reuse the core's `LimitsSchema` and `TlsSchema`, so a
+ * limit means the same thing in `listen()` and in a config file. Only the TLS
+ * key material differs: a config names files, `listen()` takes PEM text.
+ *
+ * Every schema node may carry an `expected` annotation: the plain words an
+ * error message uses for it ("a codec name like lp4, or { name, options }").
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { LimitsSchema, TlsSchema } from '../../transport/options-schema.js';
+
+const Int = (minimum: number, description: string, extra: Record<string, unknown> = {}) =>
+  Type.Integer({ minimum, description, ...extra });
+
+/** `true`/`false` flags are plain booleans; this keeps their docs next to them. */
+const Flag = (description: string) => Type.Boolean({ description });
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const LogLevelSchema = Type.Union(
+  LOG_LEVELS.map((l) => Type.Literal(l)),
+  { expected: `one of ${LOG_LEVELS.join(', ')}` },
+);
+
+export const ConfigTlsSchema = Type.Composite(
+  [
+    Type.Omit(TlsSchema, ['key', 'cert', 'pfx', 'ca']),
+    Type.Object({
+      certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain file, relative to the config file.' })),
+      keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file, relative to the config file.' })),
+      pfxFile: Type.Optional(Type.String({ minLength: 1, description: 'PKCS#12 file holding key and certificate (instead of certFile/keyFile).' })),
+      caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of CAs that sign client certificates.' })),
+    }),
+  ],
+  {
+    additionalProperties: false,
+    description:
+      'TLS settings for transport tls. Without certFile/keyFile/pfxFile a self-signed certificate for localhost is generated at start (and logged).',
+  },
+);
+
+export const CodecRefSchema = Type.Union(
+  [
+    Type.String({ minLength: 1 }),
+    Type.Object(
+      {
+        name: Type.String({ minLength: 1, description: 'Codec name: lp4, line, raw … (see docs/codecs.md).' }),
+        options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The codec's options." })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    expected: 'a codec name like lp4 or line, or an object { name, options }',
+    description: 'Framing: a codec name, or `{ name, options }`. Default raw (no framing).',
+  },
+);
+
+export const PluginRefSchema = Type.Union(
+  [
+    Type.String({ minLength: 1 }),
+    Type.Object(
+      {
+        module: Type.String({ minLength: 1, description: 'A built-in plugin name (echo) or a module path relative to the config file.' }),
+        options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The plugin's options, checked against its schema." })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    expected: 'a plugin name like echo, a module path like ./plugins/chat.js, or an object { module, options }',
+    description: 'The connection handler: a built-in plugin name, a module path, or `{ module, options }`.',
+  },
+);
+
+export const ListenerSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', expected: 'a name of letters, digits, _ . -', description: 'Unique name, used in logs and metrics.' }),
+    transport: Type.Optional(
+      Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('unix')], {
+        expected: 'one of tcp, tls, unix',
+        description: 'tcp (default), tls, or unix (needs path).',
+      }),
+    ),
+    host: Type.Optional(Type.String({ minLength: 1, description: 'Address to bind. Default 127.0.0.1; :: binds every address.' })),
+    port: Type.Optional(Int(0, 'TCP port (tcp, tls). 0 picks a free one. Required for tcp and tls.', { maximum: 65535 })),
+    path: Type.Optional(Type.String({ minLength: 1, description: 'Unix socket path, relative to the config file (transport unix).' })),
+    backlog: Type.Optional(Int(1, 'Kernel accept queue length. Default 511.')),
+    ipv6Only: Type.Optional(Flag('With host ::, accept IPv6 only. Default false.')),
+    noDelay: Type.Optional(Flag("Disable Nagle's algorithm. Default true.")),
+    keepAliveMs: Type.Optional(Int(0, 'TCP keep-alive probe delay in ms; 0 (default) leaves keep-alive off.')),
+    tls: Type.Optional(ConfigTlsSchema),
+    codec: Type.Optional(CodecRefSchema),
+    plugin: PluginRefSchema,
+    limits: Type.Optional(LimitsSchema),
+  },
+  { additionalProperties: false, description: 'One listening socket: where, how frames are cut, and which plugin answers.' },
+);
+
+export const WorkersSchema = Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], {
+  expected: 'auto or a whole number from 1 to 256',
+  description: 'Processes serving the listeners: 1 (default) runs everything in one process; auto runs one per CPU core.',
+});
+
+export const AdminSchema = Type.Union(
+  [
+    Type.Literal(false),
+    Type.Object(
+      {
+        host: Type.Optional(Type.String({ minLength: 1, description: 'Address of the admin HTTP endpoint. Default 127.0.0.1.' })),
+        port: Type.Optional(Int(0, 'Port of the admin endpoint. Default 9100; 0 picks a free one.', { maximum: 65535 })),
+        token: Type.Optional(Type.String({ minLength: 16, description: 'Bearer token required on every request. Required when host is not loopback.' })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    expected: 'false, or an object { host, port, token }',
+    description: 'The admin endpoint (/metrics, /stats.json, /healthz, /readyz, dashboard), or false to turn it off.',
+  },
+);
+
+export const LoggingSchema = Type.Object(
+  {
+    level: Type.Optional(LogLevelSchema),
+    destination: Type.Optional(Type.String({ minLength: 1, description: 'stderr (default), stdout, or a file path (appended to).' })),
+  },
+  { additionalProperties: false, description: 'Structured (pino) logs. level: default info.' },
+);
+
+export const ShutdownSchema = Type.Object(
+  {
+    graceMs: Type.Optional(Int(0, 'On SIGTERM/SIGINT, time connections get to finish before the rest are closed by force. Default 10000.')),
+    quietMs: Type.Optional(Int(1, 'While draining, a connection with no unanswered frames is ended once it has received nothing for this long. Default 250.')),
+  },
+  { additionalProperties: false, description: 'Graceful shutdown and listener drain on reload.' },
+);
+
+export const ThreadsSchema = Type.Object(
+  {
+    cpu: Type.Optional(Int(1, 'Threads for CPU-heavy tasks (ctx.threads.run(..., { pool: "cpu" })). Default: CPU cores.')),
+    blocking: Type.Optional(Int(1, 'Threads for blocking tasks (pool "blocking"). Default 4.')),
+    idleTimeoutMs: Type.Optional(Int(0, 'An idle thread exits after this many ms. Default 30000.')),
+  },
+  { additionalProperties: false, description: 'The two thread pools plugins hand slow work to; threads start on first use.' },
+);
+
+export const WorkerRestartSchema = Type.Object(
+  {
+    initialDelayMs: Type.Optional(Int(0, 'Delay before replacing a crashed worker. Default 100.')),
+    maxDelayMs: Type.Optional(Int(1, 'The delay doubles per crash in a row, up to this. Default 30000.')),
+    stableMs: Type.Optional(Int(1, 'A worker that ran this long resets the back-off. Default 30000.')),
+  },
+  { additionalProperties: false, description: 'How crashed workers are replaced.' },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    workers: Type.Optional(WorkersSchema),
+    listeners: Type.Array(ListenerSchema, { minItems: 1, expected: 'a list of at least one listener', description: 'The listeners to run.' }),
+    admin: Type.Optional(AdminSchema),
+    logging: Type.Optional(LoggingSchema),
+    shutdown: Type.Optional(ShutdownSchema),
+    threads: Type.Optional(ThreadsSchema),
+    workerRestart: Type.Optional(WorkerRestartSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ListenerConfig = Static<typeof ListenerSchema>;
+export type ConfigTls = Static<typeof ConfigTlsSchema>;
+export type CodecRef = Static<typeof CodecRefSchema>;
+export type PluginRef = Static<typeof PluginRefSchema>;
+export type AdminConfig = Static<typeof AdminSchema>;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The schema node of a sub-tree, for messages and docs. */
+export type AnySchema = TSchema & { expected?: string; description?: string };

@@ -1,0 +1,34 @@
+/**
+ * The server's structured logs: one pino logger per process, each line with
+ * `worker` (`main` in single-process mode, `primary`, or the worker id) so the
+ * lines of every process can share one stream and still be told apart.
+ *
+ * Writes are synchronous: the server logs events (starts, stops, abnormal
+ * closes, rate-limited), not traffic, and a line must not be lost when a
+ * worker exits right after writing it. Each line is one write, so lines from
+ * several processes on one pipe or file do not interleave.
+ */
+import { pino, type Logger as PinoLogger } from 'pino';
+import type { Logger } from '../logger.js';
+import type { LogLevel } from './config/schema.js';
+
+export interface ServerLogger extends Logger {
+  /** The current level; assign to change it (SIGHUP applies a new `logging.level` this way). */
+  level: string;
+}
+
+export interface LoggingOptions {
+  level: LogLevel;
+  /** `stderr`, `stdout`, or a file path (appended to). */
+  destination: string;
+}
+
+/** A pino logger for this process. */
+export function createServerLogger(options: LoggingOptions, worker: string): ServerLogger {
+  const dest =
+    options.destination === 'stderr' || options.destination === 'stdout'
+      ? pino.destination({ dest: options.destination === 'stderr' ? 2 : 1, sync: true })
+      : pino.destination({ dest: options.destination, append: true, mkdir: true, sync: true });
+  const logger: PinoLogger = pino({ level: options.level, base: { name: 'capstan', pid: process.pid, worker } }, dest);
+  return logger as unknown as ServerLogger;
+}

@@ -1,0 +1,98 @@
+/**
+ * Plugins: how the application server learns what to do with a listener's
+ * connections. A plugin is a module whose default export is made by
+ * {@link definePlugin}. The server calls its entry points in this order:
+ *
+ * ```
+ *  load module ─► check options ─► codec(options)? ─► setup(ctx) ─► handler(ctx) ─► bind
+ *                   (at start and                        once per listener, before it binds
+ *                    in `capstan check`)
+ *
+ *  per connection:  open ─► message* ─► [drain] ─► [end] ─► close(reason)   (exactly once, last)
+ *  on stop/reload:  shutdown(conn) per open connection ─► connections end ─► teardown(ctx)
+ * ```
+ *
+ * - `options` is a TypeBox schema; the listener's `plugin.options` are checked
+ *   against it (defaults filled in) before anything binds, so a bad option is a
+ *   config error with a line number, not a runtime surprise.
+ * - `codec(options)` supplies the framing when the listener's config names no
+ *   codec; a codec named in the config wins.
+ * - `setup(ctx)` may be async (open a database, load data); the listener binds
+ *   only after it resolves. A throw fails the start (or the reload).
+ * - `handler(ctx)` returns the connection handler: a plain object of the
+ *   synchronous methods `open`, `message`, `drain`, `end`, `shutdown`, `close`
+ *   (see {@link Handler}). It is built once per listener and shared by its
+ *   connections; per-connection state goes in `conn.data`.
+ * - `shutdown(conn)` runs when the server stops or the listener is removed by a
+ *   reload: the place for a protocol-level goodbye. Connections are then ended
+ *   once quiet and destroyed at the grace deadline.
+ * - `teardown(ctx)` runs once after the listener's last connection closed.
+ *
+ * With several worker processes, every worker loads the plugin and runs its
+ * own `setup`/`teardown`: plugins keep no state shared between processes.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Codec } from '../codecs/codec.js';
+import type { Connection } from '../connection/connection.js';
+import type { Handler } from '../connection/handler.js';
+import type { Logger } from '../logger.js';
+import type { Transport } from '../transport/listen.js';
+import type { Threads } from './threads.js';
+
+/** What a plugin gets at setup: its options and the services of the server. */
+export interface PluginContext<O = Record<string, unknown>, D = unknown> {
+  /** The listener's `plugin.options`, checked against the plugin's schema with defaults filled in. */
+  readonly options: O;
+  /** The listener this instance serves. */
+  readonly listener: { readonly name: string; readonly transport: Transport };
+  /** A pino logger with `listener` and `plugin` fields (and `worker` under workers). */
+  readonly logger: Logger;
+  /** `main` in single-process mode, else the worker id (`1`, `2` …). */
+  readonly worker: string;
+  /** The config file's directory: resolve the plugin's own relative files against it. */
+  readonly configDir: string;
+  /** Thread pools for CPU-heavy (`cpu`) and blocking (`blocking`) work. */
+  readonly threads: Threads;
+  /** Aborted when the listener begins to stop: cancel long-running work here. */
+  readonly signal: AbortSignal;
+  /** The listener's open connections (empty until it binds): for broadcast. */
+  connections(): IterableIterator<Connection<D>>;
+}
+
+/** The shape a plugin module's default export has. */
+export interface Plugin<S extends TSchema = TSchema, D = unknown> {
+  /** Name used in logs (e.g. `chat`). */
+  readonly name: string;
+  /** TypeBox schema of the plugin's options. Default: no options allowed. */
+  readonly options?: S;
+  /** Framing used when the listener config names no codec. */
+  codec?(options: Static<S>): Codec;
+  /** Once per listener, before it binds. */
+  setup?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
+  /** The connection handler, built once per listener after `setup`. */
+  handler(ctx: PluginContext<Static<S>, D>): Handler<D>;
+  /** Once per listener, after its last connection closed. */
+  teardown?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
+}
+
+/**
+ * Defines a plugin. Returns the definition unchanged: its value is the type
+ * checking (`options` inferred from the schema, `conn.data` typed by `D`). A
+ * plain object of the same shape works too.
+ *
+ * ```ts
+ * import { Type } from '@sinclair/typebox';
+ * import { definePlugin } from 'capstan';
+ *
+ * export default definePlugin({
+ *   name: 'upper',
+ *   options: Type.Object({ suffix: Type.String({ default: '' }) }),
+ *   handler: ({ options }) => ({
+ *     message(conn, frame) { conn.send(Buffer.from(frame.toString().toUpperCase() + options.suffix)); },
+ *   }),
+ * });
+ * ```
+ */
+export function definePlugin<S extends TSchema = TSchema, D = unknown>(plugin: Plugin<S, D>): Plugin<S, D> {
+  return plugin;
+}

@@ -1,0 +1,17 @@
+/**
+ * The built-in `echo` plugin: every frame goes back to its sender, framed by
+ * the listener's codec. The default config serves it on every listener, and
+ * it is the reference peer for `capstan load` and the benchmarks.
+ */
+import { Type } from '@sinclair/typebox';
+import { definePlugin } from '../plugin.js';
+
+export default definePlugin({
+  name: 'echo',
+  options: Type.Object({}, { additionalProperties: false }),
+  handler: () => ({
+    message(conn, frame) {
+      conn.send(frame);
+    },
+  }),
+});

@@ -1,0 +1,280 @@
+/**
+ * The listeners of one process, run from a resolved config: start them,
+ * change them on reload, stop them on shutdown. The single-process server and
+ * every worker process run one of these.
+ *
+ * Reload compares listeners by name:
+ *
+ * ```
+ *  in new config only ─► started (before anything else changes: a failure rolls them back
+ *                         and leaves the old set running)
+ *  in both, same      ─► untouched: its connections never notice
+ *  in both, changed   ─► old one stops accepting and drains; the new one binds in its place
+ *  in old config only ─► stops accepting and drains (plugin shutdown hook, end when quiet,
+ *                         force at the grace deadline), then teardown
+ * ```
+ */
+import type { Codec } from '../codecs/codec.js';
+import { raw } from '../codecs/raw.js';
+import { codecFromName } from '../codecs/registry.js';
+import { capstanError, isCapstanError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { latencyRecorder } from '../metrics/snapshot.js';
+import { listen, type CloseResult, type Server } from '../transport/listen.js';
+import type { ResolvedListener } from './config/resolve.js';
+import { importPlugin } from './plugin-loader.js';
+import type { Plugin, PluginContext } from './plugin.js';
+import type { Threads } from './threads.js';
+
+export interface RuntimeOptions {
+  /** `main` or the worker id. */
+  worker: string;
+  logger: Logger;
+  threads: Threads;
+  configDir: string;
+  /** Bind with SO_REUSEPORT (worker processes that bind their own sockets). */
+  reusePort?: boolean;
+}
+
+export interface DrainOptions {
+  graceMs: number;
+  quietMs: number;
+}
+
+/** Where a listener ended up listening, for the console and the primary. */
+export interface ListenerAddress {
+  name: string;
+  transport: string;
+  /** `127.0.0.1:7000`, `[::1]:7000` or a socket path. */
+  address: string;
+  codec: string;
+  plugin: string;
+  selfSigned: boolean;
+}
+
+/** What a reload changed. */
+export interface ReloadResult {
+  started: ListenerAddress[];
+  stopped: string[];
+  unchanged: string[];
+}
+
+interface Running {
+  readonly config: ResolvedListener;
+  readonly server: Server;
+  readonly plugin: Plugin;
+  readonly ctx: PluginContext;
+  readonly abort: AbortController;
+  readonly codecName: string;
+}
+
+const NO_CONNECTIONS: readonly never[] = [];
+
+export class Runtime {
+  private readonly running = new Map<string, Running>();
+  private readonly draining = new Set<Promise<CloseResult>>();
+
+  constructor(private readonly options: RuntimeOptions) {}
+
+  /** The running listeners by name (what a stats snapshot reads). */
+  servers(): ReadonlyMap<string, Server> {
+    return new Map([...this.running].map(([name, r]) => [name, r.server]));
+  }
+
+  addresses(): ListenerAddress[] {
+    return [...this.running.values()].map(describe);
+  }
+
+  /** Starts every listener, or none: on a failure those already started are stopped again. */
+  async start(listeners: readonly ResolvedListener[]): Promise<ListenerAddress[]> {
+    const started: Running[] = [];
+    try {
+      for (const l of listeners) started.push(await this.startOne(l));
+    } catch (err) {
+      await Promise.all(started.map((r) => this.stopOne(r, { graceMs: 0, quietMs: 1 })));
+      throw err;
+    }
+    for (const r of started) this.running.set(r.config.name, r);
+    return started.map(describe);
+  }
+
+  /**
+   * Moves to a new set of listeners (see the module comment). Throws, with the
+   * old set still running, when a new listener cannot start.
+   */
+  async apply(next: readonly ResolvedListener[], drain: DrainOptions): Promise<ReloadResult> {
+    const byName = new Map(next.map((l) => [l.name, l]));
+    const added = next.filter((l) => !this.running.has(l.name));
+    const changed = next.filter((l) => {
+      const r = this.running.get(l.name);
+      return r !== undefined && !sameListener(r.config, l);
+    });
+    const removed = [...this.running.values()].filter((r) => !byName.has(r.config.name));
+    const unchanged = [...this.running.keys()].filter((name) => byName.has(name) && !changed.some((l) => l.name === name));
+
+    const started = await this.start(added);
+    const replaced: { old: Running; fresh: Running | null }[] = [];
+    try {
+      for (const l of changed) {
+        const old = this.running.get(l.name) as Running;
+        // The old listener must give up the address before the new one can bind it.
+        this.running.delete(l.name);
+        const step: { old: Running; fresh: Running | null } = { old, fresh: null };
+        replaced.push(step);
+        this.stopInBackground(old, drain);
+        step.fresh = await this.startOne(l);
+        this.running.set(l.name, step.fresh);
+      }
+    } catch (err) {
+      await this.rollBack(added, replaced);
+      throw err;
+    }
+    for (const r of removed) {
+      this.running.delete(r.config.name);
+      this.stopInBackground(r, drain);
+    }
+    return {
+      started: [...started, ...replaced.map((s) => describe(s.fresh as Running))],
+      stopped: [...removed.map((r) => r.config.name), ...changed.map((l) => l.name)],
+      unchanged,
+    };
+  }
+
+  /**
+   * Undoes a reload that failed half way: listeners it added stop, listeners it
+   * replaced go back to their old settings (their old connections are already
+   * draining; new ones are accepted again).
+   */
+  private async rollBack(added: readonly ResolvedListener[], replaced: readonly { old: Running; fresh: Running | null }[]): Promise<void> {
+    const now = { graceMs: 0, quietMs: 1 };
+    const undo = [...added.map((l) => this.running.get(l.name)), ...replaced.map((s) => s.fresh)].filter((r): r is Running => r !== undefined && r !== null);
+    for (const r of undo) this.running.delete(r.config.name);
+    await Promise.all(undo.map((r) => this.stopOne(r, now)));
+    for (const { old } of replaced) {
+      try {
+        this.running.set(old.config.name, await this.startOne(old.config));
+      } catch (err) {
+        this.options.logger.error({ listener: old.config.name, err: errorFields(err) }, 'reload rolled back, but this listener cannot start again as it was; it stays down');
+      }
+    }
+  }
+
+  /** Stops every listener gracefully; resolves once all connections (also of earlier reloads) are gone. */
+  async stop(drain: DrainOptions): Promise<CloseResult> {
+    const all = [...this.running.values()];
+    this.running.clear();
+    const results = await Promise.all([...all.map((r) => this.stopOne(r, drain)), ...this.draining]);
+    return results.reduce((sum, r) => ({ ended: sum.ended + r.ended, forced: sum.forced + r.forced }), { ended: 0, forced: 0 });
+  }
+
+  /**
+   * Starts a graceful stop that finishes in the background (`stop` waits for
+   * it). The listening socket is released at once: `close` stops accepting
+   * synchronously, so the address is free for a replacement right away.
+   */
+  private stopInBackground(r: Running, drain: DrainOptions): void {
+    const p = this.stopOne(r, drain);
+    this.draining.add(p);
+    void p.finally(() => this.draining.delete(p));
+  }
+
+  private async startOne(l: ResolvedListener): Promise<Running> {
+    const o = this.options;
+    const plugin = await importPlugin(l.plugin.specifier);
+    const abort = new AbortController();
+    let server: Server | undefined;
+    const logger = o.logger.child({ listener: l.name, plugin: plugin.name });
+    const ctx: PluginContext = {
+      options: l.plugin.options,
+      listener: { name: l.name, transport: l.transport },
+      logger,
+      worker: o.worker,
+      configDir: o.configDir,
+      threads: o.threads,
+      signal: abort.signal,
+      connections: () => (server?.connections() ?? NO_CONNECTIONS.values()) as ReturnType<PluginContext['connections']>,
+    };
+    const codec = listenerCodec(l, plugin);
+    try {
+      await plugin.setup?.(ctx);
+    } catch (err) {
+      throw capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} setup failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    }
+    try {
+      server = await listen({
+        name: l.name,
+        transport: l.transport,
+        ...(l.transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
+        ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'limits']),
+        ...(o.reusePort === true && l.transport !== 'unix' ? { reusePort: true } : {}),
+        codec,
+        handler: plugin.handler(ctx),
+        logger: o.logger,
+        latency: latencyRecorder(l.name),
+      });
+    } catch (err) {
+      await runTeardown(plugin, ctx);
+      throw err;
+    }
+    const r: Running = { config: l, server, plugin, ctx, abort, codecName: codec.name };
+    const a = describe(r);
+    logger.info({ transport: a.transport, address: a.address, codec: a.codec, selfSigned: a.selfSigned || undefined }, `listening on ${a.address}`);
+    if (l.selfSigned === true) logger.warn({}, 'no certificate configured: serving a self-signed certificate for localhost (for trying things out, not for production)');
+    return r;
+  }
+
+  private async stopOne(r: Running, drain: DrainOptions): Promise<CloseResult> {
+    r.abort.abort();
+    const result = await r.server.close(drain);
+    const logger = r.ctx.logger;
+    if (result.forced > 0) logger.warn({ ended: result.ended, forced: result.forced }, `stopped: ${result.forced} connection(s) closed by force at the ${drain.graceMs} ms deadline`);
+    else logger.info({ ended: result.ended }, 'stopped');
+    await runTeardown(r.plugin, r.ctx);
+    return result;
+  }
+}
+
+function listenerCodec(l: ResolvedListener, plugin: Plugin): Codec {
+  if (l.codec !== undefined) return codecFromName(l.codec.name, l.codec.options);
+  if (plugin.codec !== undefined) return plugin.codec(l.plugin.options);
+  return raw();
+}
+
+async function runTeardown(plugin: Plugin, ctx: PluginContext): Promise<void> {
+  try {
+    await plugin.teardown?.(ctx);
+  } catch (err) {
+    ctx.logger.error({ err: errorFields(err) }, 'plugin teardown failed');
+  }
+}
+
+function describe(r: Running): ListenerAddress {
+  const a = r.server.address;
+  const address = 'path' in a ? a.path : a.family === 'IPv6' ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  return {
+    name: r.config.name,
+    transport: r.config.transport,
+    address,
+    codec: r.codecName,
+    plugin: r.plugin.name,
+    selfSigned: r.config.selfSigned === true,
+  };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+/** Listeners are the same when their resolved settings are (certificates included). */
+function sameListener(a: ResolvedListener, b: ResolvedListener): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** An error as log fields: code and message, no stack for expected failures. */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (isCapstanError(err)) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { message: err.message, stack: err.stack };
+  return { message: String(err) };
+}
