@@ -106,7 +106,8 @@ export const sink = new Sink();
  * buffers to write under one cork, or `null` when empty. Resets the batch.
  */
 export function takeBatch(o: OutboundState): Buffer | Buffer[] | null {
-  if (o.outBytes === 0) return null;
+  const total = o.outBytes;
+  if (total === 0) return null;
   o.outBytes = 0;
   if (o.outChunks === null) {
     const one = (o.outSlab as Buffer).subarray(o.outStart, o.outEnd);
@@ -116,8 +117,14 @@ export function takeBatch(o: OutboundState): Buffer | Buffer[] | null {
   closeRegion(o);
   const chunks = o.outChunks;
   o.outChunks = null;
-  return chunks.length === 1 ? (chunks[0] as Buffer) : chunks;
+  if (chunks.length === 1) return chunks[0] as Buffer;
+  // Pieces interleaved with other connections' (a broadcast): one small copy beats a writev of many.
+  if (total <= JOIN_LIMIT) return Buffer.concat(chunks, total);
+  return chunks;
 }
+
+/** Batches of several pieces up to this size are joined into one buffer; larger ones go out with writev. */
+const JOIN_LIMIT = 16 * 1024;
 
 /** Drops whatever the batch holds (the connection is being destroyed). */
 export function discardBatch(o: OutboundState): void {
