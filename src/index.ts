@@ -38,3 +38,8 @@ export type { DelimitedOptions, LinesOptions, OversizePolicy } from './codecs/de
 export { fixedSize } from './codecs/fixed.js';
 export type { FixedSizeOptions } from './codecs/fixed.js';
 export { codecFromName, CODEC_NAMES } from './codecs/registry.js';
+export { definePlugin } from './server/plugin.js';
+export type { Plugin, PluginContext } from './server/plugin.js';
+export type { Threads, TaskOptions, PoolName } from './server/threads.js';
+export { ConfigSchema } from './server/config/schema.js';
+export type { Config, ListenerConfig } from './server/config/schema.js';
