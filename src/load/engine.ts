@@ -1,0 +1,522 @@
+/**
+ * The load engine of one process: opens its share of the connections, drives
+ * the traffic of the run's mode, checks replies, and counts everything.
+ *
+ * ```
+ *   connect() ──► run() ─────────────────────────────► finish()
+ *   dial every     echo: depth messages in flight,       end each connection,
+ *   slot, paced    a reply sends the next one            wait for the peer to
+ *   (rate, max     rate: one message per slot per        close (bounded), then
+ *   connecting)    interval, on a shared schedule        destroy what is left
+ *                  send: write while the socket takes it
+ *                  idle: hold; churn: connect, echo, close, repeat
+ *                  ── deadline/count/stop ─► wait for due replies (bounded)
+ * ```
+ *
+ * The hot path is one read callback per read: the verifier checks the bytes in
+ * one call, latency is recorded once per group of messages sent together, and
+ * the replacement messages leave in one write of a view of the pre-encoded
+ * train. Every wait has a limit: connects, due replies and closes are swept by
+ * one interval timer, not a timer per connection.
+ */
+import { codecFromName } from '../codecs/registry.js';
+import type { Codec } from '../codecs/codec.js';
+import { classify, ErrorLog, type ErrorKind } from './error-kinds.js';
+import { encodeHistogram, newHistogram, type Histogram } from './histogram.js';
+import { buildMessages, type MessageSet } from './messages.js';
+import type { ResolvedLoadOptions } from './options.js';
+import { emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
+import { attach, onRead, Slot, SlotState, type SlotOwner } from './slot.js';
+import { driverFor, parseTarget, type Driver, type Target } from './target.js';
+import { ByteVerifier, FrameVerifier, type Verifier } from './verify.js';
+
+/** Which of the run's connections this process opens. */
+export interface EngineSlice {
+  /** Index of the first connection over the whole run. */
+  first: number;
+  count: number;
+}
+
+const SWEEP_MS = 100;
+/** How long a connection we ended may take to close before it is destroyed. */
+const CLOSE_GRACE_MS = 3_000;
+
+export class Engine implements SlotOwner {
+  readonly target: Target;
+  private readonly driver: Driver;
+  private readonly messages: MessageSet;
+  private readonly verifier: Verifier | null;
+  private readonly cap: number;
+  private readonly slots: Slot[];
+  private readonly errors = new ErrorLog();
+  private readonly total: Traffic = emptyTraffic();
+  private reported: Traffic = emptyTraffic();
+  private window: Traffic | null = null;
+  private windowSec = 0;
+  private readonly interval: Histogram = newHistogram();
+  private readonly latency: Histogram = newHistogram();
+  private readonly connectTime: Histogram = newHistogram();
+  private open = 0;
+  private connecting = 0;
+  private established = 0;
+  private resolved = 0;
+  private nextDial = 0;
+  private connectStart = 0;
+  private pacer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+  private startedAt = 0;
+  private active = 0;
+  private waiting = 0;
+  private events = 0;
+  private cycles = 0;
+  private cyclesReported = 0;
+  private windowCycles = 0;
+  private skipped = 0;
+  private pumpScheduled = false;
+  private deadline: NodeJS.Timeout | null = null;
+  private rateTimer: NodeJS.Timeout | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private waiter: { check: () => boolean; resolve: () => void } | null = null;
+
+  constructor(
+    private readonly options: ResolvedLoadOptions,
+    slice: EngineSlice,
+  ) {
+    this.target = parseTarget(options.target);
+    this.driver = driverFor(this.target);
+    let codec: Codec = codecFromName(options.framing);
+    if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
+    const mode = options.mode;
+    this.cap = mode === 'churn' || mode === 'idle' ? 1 : options.depth;
+    this.messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap: this.cap });
+    const checks = mode === 'echo' || mode === 'churn';
+    this.verifier = !checks ? null : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, this.messages) : new ByteVerifier(this.messages);
+    const { messages: total, connections } = options;
+    this.slots = [];
+    for (let i = slice.first; i < slice.first + slice.count; i++) {
+      const slot = new Slot(this, i, (i * 13) % this.messages.count);
+      if (total > 0) slot.quota = Math.floor(total / connections) + (i < total % connections ? 1 : 0);
+      this.slots.push(slot);
+    }
+  }
+
+  /** The payload kind in use (`random` may have become `ascii` for a delimiter framing). */
+  get payload(): string {
+    return this.messages.payload;
+  }
+
+  // ── phases ────────────────────────────────────────────────────────────────
+
+  /** Opens the connections (churn: none yet). Resolves with the number established once every attempt has resolved. */
+  async connect(): Promise<number> {
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    if (this.options.mode === 'churn') return 0;
+    this.connectStart = performance.now();
+    this.dialMore();
+    await this.until(() => this.resolved === this.slots.length || this.stopped);
+    return this.established;
+  }
+
+  /** Runs the traffic until the deadline, the message count, the loss of every connection, or {@link stop}; then waits for due replies. */
+  async run(): Promise<void> {
+    if (this.stopped) return;
+    const o = this.options;
+    const now = performance.now();
+    this.running = true;
+    this.startedAt = now;
+    for (const slot of this.slots) {
+      if (o.mode === 'churn') {
+        slot.sentAt = new Float64Array(1);
+        this.activate(slot);
+        this.dial(slot);
+      } else if (slot.state === SlotState.Ready && (o.mode === 'idle' || slot.quota > 0)) {
+        if (this.verifier !== null) slot.sentAt = new Float64Array(this.cap);
+        this.activate(slot);
+      }
+    }
+    if (o.rate > 0 && (o.mode === 'echo' || o.mode === 'send')) {
+      this.rateTimer = setInterval(() => this.tickRate(), 1);
+    } else if (o.mode === 'echo') {
+      for (const slot of this.slots) if (slot.working) this.send(slot, Math.min(o.depth, slot.quota), now);
+    } else if (o.mode === 'send') {
+      this.schedulePump();
+    }
+    this.deadline = setTimeout(() => this.stopTraffic(), o.durationSec * 1000);
+    if (this.active === 0) this.stopTraffic();
+    await this.until(() => !this.running);
+    if (this.verifier !== null) await this.until(() => this.waiting === 0);
+  }
+
+  /** Ends every connection gracefully and resolves once all are closed (stragglers are destroyed after a grace period). */
+  async finish(): Promise<void> {
+    this.stopped = true;
+    this.stopTraffic();
+    if (this.pacer !== null) clearTimeout(this.pacer);
+    const now = performance.now();
+    for (const slot of this.slots) {
+      const socket = slot.socket;
+      if (socket === null) continue;
+      if (slot.state === SlotState.Ready) {
+        slot.state = SlotState.Ending;
+        slot.since = now;
+        socket.end();
+      } else if (slot.state === SlotState.Connecting) {
+        slot.failed = true;
+        socket.destroy();
+      }
+    }
+    await this.until(() => this.open === 0 && this.connecting === 0);
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /** Ends the run early: the connect phase resolves, traffic stops, due replies are still awaited. */
+  stop(): void {
+    this.stopped = true;
+    if (this.pacer !== null) clearTimeout(this.pacer);
+    this.pacer = null;
+    this.stopTraffic();
+    this.poke();
+  }
+
+  // ── connections ───────────────────────────────────────────────────────────
+
+  private dialMore(): void {
+    const o = this.options;
+    const n = this.slots.length;
+    while (this.nextDial < n && this.connecting < o.maxConnecting && !this.stopped) {
+      if (o.connectRate > 0) {
+        const ahead = this.nextDial * (1000 / o.connectRate) - (performance.now() - this.connectStart);
+        if (ahead > 0) {
+          this.pacer ??= setTimeout(() => {
+            this.pacer = null;
+            this.dialMore();
+          }, Math.max(1, ahead));
+          return;
+        }
+      }
+      this.dial(this.slots[this.nextDial++] as Slot);
+    }
+  }
+
+  private dial(slot: Slot): void {
+    const sources = this.options.sourceAddresses;
+    const local = this.driver.network && sources.length > 0 ? sources[slot.index % sources.length] : undefined;
+    slot.state = SlotState.Connecting;
+    slot.failed = false;
+    slot.issued = slot.done = slot.rxOff = 0;
+    slot.queue?.clear();
+    slot.dialedAt = slot.since = performance.now();
+    this.connecting++;
+    attach(slot, this.driver.dial(this.target, this.options, local, onRead), this.driver.readyEvent);
+  }
+
+  ready(slot: Slot): void {
+    if (slot.state !== SlotState.Connecting) return;
+    const now = performance.now();
+    this.connecting--;
+    this.open++;
+    slot.state = SlotState.Ready;
+    slot.since = now;
+    this.connectTime.recordValue(Math.round((now - slot.dialedAt) * 1000));
+    if (this.options.mode === 'churn') {
+      // A cycle's latency runs from the start of its connect to its reply.
+      if (this.running && slot.quota > 0) this.send(slot, 1, slot.dialedAt);
+      else this.close(slot);
+      return;
+    }
+    this.established++;
+    this.resolved++;
+    this.dialMore();
+    this.poke();
+  }
+
+  peerEnded(slot: Slot): void {
+    if (slot.state !== SlotState.Ready) return;
+    const due = slot.issued - slot.done;
+    this.fail(slot, 'closed', due > 0 ? `the server closed the connection with ${due} replies due` : 'the server closed the connection before the run ended');
+  }
+
+  socketError(slot: Slot, err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    this.fail(slot, classify(err), code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message);
+  }
+
+  closed(slot: Slot): void {
+    const was = slot.state;
+    slot.state = SlotState.Dead;
+    slot.socket = null;
+    slot.blocked = false;
+    if (was === SlotState.Connecting) {
+      this.connecting--;
+      if (!slot.failed) this.count(slot, 'closed', 'the connection closed while connecting');
+      if (this.options.mode !== 'churn') {
+        this.resolved++;
+        this.dialMore();
+      }
+    } else if (was === SlotState.Ready || was === SlotState.Ending) {
+      this.open--;
+      if (was === SlotState.Ready && !slot.failed) this.count(slot, 'closed', 'the connection closed before the run ended');
+    }
+    if (this.options.mode === 'churn' && this.running && slot.quota > 0) this.dial(slot);
+    else this.retire(slot);
+    if (slot.draining) {
+      slot.draining = false;
+      this.waiting--;
+    }
+    this.poke();
+  }
+
+  drained(slot: Slot): void {
+    slot.blocked = false;
+    if (this.options.mode === 'send' && this.options.rate === 0) this.schedulePump();
+  }
+
+  /** Counts a failure of the slot's connection (once) and destroys it. */
+  private fail(slot: Slot, kind: ErrorKind, message: string): void {
+    this.count(slot, kind, message);
+    slot.socket?.destroy();
+  }
+
+  private count(slot: Slot, kind: ErrorKind, message: string): void {
+    if (slot.failed) return;
+    slot.failed = true;
+    this.errors.add(kind, `connection ${slot.index + 1}: ${message}`);
+  }
+
+  /** Closes a connection on purpose (churn, after its exchange). */
+  private close(slot: Slot): void {
+    slot.state = SlotState.Ending;
+    slot.socket?.destroy();
+  }
+
+  // ── traffic ───────────────────────────────────────────────────────────────
+
+  received(slot: Slot, buf: Buffer, n: number): void {
+    this.total.receivedBytes += n;
+    const v = this.verifier;
+    if (v === null || slot.state !== SlotState.Ready) return;
+    const now = performance.now();
+    slot.since = now;
+    const before = slot.done;
+    const k = v.consume(slot, buf, n);
+    if (k <= 0) {
+      if (k < 0) this.fail(slot, 'mismatch', v.problem);
+      return;
+    }
+    this.total.receivedMsgs += k;
+    this.record(slot.sentAt as Float64Array, before, k, now);
+    if (this.options.mode === 'churn') {
+      if (this.running) this.cycles++;
+      this.close(slot);
+      return;
+    }
+    const idle = slot.done === slot.issued;
+    if (this.running) {
+      if (this.options.rate === 0) {
+        const m = k < slot.quota ? k : slot.quota;
+        if (m > 0) this.send(slot, m, now);
+        else if (idle) this.retire(slot);
+      } else if (idle && slot.quota === 0) this.retire(slot);
+    } else if (idle && slot.draining) {
+      slot.draining = false;
+      this.waiting--;
+      this.poke();
+    }
+  }
+
+  /** Records the latency of messages `from … from + k - 1`, once per run of equal send times. */
+  private record(sentAt: Float64Array, from: number, k: number, now: number): void {
+    const cap = sentAt.length;
+    const h = this.interval;
+    let t = sentAt[from % cap] as number;
+    let same = 1;
+    for (let i = from + 1; i < from + k; i++) {
+      const s = sentAt[i % cap] as number;
+      if (s === t) {
+        same++;
+        continue;
+      }
+      h.recordValueWithCount(Math.round((now - t) * 1000), same);
+      t = s;
+      same = 1;
+    }
+    h.recordValueWithCount(Math.round((now - t) * 1000), same);
+  }
+
+  /** Sends the slot's next `k` messages (k ≤ cap) in one write stamped `at`; false when the socket's buffer is full. */
+  private send(slot: Slot, k: number, at: number): boolean {
+    const m = this.messages;
+    const first = (slot.issued + slot.base) % m.count;
+    const a = m.starts[first] as number;
+    const b = m.starts[first + k] as number;
+    const ring = slot.sentAt;
+    if (ring !== null) {
+      const cap = ring.length;
+      for (let i = slot.issued, end = i + k; i < end; i++) ring[i % cap] = at;
+    }
+    if (slot.issued === slot.done) slot.since = performance.now();
+    slot.issued += k;
+    slot.quota -= k;
+    this.total.sentMsgs += k;
+    this.total.sentBytes += b - a;
+    return (slot.socket as NonNullable<Slot['socket']>).write(m.train.subarray(a, b));
+  }
+
+  /** Fixed rate: events are spread evenly over the slots, each stamped with its scheduled time. */
+  private tickRate(): void {
+    const n = this.slots.length;
+    const period = 1000 / (this.options.rate * n);
+    const due = Math.floor((performance.now() - this.startedAt) / period) + 1;
+    const checks = this.verifier !== null;
+    for (; this.events < due; this.events++) {
+      const slot = this.slots[this.events % n] as Slot;
+      if (slot.state !== SlotState.Ready || slot.quota === 0) continue;
+      if (checks && slot.issued - slot.done >= this.cap) {
+        this.skipped++;
+        continue;
+      }
+      this.send(slot, 1, this.startedAt + this.events * period);
+      if (!checks && slot.quota === 0) this.retire(slot);
+    }
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.running) return;
+    this.pumpScheduled = true;
+    setImmediate(() => this.pump());
+  }
+
+  /** Send mode: one write of `depth` messages per connection per turn, while the socket takes them. */
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (!this.running) return;
+    const now = performance.now();
+    let more = false;
+    for (const slot of this.slots) {
+      if (slot.state !== SlotState.Ready || slot.blocked || slot.quota === 0) continue;
+      if (this.send(slot, Math.min(this.options.depth, slot.quota), now)) more = true;
+      else {
+        slot.blocked = true;
+        slot.since = now;
+      }
+      if (slot.quota === 0) this.retire(slot);
+    }
+    if (more) this.schedulePump();
+  }
+
+  private activate(slot: Slot): void {
+    slot.working = true;
+    this.active++;
+  }
+
+  /** The slot has no more work (its count is done or its connection is gone); the run ends with the last one. */
+  private retire(slot: Slot): void {
+    if (!slot.working) return;
+    slot.working = false;
+    if (--this.active === 0) this.stopTraffic();
+  }
+
+  private stopTraffic(): void {
+    if (!this.running) return;
+    this.running = false;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    if (this.rateTimer !== null) clearInterval(this.rateTimer);
+    this.deadline = this.rateTimer = null;
+    this.windowSec = (performance.now() - this.startedAt) / 1000;
+    this.window = { ...this.total };
+    this.windowCycles = this.cycles;
+    for (const slot of this.slots) {
+      if (this.options.mode === 'churn') {
+        if (slot.state === SlotState.Ready) this.close(slot);
+        else if (slot.state === SlotState.Connecting) {
+          slot.failed = true;
+          slot.socket?.destroy();
+        }
+      } else if (slot.state === SlotState.Ready && slot.issued > slot.done && this.verifier !== null) {
+        slot.draining = true;
+        this.waiting++;
+      }
+    }
+    this.poke();
+  }
+
+  /** Fails connections that wait too long; destroys ended ones the peer does not close. */
+  private sweep(): void {
+    const now = performance.now();
+    const o = this.options;
+    for (const slot of this.slots) {
+      const waited = now - slot.since;
+      if (slot.state === SlotState.Connecting && waited > o.connectTimeoutMs) {
+        this.fail(slot, 'timeout', `no connection within ${o.connectTimeoutMs} ms`);
+      } else if (slot.state === SlotState.Ready && waited > o.replyTimeoutMs) {
+        if (this.verifier !== null && slot.issued > slot.done) {
+          this.fail(slot, 'timeout', `no reply within ${o.replyTimeoutMs} ms (${slot.issued - slot.done} due)`);
+        } else if (slot.blocked) {
+          this.fail(slot, 'timeout', `the server took nothing for ${o.replyTimeoutMs} ms (writes blocked)`);
+        }
+      } else if (slot.state === SlotState.Ending && waited > Math.min(CLOSE_GRACE_MS, o.replyTimeoutMs)) {
+        slot.socket?.destroy();
+      }
+    }
+  }
+
+  private until(check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.waiter = { check, resolve };
+    });
+  }
+
+  private poke(): void {
+    const w = this.waiter;
+    if (w !== null && w.check()) {
+      this.waiter = null;
+      w.resolve();
+    }
+  }
+
+  // ── reporting ─────────────────────────────────────────────────────────────
+
+  /** Progress since the previous sample. */
+  sample(): Sample {
+    const t = this.total;
+    const r = this.reported;
+    const traffic: Traffic = {
+      sentMsgs: t.sentMsgs - r.sentMsgs,
+      sentBytes: t.sentBytes - r.sentBytes,
+      receivedMsgs: t.receivedMsgs - r.receivedMsgs,
+      receivedBytes: t.receivedBytes - r.receivedBytes,
+    };
+    this.reported = { ...t };
+    const latency = encodeHistogram(this.interval);
+    this.latency.add(this.interval);
+    this.interval.reset();
+    const cycles = this.cycles - this.cyclesReported;
+    this.cyclesReported = this.cycles;
+    return { open: this.open, connecting: this.connecting, traffic, errors: this.errors.total, cycles, latency };
+  }
+
+  /** This process's result; call after {@link finish}. Frees the histograms. */
+  result(): PartialResult {
+    this.latency.add(this.interval);
+    const out: PartialResult = {
+      requested: this.slots.length,
+      established: this.established,
+      total: { ...this.total },
+      window: this.window ?? { ...this.total },
+      windowSec: this.windowSec,
+      cycles: this.windowCycles,
+      skipped: this.skipped,
+      errors: { ...this.errors.counts },
+      errorSamples: { ...this.errors.samples },
+      latency: encodeHistogram(this.latency),
+      connectTime: encodeHistogram(this.connectTime),
+    };
+    this.interval.destroy();
+    this.latency.destroy();
+    this.connectTime.destroy();
+    return out;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The result of a load run (what `capstan load --json` prints), merged from the
+ * partial results of its processes: counters summed, histograms added.
+ */
+import { ERROR_KINDS, ErrorLog, type ErrorCounts, type ErrorKind } from './error-kinds.js';
+import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
+import type { LoadMode, ResolvedLoadOptions } from './options.js';
+import { addTraffic, emptyTraffic, type PartialResult } from './partial.js';
+
+/** Messages and bytes one way. */
+export interface Direction {
+  /** Messages over the whole run, final replies included. */
+  msgs: number;
+  bytes: number;
+  /** Rates over the measured window. */
+  msgsPerSec: number;
+  bytesPerSec: number;
+}
+
+export interface LoadResult {
+  target: string;
+  mode: LoadMode;
+  framing: string;
+  payload: string;
+  /** Bytes per message on the wire, framing included. */
+  sizeBytes: { min: number; max: number };
+  depth: number;
+  /** Messages per second per connection (0: as fast as `depth` allows). */
+  ratePerConnection: number;
+  workers: number;
+  connections: { requested: number; established: number };
+  /** Length of the measured window: from the start of traffic to its deadline, count or stop. */
+  durationSec: number;
+  /** The headline rate: replies/s (`echo`, `churn`) or sends/s (`send`) over the window; 0 for `idle`. */
+  msgsPerSec: number;
+  /** Bytes/s in the headline direction (received for `echo`/`churn`, sent for `send`). */
+  bytesPerSec: number;
+  sent: Direction;
+  received: Direction;
+  /** Completed connect-exchange-close cycles per second (`churn`). */
+  connectsPerSec: number;
+  /** Fixed-rate sends skipped because `depth` replies were already due. */
+  skipped: number;
+  /** Round-trip latency (µs): send to last byte of the checked reply; `churn`: connect start to reply. */
+  latencyUs: LatencyUs;
+  /** Connect time (µs), TLS handshake included. */
+  connectTimeUs: LatencyUs;
+  errors: ErrorCounts & { total: number };
+  /** The first message of each error kind seen. */
+  errorSamples: Partial<Record<ErrorKind, string>>;
+}
+
+const rate = (n: number, sec: number): number => (sec > 0 ? Math.round(n / sec) : 0);
+
+export function mergeResults(options: ResolvedLoadOptions, payload: string, parts: readonly PartialResult[]): LoadResult {
+  const total = emptyTraffic();
+  const window = emptyTraffic();
+  const errors = new ErrorLog();
+  const latency = newHistogram();
+  const connectTime = newHistogram();
+  let windowSec = 0;
+  let requested = 0;
+  let established = 0;
+  let cycles = 0;
+  let skipped = 0;
+  for (const p of parts) {
+    addTraffic(total, p.total);
+    addTraffic(window, p.window);
+    windowSec = Math.max(windowSec, p.windowSec);
+    requested += p.requested;
+    established += p.established;
+    cycles += p.cycles;
+    skipped += p.skipped;
+    errors.merge(p.errors, p.errorSamples);
+    addEncoded(latency, p.latency);
+    addEncoded(connectTime, p.connectTime);
+  }
+  const mode = options.mode;
+  const sent: Direction = { msgs: total.sentMsgs, bytes: total.sentBytes, msgsPerSec: rate(window.sentMsgs, windowSec), bytesPerSec: rate(window.sentBytes, windowSec) };
+  const received: Direction = {
+    msgs: total.receivedMsgs,
+    bytes: total.receivedBytes,
+    msgsPerSec: rate(window.receivedMsgs, windowSec),
+    bytesPerSec: rate(window.receivedBytes, windowSec),
+  };
+  const headline = mode === 'send' ? sent : mode === 'idle' ? null : received;
+  const result: LoadResult = {
+    target: options.target,
+    mode,
+    framing: options.framing,
+    payload,
+    sizeBytes: { min: options.sizeMin, max: options.sizeMax },
+    depth: options.depth,
+    ratePerConnection: options.rate,
+    workers: options.workers,
+    connections: { requested, established: mode === 'churn' ? cycles : established },
+    durationSec: Math.round(windowSec * 1000) / 1000,
+    msgsPerSec: headline?.msgsPerSec ?? 0,
+    bytesPerSec: headline?.bytesPerSec ?? 0,
+    sent,
+    received,
+    connectsPerSec: mode === 'churn' ? rate(cycles, windowSec) : 0,
+    skipped,
+    latencyUs: latencySummary(latency),
+    connectTimeUs: latencySummary(connectTime),
+    errors: { ...errors.counts, total: ERROR_KINDS.reduce((n, k) => n + errors.counts[k], 0) },
+    errorSamples: errors.samples,
+  };
+  latency.destroy();
+  connectTime.destroy();
+  return result;
+}

@@ -1,0 +1,120 @@
+/**
+ * `runLoad`: the load client as a library function (what `capstan load` and the
+ * benchmarks call).
+ *
+ * ```ts
+ * const result = await runLoad({ target: 'tcp://127.0.0.1:7000', framing: 'lp4', connections: 100, depth: 16, durationSec: 10 });
+ * console.log(result.msgsPerSec, result.latencyUs.p99, result.errors.total);
+ * ```
+ *
+ * Runs with more connections than one process may hold (15,000 by default)
+ * spread over worker processes; otherwise everything runs in this process.
+ * A run never hangs: connects, replies and closes each have a time limit, and
+ * worker processes are killed if the run overstays its bound.
+ */
+import { Engine } from './engine.js';
+import { WorkerFleet } from './fleet.js';
+import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
+import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.js';
+import { mergeResults, type LoadResult } from './result.js';
+import { LocalRunner, type Runner } from './runner.js';
+
+export type LoadPhase = 'connecting' | 'running' | 'closing';
+
+/** What `onProgress` is told about the last second. */
+export interface LoadProgress {
+  /** Seconds since the run began (connect phase included). */
+  elapsedSec: number;
+  phase: LoadPhase;
+  /** Connections open and connection attempts in progress, now. */
+  open: number;
+  connecting: number;
+  /** Rates over the last second. */
+  sentMsgsPerSec: number;
+  receivedMsgsPerSec: number;
+  sentBytesPerSec: number;
+  receivedBytesPerSec: number;
+  /** Churn cycles in the last second. */
+  connectsPerSec: number;
+  /** Errors so far. */
+  errors: number;
+  /** Latency of the replies of the last second (µs). */
+  latencyUs: LatencyUs;
+}
+
+export interface LoadHooks {
+  /** Called about once a second. */
+  onProgress?(progress: LoadProgress): void;
+  /** Called when the connect phase is over, before traffic starts; in `idle` mode the connections are now being held. */
+  onConnected?(established: number): void;
+  /** Aborting ends the run early; the result covers what was done. */
+  signal?: AbortSignal;
+}
+
+/** How long a run may take at most, derived from its own limits (workers are killed past it). */
+function boundMs(o: ResolvedLoadOptions): number {
+  const perProcess = Math.ceil(o.connections / o.workers);
+  const connect = Math.ceil(perProcess / o.maxConnecting + 1) * o.connectTimeoutMs + (o.connectRate > 0 ? (o.connections / o.connectRate) * 1000 : 0);
+  return connect + o.durationSec * 1000 + 2 * o.replyTimeoutMs + 30_000;
+}
+
+export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
+  const o = resolveLoadOptions(options);
+  // Build the target, codec and messages once here, so a bad option fails before any process starts.
+  const payload = new Engine(o, { first: 0, count: 0 }).payload;
+  const runner: Runner = o.workers > 1 ? new WorkerFleet(o, payload, boundMs(o)) : new LocalRunner(o);
+  const began = performance.now();
+  let phase: LoadPhase = 'connecting';
+  const ticker = hooks.onProgress === undefined ? null : setInterval(() => report(), 1000);
+  let last = began;
+  const report = (): void => {
+    const now = performance.now();
+    const sec = (now - last) / 1000;
+    last = now;
+    const samples = runner.samples();
+    const h = newHistogram();
+    const p: LoadProgress = {
+      elapsedSec: Math.round((now - began) / 100) / 10,
+      phase,
+      open: 0,
+      connecting: 0,
+      sentMsgsPerSec: 0,
+      receivedMsgsPerSec: 0,
+      sentBytesPerSec: 0,
+      receivedBytesPerSec: 0,
+      connectsPerSec: 0,
+      errors: 0,
+      latencyUs: latencySummary(h),
+    };
+    for (const s of samples) {
+      p.open += s.open;
+      p.connecting += s.connecting;
+      p.sentMsgsPerSec += s.traffic.sentMsgs / sec;
+      p.receivedMsgsPerSec += s.traffic.receivedMsgs / sec;
+      p.sentBytesPerSec += s.traffic.sentBytes / sec;
+      p.receivedBytesPerSec += s.traffic.receivedBytes / sec;
+      p.connectsPerSec += s.cycles / sec;
+      p.errors += s.errors;
+      addEncoded(h, s.latency);
+    }
+    p.latencyUs = latencySummary(h);
+    h.destroy();
+    hooks.onProgress?.(p);
+  };
+  const abort = (): void => runner.stop();
+  hooks.signal?.addEventListener('abort', abort);
+  try {
+    if (hooks.signal?.aborted) runner.stop();
+    const established = await runner.connect();
+    hooks.onConnected?.(established);
+    phase = 'running';
+    await runner.run();
+    phase = 'closing';
+    const parts = await runner.finish();
+    return mergeResults(o, runner.payload, parts);
+  } finally {
+    if (ticker !== null) clearInterval(ticker);
+    hooks.signal?.removeEventListener('abort', abort);
+    if (runner instanceof WorkerFleet) runner.kill();
+  }
+}

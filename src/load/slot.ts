@@ -1,0 +1,103 @@
+/**
+ * One connection slot of a load run, and the socket listeners that feed it to
+ * its engine. The listeners are module-level functions (the socket carries its
+ * slot), so a slot costs no closures.
+ */
+import type { Socket } from 'node:net';
+import type { ByteQueue } from '../buffers/byte-queue.js';
+import type { Decoder } from '../codecs/codec.js';
+import type { Progress } from './verify.js';
+
+export const enum SlotState {
+  Idle = 0,
+  Connecting = 1,
+  Ready = 2,
+  /** We ended our side and wait for the peer to close. */
+  Ending = 3,
+  Dead = 4,
+}
+
+/** What a slot's socket events are delivered to. */
+export interface SlotOwner {
+  ready(slot: Slot): void;
+  received(slot: Slot, buf: Buffer, n: number): void;
+  peerEnded(slot: Slot): void;
+  socketError(slot: Slot, err: Error): void;
+  closed(slot: Slot): void;
+  drained(slot: Slot): void;
+}
+
+export class Slot implements Progress {
+  socket: Socket | null = null;
+  state = SlotState.Idle;
+  /** Messages sent, and messages answered and checked. */
+  issued = 0;
+  done = 0;
+  rxOff = 0;
+  queue: ByteQueue | null = null;
+  decoder: Decoder | null = null;
+  /** Send time (ms, `performance.now`) of each message in flight, by message number modulo its length. */
+  sentAt: Float64Array | null = null;
+  /** Messages this slot may still send (count-limited runs). */
+  quota = Infinity;
+  /** Last progress (ms): connect start, last read, or the send that started a wait. */
+  since = 0;
+  /** When the current connection attempt started (ms). */
+  dialedAt = 0;
+  /** The connection's failure was counted; nothing more is counted for it. */
+  failed = false;
+  /** A `send`-mode write was refused by the socket's buffer; waiting for `drain`. */
+  blocked = false;
+  /** Counted in the engine's active slots: it still has work in this run. */
+  working = false;
+  /** Counted in the engine's slots that still wait for replies after the traffic stopped. */
+  draining = false;
+
+  constructor(
+    readonly owner: SlotOwner,
+    /** Index over the whole run (all processes): picks the source address and the start in the message cycle. */
+    readonly index: number,
+    public base: number,
+  ) {}
+}
+
+const kSlot = Symbol('capstan.load.slot');
+type SlotSocket = Socket & { [kSlot]: Slot };
+
+function onReady(this: SlotSocket): void {
+  const s = this[kSlot];
+  s.owner.ready(s);
+}
+function onEnd(this: SlotSocket): void {
+  const s = this[kSlot];
+  s.owner.peerEnded(s);
+}
+function onError(this: SlotSocket, err: Error): void {
+  const s = this[kSlot];
+  s.owner.socketError(s, err);
+}
+function onClose(this: SlotSocket): void {
+  const s = this[kSlot];
+  s.owner.closed(s);
+}
+function onDrain(this: SlotSocket): void {
+  const s = this[kSlot];
+  s.owner.drained(s);
+}
+
+/** Delivers each read to the slot's engine (the `onread` callback of every load socket). */
+export function onRead(this: Socket, nread: number, buf: Buffer): void {
+  const s = (this as SlotSocket)[kSlot];
+  s.owner.received(s, buf, nread);
+}
+
+/** Binds a freshly dialed socket to its slot. */
+export function attach(slot: Slot, socket: Socket, readyEvent: string): void {
+  (socket as SlotSocket)[kSlot] = slot;
+  slot.socket = socket;
+  socket.once(readyEvent, onReady);
+  socket.on('end', onEnd);
+  socket.on('error', onError);
+  socket.on('close', onClose);
+  socket.on('drain', onDrain);
+}

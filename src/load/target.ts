@@ -1,0 +1,120 @@
+/**
+ * Load targets: the URL a run is pointed at, and one driver per scheme that
+ * opens a connection to it.
+ *
+ * ```
+ *   tcp://127.0.0.1:7000    tls://example.test:7443    unix:///run/app.sock    7000 → tcp://127.0.0.1:7000
+ * ```
+ *
+ * A driver hands back a socket that emits its `readyEvent` once messages may
+ * flow, and delivers reads to the `onread` callback (a shared buffer, valid only
+ * during the call, so a read costs no allocation). Schemes whose connections
+ * need a handshake before traffic (`ws://`: an HTTP upgrade) or that are not
+ * streams (`udp://`: an adapter with the same surface) add a driver here.
+ */
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import { capstanError } from '../errors.js';
+import type { ResolvedLoadOptions } from './options.js';
+
+export interface Target {
+  readonly scheme: string;
+  /** Host for network schemes ('' for unix). IPv6 without brackets. */
+  readonly host: string;
+  readonly port: number;
+  /** Socket path for `unix`. */
+  readonly path: string;
+  /** The target as written in messages. */
+  readonly display: string;
+}
+
+/** Called with `this` = the socket for each read of `nread` bytes into the shared `buf`. */
+export type OnRead = (this: Socket, nread: number, buf: Buffer) => void;
+
+export interface Driver {
+  /** Starts connecting. Errors arrive as the socket's `error` event. */
+  dial(target: Target, options: ResolvedLoadOptions, localAddress: string | undefined, onread: OnRead): Socket;
+  /** The socket event after which messages may be sent. */
+  readonly readyEvent: string;
+  /** Whether `sourceAddresses` apply. */
+  readonly network: boolean;
+}
+
+/** One read buffer for every connection of the process: reads are consumed before the callback returns. */
+const shared = Buffer.allocUnsafe(256 * 1024);
+
+const tcp: Driver = {
+  readyEvent: 'connect',
+  network: true,
+  dial(target, _options, localAddress, onread) {
+    return net.connect({ host: target.host, port: target.port, localAddress, noDelay: true, allowHalfOpen: true, onread: { buffer: shared, callback: onread as never } });
+  },
+};
+
+const secure: Driver = {
+  readyEvent: 'secureConnect',
+  network: true,
+  dial(target, options, localAddress, onread) {
+    const socket = tls.connect({
+      host: target.host,
+      port: target.port,
+      localAddress,
+      servername: options.tls.servername ?? (net.isIP(target.host) === 0 ? target.host : undefined),
+      rejectUnauthorized: options.tls.rejectUnauthorized,
+      ca: options.tls.ca,
+      allowHalfOpen: true,
+      onread: { buffer: shared, callback: onread as never },
+    } as tls.ConnectionOptions);
+    socket.setNoDelay(true);
+    return socket;
+  },
+};
+
+const unix: Driver = {
+  readyEvent: 'connect',
+  network: false,
+  dial(target, _options, _localAddress, onread) {
+    return net.connect({ path: target.path, allowHalfOpen: true, onread: { buffer: shared, callback: onread as never } });
+  },
+};
+
+const DRIVERS: Record<string, Driver> = { tcp, tls: secure, unix };
+
+export function driverFor(target: Target): Driver {
+  return DRIVERS[target.scheme] as Driver;
+}
+
+function invalid(text: string, why: string): never {
+  throw capstanError('ERR_INVALID_OPTION', `load: target ${JSON.stringify(text)} ${why}; write tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH`, {
+    path: 'target',
+    actual: text,
+  });
+}
+
+/** Parses a target URL. @throws CapstanError `ERR_INVALID_OPTION` saying what is wrong with it. */
+export function parseTarget(text: string): Target {
+  let url = text;
+  if (/^[0-9]+$/.test(url)) url = `tcp://127.0.0.1:${url}`;
+  else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) url = `tcp://${url}`;
+  const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
+  if (DRIVERS[scheme] === undefined) {
+    invalid(text, `uses scheme ${scheme}://, which the load client does not speak (it speaks ${Object.keys(DRIVERS).join(', ')})`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    invalid(text, 'is not a valid URL');
+  }
+  if (scheme === 'unix') {
+    const path = decodeURIComponent(parsed.pathname);
+    if (parsed.host !== '' || path === '' || path === '/') invalid(text, 'needs an absolute socket path after unix://');
+    return { scheme, host: '', port: 0, path, display: `unix://${path}` };
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(parsed.port);
+  if (host === '') invalid(text, 'has no host');
+  if (parsed.port === '' || !Number.isInteger(port) || port < 1 || port > 65535) invalid(text, 'needs a port from 1 to 65535');
+  if (parsed.pathname !== '' && parsed.pathname !== '/') invalid(text, `has a path (${parsed.pathname}), which ${scheme}:// does not use`);
+  return { scheme, host, port, path: '', display: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}` };
+}

@@ -1,0 +1,120 @@
+/**
+ * Fixture servers for the load client's tests: real sockets on loopback, each
+ * with one behaviour (echo and count, corrupt, delay, stay silent, close early).
+ */
+import net from 'node:net';
+import { codecFromName } from '../../src/codecs/registry.js';
+import { listen, silentLogger, type Server } from '../../src/index.js';
+
+export interface Fixture {
+  readonly port: number;
+  readonly target: string;
+  /** Connections accepted so far, and open now. */
+  accepted: number;
+  open: number;
+  /** Most connections open at once. */
+  peak: number;
+  /** Bytes received. */
+  bytes: number;
+  close(): Promise<void>;
+}
+
+/** A plain `net` server; `onData` decides what each socket does with its bytes. */
+export async function netServer(onData: (socket: net.Socket, chunk: Buffer, f: Fixture) => void): Promise<Fixture> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true });
+  const f: Fixture = {
+    port: 0,
+    target: '',
+    accepted: 0,
+    open: 0,
+    peak: 0,
+    bytes: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    f.accepted++;
+    f.open++;
+    f.peak = Math.max(f.peak, f.open);
+    socket.on('data', (chunk) => {
+      f.bytes += chunk.length;
+      onData(socket, chunk, f);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      sockets.delete(socket);
+      f.open--;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return Object.assign(f, { port, target: `tcp://127.0.0.1:${port}` });
+}
+
+/** Echoes every byte. */
+export const echoServer = (): Promise<Fixture> => netServer((s, chunk) => s.write(chunk));
+
+/** Echoes, but flips byte number `at` of each connection's reply stream. */
+export function corruptingServer(at: number): Promise<Fixture> {
+  const seen = new WeakMap<net.Socket, number>();
+  return netServer((s, chunk) => {
+    const before = seen.get(s) ?? 0;
+    seen.set(s, before + chunk.length);
+    if (at >= before && at < before + chunk.length) {
+      const copy = Buffer.from(chunk);
+      copy[at - before] = (copy[at - before] as number) ^ 0xff;
+      s.write(copy);
+    } else s.write(chunk);
+  });
+}
+
+/** Echoes each chunk after `ms` milliseconds. */
+export const delayingServer = (ms: number): Promise<Fixture> => netServer((s, chunk) => setTimeout(() => s.writable && s.write(chunk), ms));
+
+/** Reads and never answers. */
+export const silentServer = (): Promise<Fixture> => netServer(() => undefined);
+
+/** Closes each connection as soon as the first bytes arrive. */
+export const closingServer = (): Promise<Fixture> => netServer((s) => s.end());
+
+/** A Capstan listener with the named framing that counts frames and, when `echo`, sends each back. */
+export async function capstanServer(framing: string, echo: boolean, options: { path?: string } = {}): Promise<Fixture & { frames: number; server: Server }> {
+  let frames = 0;
+  const server = await listen({
+    ...(options.path !== undefined ? { path: options.path } : { port: 0 }),
+    codec: codecFromName(framing),
+    logger: silentLogger,
+    limits: { maxConnections: 50_000, maxConnectionsPerAddress: 50_000 },
+    handler: {
+      message(conn, frame) {
+        frames++;
+        if (echo) conn.send(frame);
+      },
+    },
+  });
+  const port = 'port' in server.address ? server.address.port : 0;
+  return {
+    port,
+    target: options.path !== undefined ? `unix://${options.path}` : `tcp://127.0.0.1:${port}`,
+    get accepted() {
+      return server.stats().accepted;
+    },
+    get open() {
+      return server.connectionCount;
+    },
+    peak: 0,
+    bytes: 0,
+    get frames() {
+      return frames;
+    },
+    server,
+    close: async () => {
+      await server.close({ graceMs: 1000 });
+    },
+  };
+}
