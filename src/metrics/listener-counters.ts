@@ -5,9 +5,9 @@
 import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
 
 /** Why an accepted socket was turned away before it became a connection. */
-export type RefuseReason = 'max-connections' | 'max-per-address' | 'closing';
+export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing';
 
-export const REFUSE_REASONS: readonly RefuseReason[] = ['max-connections', 'max-per-address', 'closing'];
+export const REFUSE_REASONS: readonly RefuseReason[] = ['max-connections', 'max-per-address', 'fd-limit', 'closing'];
 
 /** A snapshot of one listener's counters. */
 export interface ListenerStats {
@@ -50,7 +50,7 @@ export class ListenerCounters {
   backpressurePauses = 0;
   handlerErrors = 0;
   tlsHandshakeFailures = 0;
-  readonly refused: Record<RefuseReason, number> = { 'max-connections': 0, 'max-per-address': 0, closing: 0 };
+  readonly refused: Record<RefuseReason, number> = { 'max-connections': 0, 'max-per-address': 0, 'fd-limit': 0, closing: 0 };
   readonly acceptErrors: Record<string, number> = {};
   readonly closes: Record<CloseReason, number>;
 

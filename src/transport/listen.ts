@@ -10,9 +10,10 @@
  * ```
  *
  * Options are validated before anything binds. At accept, the listener applies
- * the connection limits (refusing with a counter), survives EMFILE/ENFILE
- * (libuv sheds the pending connection; the listener keeps serving as descriptors
- * free up) and, for TLS, runs the handshake under `handshakeTimeoutMs`.
+ * the connection limits and the process's descriptor budget (refusing with a
+ * counter and a log line before EMFILE can happen), survives EMFILE/ENFILE all
+ * the same (libuv sheds the pending connection; the listener keeps serving as
+ * descriptors free up) and, for TLS, runs the handshake under `handshakeTimeoutMs`.
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
@@ -30,6 +31,7 @@ import { ListenerCounters, type ListenerStats, type RefuseReason } from '../metr
 import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
 import { ListenOptionsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
 import { createServerContext, tlsSocketOptions } from './tls-context.js';
+import { descriptorLimit, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
 export type Transport = 'tcp' | 'tls' | 'unix';
 
@@ -179,6 +181,7 @@ class Listener<D> implements Server<D> {
       resettable: transport === 'tcp',
       release: (conn) => {
         if (!live.delete(conn)) return;
+        returnDescriptor();
         counters.active--;
         const addr = conn.remoteAddress;
         if (addr !== '') {
@@ -252,8 +255,8 @@ class Listener<D> implements Server<D> {
     });
     const a = this.server.address();
     this.boundAddress = typeof a === 'string' || a === null ? { path: o.path ?? String(a) } : { host: a.address, port: a.port, family: a.family };
-    // After binding, server errors are accept failures (EMFILE, ENFILE …): libuv has already shed the
-    // pending connection and keeps the listener armed, so counting and logging is the whole job.
+    // After binding, server errors are accept failures libuv reports (ENOBUFS, ENOMEM, EMFILE when it has no
+    // spare descriptor to shed with): the listener stays armed, so counting and logging is the whole job.
     this.server.on('error', (err: NodeJS.ErrnoException) => this.acceptFailed(err));
   }
 
@@ -273,6 +276,16 @@ class Listener<D> implements Server<D> {
     }
   }
 
+  private outOfDescriptors(): void {
+    const n = this.counters.refused['fd-limit'] + 1;
+    if ((n & (n - 1)) === 0) {
+      this.logger.warn(
+        { refused: n, limit: descriptorLimit(), active: this.live.size },
+        'refusing connections: the process is near its file-descriptor limit (raise ulimit -n, or lower limits.maxConnections, or add worker processes)',
+      );
+    }
+  }
+
   private refuse(socket: Socket, reason: RefuseReason): void {
     this.counters.refused[reason]++;
     if (this.transport === 'tcp' && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
@@ -283,11 +296,13 @@ class Listener<D> implements Server<D> {
     if (this.isClosing) return this.refuse(socket, 'closing');
     if (this.live.size >= this.limits.maxConnections) return this.refuse(socket, 'max-connections');
     const addr = socket.remoteAddress;
-    if (addr !== undefined) {
-      const n = this.perAddress.get(addr) ?? 0;
-      if (n >= this.limits.maxConnectionsPerAddress) return this.refuse(socket, 'max-per-address');
-      this.perAddress.set(addr, n + 1);
+    const fromAddress = addr === undefined ? 0 : (this.perAddress.get(addr) ?? 0);
+    if (fromAddress >= this.limits.maxConnectionsPerAddress) return this.refuse(socket, 'max-per-address');
+    if (!takeDescriptor()) {
+      this.outOfDescriptors();
+      return this.refuse(socket, 'fd-limit');
     }
+    if (addr !== undefined) this.perAddress.set(addr, fromAddress + 1);
     this.counters.accepted++;
     this.counters.active++;
     if (this.secureContext !== null) {

@@ -86,3 +86,26 @@ export function portOf(server: { address: { port: number } | { path: string } })
   if (!('port' in a)) throw new Error('not a TCP listener');
   return a.port;
 }
+
+/** Connects and waits for the server to turn the connection away; resolves how it ended. */
+export function connectExpectingRefusal(options: net.NetConnectOpts, timeoutMs = 10_000): Promise<'reset' | 'end'> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(options);
+    let how: 'reset' | 'end' | null = null;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the server kept the connection open'));
+    }, timeoutMs);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') how ??= 'reset';
+    });
+    socket.on('end', () => {
+      how ??= 'end';
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (how === null) reject(new Error('closed without end or reset'));
+      else resolve(how);
+    });
+  });
+}

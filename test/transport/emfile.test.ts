@@ -1,0 +1,100 @@
+import { describe, it, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { lp4, rawConnect, type RawPeer } from '../support/net.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/emfile-server.js', import.meta.url));
+
+interface Stats {
+  active: number;
+  refused: Record<string, number>;
+}
+
+/** Starts the fixture under `ulimit -n 200`; `hog` extra descriptors make the kernel run out first. */
+async function startServer(hog: number): Promise<{ child: ChildProcess; port: number; stats(): Promise<Stats>; exit(): Promise<number | null> }> {
+  const child = spawn('bash', ['-c', `ulimit -n 200 && exec "${process.execPath}" "${fixture}" --hog ${hog}`], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const waiting: Array<(line: string) => void> = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const next = () => new Promise<string>((resolve) => waiting.push(resolve));
+  const { port } = JSON.parse(await next()) as { port: number };
+  return {
+    child,
+    port,
+    async stats() {
+      const p = next();
+      child.stdin?.write('stats\n');
+      return JSON.parse(await p) as Stats;
+    },
+    exit() {
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.stdin?.write('exit\n');
+      return exited;
+    },
+  };
+}
+
+async function exchange(p: RawPeer): Promise<boolean> {
+  try {
+    p.socket.write(lp4('ping'));
+    await p.waitBytes(8, 3_000);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens `n` connections, each either accepted and echoing or turned away. */
+async function flood(port: number, n: number): Promise<{ peers: RawPeer[]; served: number }> {
+  const peers: RawPeer[] = [];
+  await Promise.allSettled(Array.from({ length: n }, () => rawConnect({ port }).then((p) => void peers.push(p))));
+  const results = await Promise.all(peers.map(exchange));
+  return { peers, served: results.filter(Boolean).length };
+}
+
+async function releaseAll(server: { stats(): Promise<Stats> }, peers: RawPeer[]): Promise<void> {
+  for (const p of peers) p.socket.destroy();
+  const deadline = Date.now() + 10_000;
+  while ((await server.stats()).active > 0) {
+    if (Date.now() > deadline) assert.fail('connections were not released');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('running out of file descriptors', () => {
+  let child: ChildProcess | null = null;
+  afterEach(() => child?.kill('SIGKILL'));
+
+  it('refuses connections beyond the descriptor budget with a counter, and serves again once they free up', async () => {
+    const server = await startServer(0);
+    child = server.child;
+    const { peers, served } = await flood(server.port, 260);
+    const stats = await server.stats();
+    assert.ok(stats.refused['fd-limit'] > 0, `refusals counted: ${JSON.stringify(stats.refused)}`);
+    assert.ok(served > 100 && served < 260, `served ${served} of 260`);
+    await releaseAll(server, peers);
+    const again = await flood(server.port, 20);
+    assert.equal(again.served, 20, 'every new connection is served after recovery');
+    for (const p of again.peers) p.socket.end();
+    assert.equal(await server.exit(), 0, 'the server never crashed and exits cleanly');
+    child = null;
+  });
+
+  it('survives the kernel running out of descriptors first (EMFILE) and recovers', async () => {
+    // 120 descriptors taken behind the listener's back: the kernel says EMFILE long before the budget does.
+    const server = await startServer(120);
+    child = server.child;
+    const { peers, served } = await flood(server.port, 200);
+    assert.ok(served > 0 && served < 200, `served ${served} of 200 before EMFILE`);
+    await releaseAll(server, peers);
+    const again = await flood(server.port, 20);
+    assert.equal(again.served, 20, 'every new connection is served after recovery');
+    for (const p of again.peers) p.socket.end();
+    assert.equal(await server.exit(), 0, 'the server never crashed and exits cleanly');
+    child = null;
+  });
+});
