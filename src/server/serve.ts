@@ -87,9 +87,11 @@ export async function runServe(o: ServeOptions): Promise<number> {
         if (!stopping) ({ config, admin } = await reload(o, config, app, admin, logger));
         continue;
       }
+      // Listeners stop accepting synchronously inside shutdown(); say so only once it is true.
+      const stopped = app.shutdown();
       o.out.write(`shutting down (${signal})\n`);
       logger.info({ signal, graceMs: config.shutdown.graceMs }, 'shutting down: no new connections; answering what has arrived');
-      const result = await app.shutdown();
+      const result = await stopped;
       await admin?.close();
       logger.info({ ended: result.ended, forced: result.forced }, 'stopped');
       o.out.write('stopped\n');

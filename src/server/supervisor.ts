@@ -169,7 +169,7 @@ export class Supervisor implements AppServer {
         channel.send({ t: 'capstan:start', id, config: this.config, reusePort: this.reusePort });
       } else if (m.t === 'capstan:ready') {
         clearTimeout(startTimer);
-        this.logger.info({ worker: id, workerPid: child.pid }, `worker ${id} ready (pid ${child.pid})`);
+        this.logger.info({ workerId: id, workerPid: child.pid }, `worker ${id} ready (pid ${child.pid})`);
         settle.resolve(m.listeners);
       } else if (m.t === 'capstan:failed') {
         clearTimeout(startTimer);
@@ -196,7 +196,7 @@ export class Supervisor implements AppServer {
   private exited(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     if (this.stopping || w.stopping) {
-      this.logger.info({ worker: w.id, workerPid: w.child.pid, code, signal }, `worker ${w.id} stopped`);
+      this.logger.info({ workerId: w.id, workerPid: w.child.pid, code, signal }, `worker ${w.id} stopped`);
       return;
     }
     const ranMs = Date.now() - w.startedAt;
@@ -205,7 +205,7 @@ export class Supervisor implements AppServer {
     const { initialDelayMs, maxDelayMs } = this.config.workerRestart;
     const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** inARow);
     this.logger.warn(
-      { worker: w.id, workerPid: w.child.pid, code, signal, ranMs, restartInMs: delayMs, crashesInARow: inARow + 1 },
+      { workerId: w.id, workerPid: w.child.pid, code, signal, ranMs, restartInMs: delayMs, crashesInARow: inARow + 1 },
       `worker ${w.id} exited unexpectedly (${how}); replacing it in ${delayMs} ms`,
     );
     const timer = setTimeout(() => {
@@ -213,8 +213,8 @@ export class Supervisor implements AppServer {
       if (this.stopping || this.workers.has(w.id)) return;
       const next = this.spawn(w.id);
       next.started.then(
-        () => this.logger.info({ worker: w.id, workerPid: next.child.pid }, `worker ${w.id} replaced`),
-        (err: Error) => this.logger.error({ worker: w.id, message: err.message }, `replacement worker ${w.id} failed to start`),
+        () => this.logger.info({ workerId: w.id, workerPid: next.child.pid }, `worker ${w.id} replaced`),
+        (err: Error) => this.logger.error({ workerId: w.id, message: err.message }, `replacement worker ${w.id} failed to start`),
       );
     }, delayMs);
     this.respawnTimers.add(timer);
@@ -225,7 +225,7 @@ export class Supervisor implements AppServer {
     if (w.child.exitCode !== null || w.child.signalCode !== null) return;
     if (!w.channel.send({ t: 'capstan:stop' })) w.child.kill('SIGTERM');
     const deadline = setTimeout(() => {
-      this.logger.warn({ worker: w.id, workerPid: w.child.pid }, `worker ${w.id} did not stop within the grace period; killing it`);
+      this.logger.warn({ workerId: w.id, workerPid: w.child.pid }, `worker ${w.id} did not stop within the grace period; killing it`);
       w.child.kill('SIGKILL');
     }, this.config.shutdown.graceMs + EXIT_MARGIN_MS);
     await w.exited;

@@ -1,0 +1,105 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import tls from 'node:tls';
+import { lp4, rawConnect } from '../support/net.js';
+import { lp4Frames, portIsFree, startServe, type CliRun } from './support.js';
+
+const DEFAULT_PORTS = [7000, 7001, 7443, 9100];
+
+/** An offset that moves every default port onto a free one (dev machines often run something on 7000 or 9100). */
+async function freeOffset(): Promise<number> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const offset = 20_000 + Math.floor(Math.random() * 30_000);
+    const free = await Promise.all(DEFAULT_PORTS.map((p) => portIsFree(p + offset)));
+    if (free.every(Boolean)) return offset;
+  }
+  throw new Error('no free port offset found');
+}
+
+async function lp4Echo(port: number, payload: string): Promise<string> {
+  const peer = await rawConnect({ host: '127.0.0.1', port });
+  peer.socket.write(lp4(payload));
+  const got = await peer.waitBytes(4 + Buffer.byteLength(payload));
+  peer.socket.destroy();
+  return lp4Frames(got)[0]?.toString() ?? '';
+}
+
+async function lineEcho(port: number, line: string): Promise<string> {
+  const peer = await rawConnect({ host: '127.0.0.1', port });
+  peer.socket.write(`${line}\n`);
+  const got = await peer.waitBytes(Buffer.byteLength(line) + 2);
+  peer.socket.destroy();
+  return got.toString();
+}
+
+async function tlsEcho(port: number, payload: string): Promise<{ reply: string; subject: string | undefined }> {
+  // The default listener's certificate is self-signed, so there is no CA to verify against.
+  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false });
+  await once(socket, 'secureConnect');
+  const subject = socket.getPeerCertificate().subject?.CN;
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.write(lp4(payload));
+  const deadline = Date.now() + 10_000;
+  while (lp4Frames(Buffer.concat(chunks)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  socket.destroy();
+  return { reply: lp4Frames(Buffer.concat(chunks))[0]?.toString() ?? '', subject: Array.isArray(subject) ? subject[0] : subject };
+}
+
+async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
+  const listeners = run.listeners();
+  assert.deepEqual(
+    [...listeners.values()].map((l) => [l.name, l.transport, `${l.host}:${l.port}`]),
+    [
+      ['echo-lp4', 'tcp', `127.0.0.1:${7000 + offset}`],
+      ['echo-line', 'tcp', `127.0.0.1:${7001 + offset}`],
+      ['echo-tls', 'tls', `127.0.0.1:${7443 + offset}`],
+    ],
+  );
+  assert.equal(await lp4Echo(7000 + offset, 'framed hello'), 'framed hello');
+  assert.equal(await lineEcho(7001 + offset, 'line hello'), 'line hello\r\n');
+  assert.deepEqual(await tlsEcho(7443 + offset, 'secret hello'), { reply: 'secret hello', subject: 'localhost' });
+  assert.equal(run.adminUrl(), `http://127.0.0.1:${9100 + offset}/`);
+  const health = await fetch(`${run.adminUrl()}healthz`);
+  assert.equal(health.status, 200);
+  const stats = (await (await fetch(`${run.adminUrl()}stats.json`)).json()) as { combined: { listeners: Record<string, { accepted: number }> } };
+  assert.deepEqual(
+    Object.entries(stats.combined.listeners).map(([name, l]) => [name, l.accepted]),
+    [
+      ['echo-lp4', 1],
+      ['echo-line', 1],
+      ['echo-tls', 1],
+    ],
+  );
+}
+
+describe('capstan serve with no config', () => {
+  const runs: CliRun[] = [];
+  after(async () => {
+    await Promise.all(runs.map((r) => r.kill()));
+  });
+
+  it('serves every default listener and the admin endpoint (ports shifted by --port-offset)', async () => {
+    const offset = await freeOffset();
+    const run = await startServe(['--port-offset', String(offset)]);
+    runs.push(run);
+    await checkDefaultServer(run, offset);
+    assert.ok(
+      run.logs().some((r) => r.listener === 'echo-tls' && /self-signed certificate/.test(String(r.msg))),
+      'logs that it generated a self-signed certificate',
+    );
+    run.child.kill('SIGTERM');
+    assert.deepEqual(await run.exited, { code: 0, signal: null });
+  });
+
+  it('serves on the real default ports 7000, 7001, 7443 and 9100 when they are free', async (t) => {
+    const free = await Promise.all(DEFAULT_PORTS.map(portIsFree));
+    if (!free.every(Boolean)) return t.skip(`default ports busy here: ${DEFAULT_PORTS.filter((_, i) => !free[i]).join(', ')}`);
+    const run = await startServe([]);
+    runs.push(run);
+    await checkDefaultServer(run, 0);
+    run.child.kill('SIGINT');
+    assert.deepEqual(await run.exited, { code: 0, signal: null });
+  });
+});

@@ -1,0 +1,122 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { lp4, rawConnect, type RawPeer } from '../support/net.js';
+import { lp4Frames, startServe, tempDir, type CliRun } from './support.js';
+
+const tmp = tempDir('capstan-shutdown-');
+const runs: CliRun[] = [];
+after(async () => {
+  await Promise.all(runs.map((r) => r.kill()));
+  tmp.cleanup();
+});
+
+function echoConfig(graceMs: number): string {
+  return [
+    'listeners:',
+    '  - { name: echo, port: 0, codec: lp4, plugin: echo }',
+    'admin: false',
+    `shutdown: { graceMs: ${graceMs}, quietMs: 250 }`,
+  ].join('\n');
+}
+
+function writeAll(socket: net.Socket, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
+}
+
+describe('SIGTERM', () => {
+  for (const workers of [1, 2]) {
+  it(`answers every message sent before the signal, then exits 0 within the grace period (${workers === 1 ? 'one process' : `${workers} workers`})`, async () => {
+    const graceMs = 20_000;
+    const run = await startServe(['--config', tmp.write('echo.yaml', echoConfig(graceMs)), '--workers', String(workers)]);
+    runs.push(run);
+    const port = run.listeners().get('echo')?.port as number;
+    const CONNECTIONS = 50;
+    const MESSAGES = 200;
+    const peers: RawPeer[] = [];
+    for (let c = 0; c < CONNECTIONS; c++) {
+      const peer = await rawConnect({ host: '127.0.0.1', port });
+      // One round trip first: the server has accepted the connection, not just the kernel.
+      peer.socket.write(lp4('ping'));
+      await peer.waitBytes(8);
+      peers.push(peer);
+    }
+    const expected = peers.map((_, c) => Array.from({ length: MESSAGES }, (_, i) => `c${c}-m${i}-${'x'.repeat(i % 50)}`));
+    // Hand every message to the kernel (write callbacks), then signal while they are still in flight.
+    await Promise.all(peers.map((p, c) => writeAll(p.socket, Buffer.concat((expected[c] as string[]).map((m) => lp4(m))))));
+    const signalledAt = Date.now();
+    run.child.kill('SIGTERM');
+
+    const results = await Promise.all(peers.map((p) => p.ended));
+    const exit = await run.exited;
+    const tookMs = Date.now() - signalledAt;
+
+    peers.forEach((p, c) => {
+      const replies = lp4Frames(p.received()).map((f) => f.toString());
+      assert.equal(replies.length, MESSAGES + 1, `connection ${c} got every reply`);
+      assert.deepEqual(replies.slice(1), expected[c]);
+    });
+    assert.ok(
+      results.every((r) => r === 'end'),
+      'every connection ended with FIN, none reset',
+    );
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.ok(tookMs < graceMs, `exited after ${tookMs} ms, within the ${graceMs} ms grace period`);
+    const stopped = run.logs().filter((r) => r.msg === 'stopped' && r.listener === 'echo');
+    assert.equal(stopped.length, workers);
+    assert.equal(
+      stopped.reduce((n, r) => n + (r.ended as number), 0),
+      CONNECTIONS,
+    );
+    assert.ok(!run.logs().some((r) => typeof r.forced === 'number' && r.forced > 0), 'nothing was closed by force');
+  });
+  }
+
+  it('stops accepting at once and force-closes a connection that never goes quiet at the deadline, logging how many', async () => {
+    const run = await startServe(['--config', tmp.write('short-grace.yaml', echoConfig(1_500))]);
+    runs.push(run);
+    const port = run.listeners().get('echo')?.port as number;
+    const chatty = await rawConnect({ host: '127.0.0.1', port });
+    const timer = setInterval(() => chatty.socket.write(lp4('still here')), 50);
+    try {
+      await chatty.waitBytes(14);
+      run.child.kill('SIGTERM');
+      await run.waitForOut(/^shutting down \(SIGTERM\)$/);
+      const refused = await new Promise<string>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        s.once('connect', () => {
+          s.destroy();
+          resolve('connected');
+        });
+        s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      });
+      assert.equal(refused, 'ECONNREFUSED');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    } finally {
+      clearInterval(timer);
+      chatty.socket.destroy();
+    }
+    const stopped = run.logs().find((r) => r.listener === 'echo' && typeof r.forced === 'number');
+    assert.equal(stopped?.forced, 1);
+    assert.match(String(stopped?.msg), /1 connection\(s\) closed by force at the 1500 ms deadline/);
+  });
+
+  it('exits at once on a second signal during the drain', async () => {
+    const run = await startServe(['--config', tmp.write('long-grace.yaml', echoConfig(60_000))]);
+    runs.push(run);
+    const port = run.listeners().get('echo')?.port as number;
+    const chatty = await rawConnect({ host: '127.0.0.1', port });
+    const timer = setInterval(() => chatty.socket.write(lp4('busy')), 50);
+    try {
+      await chatty.waitBytes(8);
+      run.child.kill('SIGTERM');
+      await run.waitForOut(/^shutting down/);
+      run.child.kill('SIGINT');
+      assert.deepEqual(await run.exited, { code: 1, signal: null });
+    } finally {
+      clearInterval(timer);
+      chatty.socket.destroy();
+    }
+    assert.ok(run.logs().some((r) => /second stop signal/.test(String(r.msg))));
+  });
+});

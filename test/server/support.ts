@@ -1,0 +1,203 @@
+/**
+ * Running the real `capstan` CLI in tests: spawn it, read what it prints,
+ * signal it, and make sure it is gone when the test ends.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled CLI (tests run from dist/test/server). */
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+export interface ListenerLine {
+  name: string;
+  transport: string;
+  host: string;
+  port: number;
+  /** Unix socket path, for transport unix. */
+  path?: string;
+}
+
+export interface CliRun {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Lines printed on stdout so far. */
+  readonly out: string[];
+  /** Lines printed on stderr so far (JSON log lines and error messages). */
+  readonly err: string[];
+  /** Resolves with the exit status (or signal) once the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first stdout line (from line `from` on) matching `re`. */
+  waitForOut(re: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  /** Resolves with the first log record (from stderr) matching `pred`. */
+  waitForLog(pred: (rec: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The JSON log records printed so far. */
+  logs(): Record<string, unknown>[];
+  /** Listeners as printed at start (`listening <name> <transport> <address> …`). */
+  listeners(from?: number): Map<string, ListenerLine>;
+  /** The admin endpoint's base URL, if printed. */
+  adminUrl(): string | undefined;
+  /** Kills the process if it is still running (for teardown). */
+  kill(): Promise<void>;
+}
+
+/** Spawns `node dist/src/cli.js <args>`. */
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const out: string[] = [];
+  const err: string[] = [];
+  const waiters = new Set<() => void>();
+  const collect = (into: string[]) => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      into.push(...parts);
+      for (const w of waiters) w();
+    };
+  };
+  child.stdout?.on('data', collect(out));
+  child.stderr?.on('data', collect(err));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      // Let the last output arrive before waiters give up.
+      setImmediate(() => {
+        resolve({ code, signal });
+        for (const w of waiters) w();
+      });
+    }),
+  );
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+
+  const waitUntil = <T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const found = find();
+        if (found !== undefined) {
+          done();
+          resolve(found);
+        } else if (hasExited) {
+          done();
+          reject(new Error(`the CLI exited before ${what}\nstdout:\n${out.join('\n')}\nstderr:\n${err.join('\n')}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${what}\nstdout:\n${out.join('\n')}\nstderr:\n${err.slice(-30).join('\n')}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+
+  const logs = () =>
+    err.flatMap((l) => {
+      if (!l.startsWith('{')) return [];
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+
+  return {
+    child,
+    pid: child.pid as number,
+    out,
+    err,
+    exited,
+    waitForOut: (re, timeoutMs = 30_000, from = 0) => waitUntil(() => out.slice(from).find((l) => re.test(l)), `a line matching ${re}`, timeoutMs),
+    waitForLog: (pred, timeoutMs = 30_000) => waitUntil(() => logs().find(pred), 'a log record', timeoutMs),
+    logs,
+    listeners(from = 0) {
+      const map = new Map<string, ListenerLine>();
+      for (const line of out.slice(from)) {
+        const m = /^listening (\S+) (\S+) (\S+)/.exec(line);
+        if (m === null) continue;
+        const [, name = '', transport = '', address = ''] = m;
+        if (transport === 'unix') {
+          map.set(name, { name, transport, host: '', port: 0, path: address });
+          continue;
+        }
+        const at = address.lastIndexOf(':');
+        map.set(name, { name, transport, host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) });
+      }
+      return map;
+    },
+    adminUrl: () => out.map((l) => /^admin (http:\/\/\S+)/.exec(l)?.[1]).find((u) => u !== undefined),
+    async kill() {
+      if (!hasExited) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Spawns `capstan serve <args>` and waits until it printed `ready`. */
+export async function startServe(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  const run = runCli(['serve', ...args], options);
+  try {
+    await run.waitForOut(/^ready$/, 60_000);
+  } catch (err) {
+    await run.kill();
+    throw err;
+  }
+  return run;
+}
+
+/** A fresh temporary directory, removed by `cleanup`. */
+export function tempDir(prefix = 'capstan-server-'): { dir: string; write(name: string, text: string): string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    dir,
+    write(name, text) {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** True when nothing listens on 127.0.0.1:`port` and we may bind it. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Reads length-prefixed (4-byte BE) frames from a byte stream. */
+export function lp4Frames(buf: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  let at = 0;
+  while (at + 4 <= buf.length) {
+    const n = buf.readUInt32BE(at);
+    if (at + 4 + n > buf.length) break;
+    frames.push(buf.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  return frames;
+}
