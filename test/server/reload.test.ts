@@ -1,0 +1,157 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
+import { lp4, rawConnect, type RawPeer } from '../support/net.js';
+import { lp4Frames, startServe, tempDir, type CliRun } from './support.js';
+
+const tmp = tempDir('capstan-reload-');
+const runs: CliRun[] = [];
+after(async () => {
+  await Promise.all(runs.map((r) => r.kill()));
+  tmp.cleanup();
+});
+
+function config(listeners: string[], extra: string[] = []): string {
+  return ['admin: false', 'listeners:', ...listeners.map((l) => `  - ${l}`), ...extra].join('\n');
+}
+
+const KEEP = '{ name: keep, port: 0, codec: lp4, plugin: echo }';
+const OLD = '{ name: old, port: 0, codec: line, plugin: echo }';
+const NEW = '{ name: new, port: 0, codec: lp4, plugin: echo }';
+
+/** One framed round trip on an open connection; resolves with the reply. */
+async function roundTrip(peer: RawPeer, text: string): Promise<string> {
+  const before = peer.received().length;
+  peer.socket.write(lp4(text));
+  const all = await peer.waitBytes(before + 4 + Buffer.byteLength(text));
+  return lp4Frames(all.subarray(before))[0]?.toString() ?? '';
+}
+
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+/** Sends SIGHUP and resolves with the reload's outcome line (`reloaded` or `reload failed …`). */
+async function hangUp(run: CliRun): Promise<{ line: string; from: number }> {
+  const from = run.out.length;
+  run.child.kill('SIGHUP');
+  const line = await run.waitForOut(/^reload(ed| failed)/, 30_000, from);
+  return { line, from };
+}
+
+describe('SIGHUP', () => {
+  for (const workers of [1, 2]) {
+    const mode = workers === 1 ? 'one process' : `${workers} workers`;
+
+    it(`starts added listeners and drains removed ones while connections on unchanged ones stay up (${mode})`, async () => {
+      const file = tmp.write(`reload-${workers}.yaml`, config([KEEP, OLD]));
+      const run = await startServe(['--config', file, '--workers', String(workers)]);
+      runs.push(run);
+      const keepPort = run.listeners().get('keep')?.port as number;
+      const oldPort = run.listeners().get('old')?.port as number;
+      const kept = await rawConnect({ host: '127.0.0.1', port: keepPort });
+      assert.equal(await roundTrip(kept, 'before'), 'before');
+
+      tmp.write(`reload-${workers}.yaml`, config([KEEP, NEW]));
+      const { line, from } = await hangUp(run);
+      assert.equal(line, 'reloaded');
+      const added = run.listeners(from).get('new');
+      assert.ok(added !== undefined, 'the added listener is printed');
+      assert.ok(run.out.slice(from).includes('stopped old'));
+      assert.ok(!run.listeners(from).has('keep'), 'the unchanged listener was not restarted');
+
+      const fresh = await rawConnect({ host: '127.0.0.1', port: added.port });
+      assert.equal(await roundTrip(fresh, 'to the new one'), 'to the new one');
+      fresh.socket.destroy();
+      assert.equal(await connectOutcome(oldPort), 'ECONNREFUSED');
+      // The same socket as before the reload: never ended, still answered.
+      assert.equal(await roundTrip(kept, 'after'), 'after');
+      assert.equal(kept.socket.readyState, 'open');
+      kept.socket.destroy();
+
+      run.child.kill('SIGTERM');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    });
+
+    it(`rejects a bad new config and keeps the old one running (${mode})`, async () => {
+      const file = tmp.write(`bad-${workers}.yaml`, config([KEEP]));
+      const run = await startServe(['--config', file, '--workers', String(workers)]);
+      runs.push(run);
+      const keepPort = run.listeners().get('keep')?.port as number;
+      const kept = await rawConnect({ host: '127.0.0.1', port: keepPort });
+
+      tmp.write(`bad-${workers}.yaml`, config([KEEP, '{ name: broken, port: seven, plugin: echo }']));
+      const { line } = await hangUp(run);
+      assert.match(line, /^reload failed, still running the previous config: .*bad-\d\.yaml:4:\d+: listeners\[1\]\.port: expected a whole number/);
+      const rejected = run.logs().find((r) => r.msg === 'reload rejected; the running config stays in place');
+      assert.ok(rejected !== undefined);
+      assert.equal((rejected.err as { code?: string }).code, 'ERR_CONFIG');
+      assert.equal(await roundTrip(kept, 'still here'), 'still here');
+      kept.socket.destroy();
+
+      run.child.kill('SIGTERM');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    });
+  }
+
+  it('rolls back when a new listener cannot bind, leaving the old set serving', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const file = tmp.write('rollback.yaml', config([KEEP]));
+      const run = await startServe(['--config', file]);
+      runs.push(run);
+      const keepPort = run.listeners().get('keep')?.port as number;
+      tmp.write('rollback.yaml', config([KEEP, NEW, `{ name: clash, port: ${taken}, codec: lp4, plugin: echo }`]));
+      const { line } = await hangUp(run);
+      assert.match(line, /^reload failed, still running the previous config: listen clash: cannot bind 127\.0\.0\.1:\d+: the address is in use/);
+      const peer = await rawConnect({ host: '127.0.0.1', port: keepPort });
+      assert.equal(await roundTrip(peer, 'unaffected'), 'unaffected');
+      peer.socket.destroy();
+      const stoppedAgain = run.logs().filter((r) => r.listener === 'new' && r.msg === 'stopped');
+      assert.equal(stoppedAgain.length, 1, 'the listener the failed reload had added was stopped again');
+      run.child.kill('SIGTERM');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('re-reads TLS certificate files, so new connections get the new certificate', async () => {
+    const make = async (cn: string) => {
+      const pems = await generate([{ name: 'commonName', value: cn }], { keyType: 'ec', algorithm: 'sha256' });
+      tmp.write('server.crt', pems.cert);
+      tmp.write('server.key', pems.private);
+    };
+    const subjectOf = async (port: number) => {
+      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      await once(s, 'secureConnect');
+      const cn = s.getPeerCertificate().subject?.CN;
+      s.destroy();
+      return cn;
+    };
+    await make('first.example');
+    const file = tmp.write('tls.yaml', config(['{ name: secure, port: 0, codec: lp4, plugin: echo, tls: { certFile: server.crt, keyFile: server.key } }']));
+    const run = await startServe(['--config', file]);
+    runs.push(run);
+    assert.equal(await subjectOf(run.listeners().get('secure')?.port as number), 'first.example');
+
+    await make('second.example');
+    const { line, from } = await hangUp(run);
+    assert.equal(line, 'reloaded');
+    assert.equal(await subjectOf(run.listeners(from).get('secure')?.port as number), 'second.example');
+    run.child.kill('SIGTERM');
+    assert.deepEqual(await run.exited, { code: 0, signal: null });
+  });
+});
