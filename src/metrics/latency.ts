@@ -1,6 +1,7 @@
 /**
- * Handler latency per listener: an HDR histogram that the connection feeds once
- * per read batch (one array increment), read only when a snapshot is taken.
+ * Handler latency per listener: log-linear counters the connection bumps once
+ * per read batch (one array increment, see slots.ts), poured into an HDR
+ * histogram only when a snapshot is taken.
  *
  * Two views come out of one recorder, both built at snapshot time:
  * - the **recent window** (about one second, the interval between snapshots of
@@ -10,7 +11,8 @@
  *   with count and sum: a Prometheus histogram, summed across workers.
  */
 import hdr from 'hdr-histogram-js';
-import type { Histogram, JsHistogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import { MAX_SLOT_VALUE, SLOT_COUNT, slotOf, slotValue } from './slots.js';
 
 /** Latency percentiles in microseconds. */
 export interface LatencySummary {
@@ -84,7 +86,8 @@ export function mergeEncoded(encoded: readonly string[]): Histogram {
 
 /** Records handler latency for one listener; pass it to `listen({ latency })`. */
 export class LatencyRecorder {
-  private current = newHistogram();
+  /** Counts since the last collect, by slot (see slots.ts). */
+  private readonly slots = new Float64Array(SLOT_COUNT);
   private building = newHistogram();
   private recent: Histogram | null = null;
   private windowStart = Date.now();
@@ -94,11 +97,12 @@ export class LatencyRecorder {
 
   constructor(readonly listener: string) {}
 
-  /** Records one latency in microseconds (fractions are rounded; negative values count as 0). */
+  /** Records one latency in microseconds (rounded; negative counts as 0, beyond ~36 min as ~36 min). */
   record(microseconds: number): void {
-    const v = microseconds > 0 ? Math.round(microseconds) : 0;
+    const v = microseconds > 0 ? (microseconds < MAX_SLOT_VALUE ? (microseconds + 0.5) | 0 : MAX_SLOT_VALUE) : 0;
     this.sumUs += v;
-    this.current.recordValue(v);
+    const i = v < 256 ? v : slotOf(v);
+    this.slots[i] = (this.slots[i] as number) + 1;
   }
 
   /**
@@ -107,12 +111,7 @@ export class LatencyRecorder {
    * the recent view. `now` is epoch ms.
    */
   collect(now = Date.now()): { summary: LatencySummary; histogram: LatencyHistogram } {
-    const cur = this.current;
-    if (cur.totalCount > 0) {
-      this.addToBuckets(cur as JsHistogram);
-      this.building.add(cur);
-      cur.reset();
-    }
+    this.drainSlots();
     if (now - this.windowStart >= WINDOW_MS) {
       const closed = this.building;
       this.building = this.recent ?? newHistogram();
@@ -127,20 +126,21 @@ export class LatencyRecorder {
     };
   }
 
-  private addToBuckets(h: JsHistogram): void {
-    const it = h.recordedValuesIterator;
-    it.reset();
+  private drainSlots(): void {
+    const slots = this.slots;
     const bounds = LATENCY_BUCKETS_US;
     const b = this.buckets;
     let i = 0;
-    while (it.hasNext()) {
-      const step = it.next();
-      // HDR values are exact below 256 µs and within 1 % above, so a value that close to a bound may
-      // land in the next bucket: the same precision the percentiles have.
-      const v = step.valueIteratedTo;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      const n = slots[slot] as number;
+      if (n === 0) continue;
+      slots[slot] = 0;
+      // A slot counts as its midpoint, so a value within 0.8 % of a bucket bound may land on its other side.
+      const v = slotValue(slot);
+      this.building.recordValueWithCount(v, n);
       while (v > (bounds[i] as number)) i++;
-      b[i] = (b[i] as number) + step.countAtValueIteratedTo;
-      this.total += step.countAtValueIteratedTo;
+      b[i] = (b[i] as number) + n;
+      this.total += n;
     }
   }
 }
