@@ -240,7 +240,8 @@ export class Engine implements SlotOwner {
 
   socketError(slot: Slot, err: Error): void {
     const code = (err as NodeJS.ErrnoException).code;
-    this.fail(slot, classify(err), code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message);
+    const handshaking = slot.state === SlotState.Connecting && this.driver.readyEvent === 'secureConnect' && slot.socket?.readyState === 'open';
+    this.fail(slot, classify(err, handshaking), code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message);
   }
 
   closed(slot: Slot): void {

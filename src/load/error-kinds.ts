@@ -21,14 +21,14 @@ export type ErrorCounts = Record<ErrorKind, number>;
 const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOENT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENOTDIR']);
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-/** The kind of a socket error. */
-export function classify(err: Error): ErrorKind {
+/** The kind of a socket error; `handshaking` when it ended a TLS handshake (certificate errors have many codes). */
+export function classify(err: Error, handshaking = false): ErrorKind {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (code === 'ECONNREFUSED') return 'refused';
   if (code === 'ETIMEDOUT') return 'timeout';
   if (UNREACHABLE.has(code)) return 'unreachable';
   if (RESET.has(code)) return 'reset';
-  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|SSL/.test(code) || /SSL routines/.test(err.message)) return 'tls';
+  if (handshaking || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO/.test(code) || /SSL routines/.test(err.message)) return 'tls';
   return 'other';
 }
 

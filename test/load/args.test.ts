@@ -1,0 +1,50 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseBytes, parseCommand, parseCount, parseDuration, parseSourceAddresses } from '../../src/load/args.js';
+import { parseTarget } from '../../src/load/target.js';
+
+describe('capstan load arguments', () => {
+  it('reads counts, sizes and times with the units people type', () => {
+    assert.equal(parseCount('c', '10k'), 10_000);
+    assert.equal(parseCount('c', '1.5m'), 1_500_000);
+    assert.equal(parseBytes('size', '4k'), 4096);
+    assert.equal(parseBytes('size', '64'), 64);
+    assert.equal(parseDuration('d', '30', 's'), 30_000);
+    assert.equal(parseDuration('d', '500ms', 's'), 500);
+    assert.equal(parseDuration('max-p99', '250', 'us'), 0.25);
+    assert.equal(parseDuration('max-p99', '5ms', 'us'), 5);
+    assert.throws(() => parseCount('c', 'ten'), { code: 'ERR_INVALID_OPTION', message: /--c must be a whole number/ });
+    assert.throws(() => parseDuration('d', '5 parsecs', 's'), { code: 'ERR_INVALID_OPTION' });
+  });
+
+  it('spreads a source address range into its addresses', () => {
+    assert.deepEqual(parseSourceAddresses('127.0.0.2-127.0.0.4'), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    assert.deepEqual(parseSourceAddresses('127.0.0.9,127.0.1.255-127.0.2.0'), ['127.0.0.9', '127.0.1.255', '127.0.2.0']);
+    assert.throws(() => parseSourceAddresses('127.0.0.9-127.0.0.2'), { code: 'ERR_INVALID_OPTION' });
+  });
+
+  it('turns the command line into load options and thresholds', () => {
+    const c = parseCommand(['tls://example.test:7443', '-c', '2k', '-d', '30s', '--size', '64-1k', '--depth', '16', '--framing', 'lp4', '-k', '--max-p99', '5ms', '--json']);
+    assert.deepEqual(c.options, {
+      target: 'tls://example.test:7443',
+      connections: 2000,
+      durationSec: 30,
+      size: [64, 1024],
+      depth: 16,
+      framing: 'lp4',
+      tls: { rejectUnauthorized: false },
+    });
+    assert.deepEqual(c.thresholds, { maxErrors: 0, maxP99Us: 5000 });
+    assert.equal(c.json, true);
+  });
+
+  it('parses targets of every scheme and refuses the ones it does not speak', () => {
+    assert.deepEqual(parseTarget('tcp://[::1]:7000'), { scheme: 'tcp', host: '::1', port: 7000, path: '', display: 'tcp://[::1]:7000' });
+    assert.equal(parseTarget('7000').display, 'tcp://127.0.0.1:7000');
+    assert.equal(parseTarget('localhost:81').host, 'localhost');
+    assert.equal(parseTarget('unix:///run/app.sock').path, '/run/app.sock');
+    assert.throws(() => parseTarget('udp://127.0.0.1:9'), { code: 'ERR_INVALID_OPTION', message: /scheme udp:\/\// });
+    assert.throws(() => parseTarget('tcp://127.0.0.1'), { message: /needs a port/ });
+    assert.throws(() => parseTarget('unix://'), { message: /absolute socket path/ });
+  });
+});
