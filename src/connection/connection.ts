@@ -123,6 +123,22 @@ function peerOf(socket: Socket): { address: string; port: number; family: string
     : { address, port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
 }
 
+/**
+ * Did the peer's certificate verify? Client sockets know (`authorized`). A
+ * server-side TLSSocket made outside tls.Server is never told, so ask the TLS
+ * handle for its verification result the way tls.Server does; without that
+ * method, fail closed.
+ */
+export function peerVerdict(s: TLSSocket): { authorized: boolean; error: string | null } {
+  if (s.authorized === true) return { authorized: true, error: null };
+  const cert = s.getPeerCertificate();
+  if (cert === null || Object.keys(cert).length === 0) return { authorized: false, error: 'no peer certificate' };
+  const handle = (s as unknown as { ssl?: { verifyError?: () => Error | null } }).ssl;
+  if (typeof handle?.verifyError !== 'function') return { authorized: false, error: 'verification result unavailable' };
+  const err = handle.verifyError();
+  return err === null ? { authorized: true, error: null } : { authorized: false, error: String((err as NodeJS.ErrnoException).code ?? err.message) };
+}
+
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 function reasonForError(err: Error): CloseReason {
@@ -247,13 +263,12 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   get tls(): TlsInfo | undefined {
     const s = this.socket as TLSSocket;
     if (s.encrypted !== true) return undefined;
-    const verify = (s as unknown as { ssl?: { verifyError?: () => Error | null } }).ssl?.verifyError;
-    const verifyError = typeof verify === 'function' ? verify.call((s as unknown as { ssl: object }).ssl) : null;
+    const verdict = peerVerdict(s);
     return {
       protocol: s.getProtocol(),
       alpnProtocol: s.alpnProtocol ?? null,
-      authorized: s.authorized === true || (verifyError === null && s.getPeerCertificate() !== null && Object.keys(s.getPeerCertificate()).length > 0),
-      authorizationError: s.authorizationError?.message ?? (verifyError !== null ? String((verifyError as NodeJS.ErrnoException).code ?? verifyError.message) : null),
+      authorized: verdict.authorized,
+      authorizationError: verdict.error,
       servername: (s as TLSSocket & { servername?: string | false | null }).servername ?? null,
       peerCertificate: () => {
         const cert = s.getPeerCertificate();

@@ -22,7 +22,7 @@ import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { CloseLog } from '../connection/close-log.js';
-import { Connection, type ConnectionContext, type LatencyRecorder } from '../connection/connection.js';
+import { Connection, peerVerdict, type ConnectionContext, type LatencyRecorder } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { resolveLimits, type Limits } from '../connection/limits.js';
 import { capstanError } from '../errors.js';
@@ -309,7 +309,17 @@ class Listener<D> implements Server<D> {
       const tlsSocket = new TLSSocket(socket, tlsSocketOptions(this.secureContext, this.tlsOptions as TlsServerOptions));
       const conn = new Connection<D>(this.ctx, tlsSocket, true);
       this.live.add(conn);
-      tlsSocket.once('secure', () => conn.open());
+      const required = this.tlsOptions?.clientCertificate === 'required';
+      tlsSocket.once('secure', () => {
+        if (required) {
+          const verdict = peerVerdict(tlsSocket);
+          if (!verdict.authorized) {
+            conn.destroy('tls-error', capstanError('ERR_TLS_UNAUTHORIZED', `client certificate rejected: ${verdict.error}`, { reason: 'tls-error' }));
+            return;
+          }
+        }
+        conn.open();
+      });
       return;
     }
     const conn = new Connection<D>(this.ctx, socket, false);
