@@ -162,7 +162,7 @@ export async function check(argv: string[]): Promise<number> {
     }
     return EXIT.ok;
   } catch (err) {
-    return reportStartError(process.stderr, err);
+    return reportStartError(process.stderr, err, true);
   }
 }
 
@@ -193,7 +193,7 @@ export async function service(argv: string[]): Promise<number> {
     graceMs = (await loadConfig(configFile, overrides)).shutdown.graceMs;
   } catch (err) {
     if (!isCapstanError(err)) throw err;
-    return reportStartError(process.stderr, err);
+    return reportStartError(process.stderr, err, true);
   }
   const userUnit = v.user === true;
   const unit = renderUnit({

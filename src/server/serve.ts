@@ -171,9 +171,9 @@ function firstLine(err: unknown): string {
 }
 
 /** Prints a start failure in plain words; returns the exit status it calls for. */
-export function reportStartError(out: Writable, err: unknown): number {
+export function reportStartError(out: Writable, err: unknown, checking = false): number {
   if (isCapstanError(err, 'ERR_CONFIG')) {
-    out.write(`capstan: the config has problems; nothing was started:\n${indent(err.message)}\n`);
+    out.write(`capstan: the config has problems${checking ? '' : '; nothing was started'}:\n${indent(err.message)}\n`);
     return EXIT.config;
   }
   if (isCapstanError(err)) {

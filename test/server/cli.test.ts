@@ -1,0 +1,129 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { runCli, tempDir, type CliRun } from './support.js';
+
+const tmp = tempDir('capstan-cli-');
+const runs: CliRun[] = [];
+after(async () => {
+  await Promise.all(runs.map((r) => r.kill()));
+  tmp.cleanup();
+});
+
+/** Runs the CLI to completion. */
+async function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const run = runCli(args);
+  runs.push(run);
+  const { code } = await run.exited;
+  return { code, out: run.out.join('\n'), err: run.err.join('\n') };
+}
+
+const GOOD = ['listeners:', '  - { name: echo, port: 0, codec: lp4, plugin: echo }', 'admin: false', 'shutdown: { graceMs: 20000 }'].join('\n');
+
+describe('the capstan command line', () => {
+  for (const command of ['serve', 'check', 'service']) {
+    it(`prints help for ${command} with --help and exits 0`, async () => {
+      const r = await cli([command, '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.out, new RegExp(`^usage: capstan ${command}`));
+    });
+  }
+
+  it('rejects an unknown flag with exit status 2 and the usage', async () => {
+    const r = await cli(['serve', '--colour']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /Unknown option '--colour'/);
+    assert.match(r.err, /usage: capstan serve/);
+  });
+
+  it('rejects a malformed --workers in plain words', async () => {
+    const r = await cli(['serve', '--workers', 'lots']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--workers takes auto or a number from 1 to 256, not "lots"/);
+  });
+
+  it('prints the version', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await cli(['serve', '--version']);
+    assert.deepEqual([r.code, r.out.trim()], [0, pkg.version]);
+  });
+
+  it('check says ok and exits 0 for a good config', async () => {
+    const r = await cli(['check', '--config', tmp.write('good.yaml', GOOD)]);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /good\.yaml: ok/);
+    assert.match(r.out, /echo: tcp 127\.0\.0\.1:0, codec lp4, plugin echo/);
+  });
+
+  it('check exits 78 for a bad config and names the file, line, key path and what was expected', async () => {
+    const file = tmp.write('bad.yaml', GOOD.replace('port: 0', 'port: -1'));
+    const r = await cli(['check', '--config', file]);
+    assert.equal(r.code, 78);
+    assert.match(r.err, /bad\.yaml:2:\d+: listeners\[0\]\.port: expected a whole number from 0 to 65535, got -1/);
+  });
+
+  it('serve exits 78 on a bad config before anything binds', async () => {
+    const file = tmp.write('bad-serve.yaml', `${GOOD}\nlogging: { level: chatty }`);
+    const r = await cli(['serve', '--config', file]);
+    assert.equal(r.code, 78);
+    assert.match(r.err, /nothing was started/);
+    assert.match(r.err, /bad-serve\.yaml:5:\d+: logging\.level: expected one of fatal, error, warn, info, debug, trace, silent, got "chatty"/);
+    assert.doesNotMatch(r.out, /listening/);
+  });
+
+  it('serve exits 1 when a port is taken, after closing the listeners it had started', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const file = tmp.write('taken.yaml', `${GOOD}\n`.replace('admin: false', `  - { name: clash, port: ${taken}, plugin: echo }\nadmin: false`));
+      const r = await cli(['serve', '--config', file]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, new RegExp(`cannot start: listen clash: cannot bind 127\\.0\\.0\\.1:${taken}: the address is in use`));
+      assert.ok(r.err.includes('"listener":"echo"') && r.err.includes('"msg":"stopped"'), 'the listener started first was stopped again');
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('capstan service', () => {
+  it('prints a systemd unit that runs serve with the config, reloads with SIGHUP and waits out the grace period', async () => {
+    const file = tmp.write('svc.yaml', GOOD);
+    const r = await cli(['service', 'print', '--config', file, '--workers', 'auto', '--run-as', 'capstan']);
+    assert.equal(r.code, 0);
+    const unit = r.out;
+    assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.]/g, '\\.')} \\S+/dist/src/cli\\.js serve --config ${file.replace(/[.]/g, '\\.')} --workers auto$`, 'm'));
+    assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    assert.match(unit, /^KillSignal=SIGTERM$/m);
+    assert.match(unit, /^TimeoutStopSec=30$/m);
+    assert.match(unit, /^RestartPreventExitStatus=78 2$/m);
+    assert.match(unit, /^User=capstan$/m);
+    assert.match(unit, /^WantedBy=multi-user\.target$/m);
+  });
+
+  it('installs the unit where told and prints how to enable it', async () => {
+    const dir = join(tmp.dir, 'units');
+    const r = await cli(['service', 'install', '--config', tmp.write('svc2.yaml', GOOD), '--name', 'capstan-test', '--user', '--unit-dir', dir]);
+    assert.equal(r.code, 0, r.err);
+    const unit = readFileSync(join(dir, 'capstan-test.service'), 'utf8');
+    assert.match(unit, /^WantedBy=default\.target$/m);
+    assert.doesNotMatch(unit, /^User=/m);
+    assert.match(r.out, /systemctl --user daemon-reload/);
+    assert.match(r.out, /systemctl --user enable --now capstan-test/);
+  });
+
+  it('refuses to install a unit for a bad config', async () => {
+    const r = await cli(['service', 'print', '--config', tmp.write('svc-bad.yaml', 'listeners: []')]);
+    assert.equal(r.code, 78);
+    assert.match(r.err, /svc-bad\.yaml:1:\d+: listeners: expected a list of at least one listener/);
+  });
+
+  it('asks for install or print', async () => {
+    const r = await cli(['service']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /service needs install or print/);
+  });
+});
