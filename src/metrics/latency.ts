@@ -94,6 +94,7 @@ export class LatencyRecorder {
   private sumUs = 0;
   private readonly buckets: number[] = LATENCY_BUCKETS_US.map(() => 0);
   private total = 0;
+  private view: { summary: LatencySummary; encoded: string } | null = null;
 
   constructor(readonly listener: string) {}
 
@@ -111,22 +112,29 @@ export class LatencyRecorder {
    * the recent view. `now` is epoch ms.
    */
   collect(now = Date.now()): { summary: LatencySummary; histogram: LatencyHistogram } {
-    this.drainSlots();
+    if (this.drainSlots()) this.view = null;
     if (now - this.windowStart >= WINDOW_MS) {
       const closed = this.building;
       this.building = this.recent ?? newHistogram();
       this.building.reset();
       this.recent = closed;
       this.windowStart = now;
+      this.view = null;
     }
-    const view = this.recent ?? this.building;
+    // The shown window changes about once a second; scrapes in between reuse its summary and encoding.
+    if (this.view === null) {
+      const h = this.recent ?? this.building;
+      this.view = { summary: summarize(h), encoded: encodeHistogram(h) };
+    }
     return {
-      summary: summarize(view),
-      histogram: { recent: encodeHistogram(view), buckets: cumulative(this.buckets), count: this.total, sumUs: this.sumUs },
+      summary: this.view.summary,
+      histogram: { recent: this.view.encoded, buckets: cumulative(this.buckets), count: this.total, sumUs: this.sumUs },
     };
   }
 
-  private drainSlots(): void {
+  /** Moves the slot counts into the window and the buckets; true when there were any. */
+  private drainSlots(): boolean {
+    const before = this.total;
     const slots = this.slots;
     const bounds = LATENCY_BUCKETS_US;
     const b = this.buckets;
@@ -142,6 +150,7 @@ export class LatencyRecorder {
       b[i] = (b[i] as number) + n;
       this.total += n;
     }
+    return this.total !== before;
   }
 }
 

@@ -95,7 +95,12 @@ function combineListener(list: readonly ListenerSnapshot[]): ListenerSnapshot {
     if (latencyHist !== undefined) hists.push(latencyHist);
   }
   const out = counters as unknown as ListenerSnapshot;
-  if (hists.length > 0) {
+  const only = list.length === 1 ? list[0] : undefined;
+  if (only?.latencyHist !== undefined) {
+    // One worker: its own figures are the combined ones, no need to decode and merge.
+    out.latencyUs = only.latencyUs;
+    out.latencyHist = only.latencyHist;
+  } else if (hists.length > 0) {
     const merged = mergeEncoded(hists.map((h) => h.recent));
     out.latencyUs = summarize(merged);
     out.latencyHist = {
