@@ -43,3 +43,7 @@ export type { Plugin, PluginContext } from './server/plugin.js';
 export type { Threads, TaskOptions, PoolName } from './server/threads.js';
 export { ConfigSchema } from './server/config/schema.js';
 export type { Config, ListenerConfig } from './server/config/schema.js';
+export { startAdminServer, DEFAULT_ADMIN_PORT } from './metrics/admin-server.js';
+export type { AdminServer, AdminServerOptions, StatsSource } from './metrics/admin-server.js';
+export { collectWorkerSnapshot, combineSnapshots, latencyRecorder, LATENCY_BUCKETS_US } from './metrics/snapshot.js';
+export type { WorkerSnapshot, ServerSnapshot, ListenerSnapshot, LatencySummary, LatencyHistogram, ProcessStats } from './metrics/snapshot.js';
