@@ -1,0 +1,131 @@
+/**
+ * Load generators for the benchmark: the C `tcpload` (never the bottleneck of a
+ * Node server here), `capstan load` as its own process (to measure the load
+ * client itself), and `runLoad` in this process (fixed-rate runs, and every
+ * scenario when the C tool cannot be built). Each run is bounded: a generator
+ * that overstays its time is killed.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runLoad } from '../src/load/run.js';
+import type { LoadOptions } from '../src/load/options.js';
+import type { LoadResult } from '../src/load/result.js';
+import { pinned } from './tools.js';
+
+/** What one load run measured (latencies in µs). */
+export interface LoadFigures {
+  msgsPerSec: number;
+  /** Messages completed in the window. */
+  msgs: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  errors: number;
+}
+
+export interface Shape {
+  conns: number;
+  size: number;
+  depth: number;
+  seconds: number;
+  /** `lp4` or `raw`. */
+  framing: 'lp4' | 'raw';
+  mode: 'echo' | 'idle' | 'churn';
+  /** Source addresses for many connections, `127.0.0.2-127.0.0.50`. */
+  srcIps?: string;
+}
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+/** Runs a child to completion, collecting stdout; `onLine` sees each line as it arrives. Killed after `limitMs`. */
+function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: string) => void): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let pending = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      pending += d.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        onLine?.(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), limitMs);
+    child.once('close', (code) => {
+      clearTimeout(guard);
+      if (code !== 0 && err !== '') process.stderr.write(err.split('\n').slice(-5).join('\n'));
+      resolve({ code, out });
+    });
+  });
+}
+
+function tcploadArgs(port: number, s: Shape): string[] {
+  const args = ['--port', String(port), '--conns', String(s.conns), '--size', String(s.size), '--depth', String(s.depth), '--seconds', String(s.seconds)];
+  if (s.framing === 'lp4') args.push('--lp4');
+  if (s.mode === 'idle') args.push('--idle');
+  if (s.mode === 'churn') args.push('--churn');
+  if (s.srcIps !== undefined) args.push('--src-ips', s.srcIps);
+  return args;
+}
+
+/**
+ * Runs tcpload on CPU 1. In idle mode `onEstablished` is called once every
+ * connection is up (tcpload then holds them for `seconds`).
+ */
+export async function tcpload(bin: string, port: number, s: Shape, pin: boolean, onEstablished?: (ok: number) => void): Promise<LoadFigures> {
+  const [cmd, args] = pinned(pin, 1, bin, tcploadArgs(port, s));
+  const { out } = await runChild(cmd, args, (s.seconds + 120) * 1000, (line) => {
+    const m = /^ESTABLISHED ok=(\d+)/.exec(line);
+    if (m !== null) onEstablished?.(Number(m[1]));
+  });
+  const line = /^RESULT (.*)$/m.exec(out);
+  if (line === null) throw new Error(`tcpload printed no result: ${out.trim().split('\n').pop() ?? ''}`);
+  const kv = Object.fromEntries((line[1] as string).split(' ').map((p) => p.split('=') as [string, string]));
+  const num = (k: string): number => Number(kv[k] ?? 0);
+  return {
+    msgsPerSec: num('msgs_per_s'),
+    msgs: num('msgs'),
+    p50: num('p50_us'),
+    p99: num('p99_us'),
+    p999: num('p999_us'),
+    errors: num('connect_fail') + num('handshake_fail') + num('verify_err') + num('peer_closed'),
+  };
+}
+
+function loadOptions(port: number, s: Shape, extra: Partial<LoadOptions>): LoadOptions {
+  const o: LoadOptions = { target: `tcp://127.0.0.1:${port}`, connections: s.conns, size: s.size, depth: s.depth, durationSec: s.seconds, framing: s.framing, mode: s.mode, ...extra };
+  if (s.srcIps !== undefined) {
+    const [lo = '', hi = lo] = s.srcIps.split('-');
+    const base = lo.split('.').slice(0, 3).join('.');
+    const from = Number(lo.split('.')[3]);
+    const to = Number(hi.split('.')[3]);
+    o.sourceAddresses = Array.from({ length: to - from + 1 }, (_, i) => `${base}.${from + i}`);
+  }
+  return o;
+}
+
+function figures(r: LoadResult): LoadFigures {
+  return { msgsPerSec: r.msgsPerSec, msgs: r.mode === 'send' ? r.sent.msgs : r.received.msgs, p50: r.latencyUs.p50, p99: r.latencyUs.p99, p999: r.latencyUs.p999, errors: r.errors.total };
+}
+
+/** Runs `capstan load` as its own process on CPU 1 (what a user runs), parsing its `--json`. */
+export async function capstanLoadProcess(port: number, s: Shape, pin: boolean): Promise<LoadFigures> {
+  const o = loadOptions(port, s, {});
+  const args = [CLI, 'load', o.target, '-c', String(s.conns), '--size', String(s.size), '--depth', String(s.depth), '-d', String(s.seconds), '--framing', s.framing, '--mode', s.mode, '--json', '-q'];
+  if (s.srcIps !== undefined) args.push('--src-ips', s.srcIps);
+  const [cmd, cmdArgs] = pinned(pin, 1, process.execPath, args);
+  const { out } = await runChild(cmd, cmdArgs, (s.seconds + 120) * 1000);
+  const json = out.split('\n').find((l) => l.startsWith('{'));
+  if (json === undefined) throw new Error('capstan load printed no result');
+  return figures(JSON.parse(json) as LoadResult);
+}
+
+/** Runs the load client in this process (the benchmark pins itself to CPU 1). */
+export async function capstanLoadHere(port: number, s: Shape, extra: Partial<LoadOptions> = {}, onConnected?: (n: number) => void): Promise<LoadFigures> {
+  const r = await runLoad(loadOptions(port, s, extra), onConnected === undefined ? {} : { onConnected });
+  return figures(r);
+}

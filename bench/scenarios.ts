@@ -1,0 +1,278 @@
+/**
+ * The benchmark scenarios. Each one runs Capstan and its baseline in the same
+ * run, alternating their order round by round so drift (other load, heat) does
+ * not favour either, and reports medians and the ratio against the baseline.
+ *
+ * | scenario     | what                                                             | target (Capstan ÷ baseline) |
+ * |--------------|------------------------------------------------------------------|-----------------------------|
+ * | throughput   | lp4 echo vs naive raw `net` echo, 100 conns, 64 B, depth 16      | msgs/s ≥ 1.0, CPU/msg ≤ 1.1 |
+ * | latency      | the same at depth 1, and at a fixed 500 msgs/s per connection    | p99 < 10 ms at the fixed rate |
+ * | large        | the same with 4 KiB messages                                     | (reported)                  |
+ * | idle         | 10,000 idle connections, server RSS growth per connection        | bytes/conn ≤ 1.2            |
+ * | churn        | connect, one echo, close, 50 at a time                           | connects/s ≥ 0.9            |
+ * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
+ */
+import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
+import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
+import type { ServerStats } from './server.js';
+
+export interface BenchContext {
+  pin: boolean;
+  tcpload: string | null;
+  echoEpoll: string | null;
+  /** Measured seconds per run. */
+  seconds: number;
+  rounds: number;
+  /** Seconds of load before each measured run (JIT warm-up). */
+  warmupSec: number;
+  /** Hold time for the idle scenario, seconds after the last connection is up. */
+  holdSec: number;
+  log(line: string): void;
+}
+
+/** A metric of a table: how to show it and which way is better. */
+export interface Metric {
+  key: string;
+  label: string;
+  unit: 'count' | 'us' | 'bytes';
+  higherIsBetter: boolean;
+}
+
+export interface Target {
+  metric: string;
+  /** `ratio`: Capstan ÷ baseline; `absolute`: Capstan's own figure. */
+  kind: 'ratio' | 'absolute';
+  op: '>=' | '<=' | '<';
+  goal: number;
+  actual: number;
+  pass: boolean;
+}
+
+export interface Table {
+  scenario: string;
+  title: string;
+  /** What generated the load. */
+  load: string;
+  metrics: Metric[];
+  /** One row per contender; the last row is the baseline. */
+  rows: { label: string; values: Record<string, number>; runs: Record<string, number>[] }[];
+  ratios: Record<string, number>;
+  targets: Target[];
+}
+
+const MSGS: Metric = { key: 'msgsPerSec', label: 'msgs/s', unit: 'count', higherIsBetter: true };
+const P50: Metric = { key: 'p50', label: 'p50', unit: 'us', higherIsBetter: false };
+const P99: Metric = { key: 'p99', label: 'p99', unit: 'us', higherIsBetter: false };
+const P999: Metric = { key: 'p999', label: 'p99.9', unit: 'us', higherIsBetter: false };
+const CPU: Metric = { key: 'cpuPerMsgUs', label: 'CPU/msg', unit: 'us', higherIsBetter: false };
+const ERRORS: Metric = { key: 'errors', label: 'errors', unit: 'count', higherIsBetter: false };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+function check(metric: string, kind: Target['kind'], op: Target['op'], goal: number, actual: number): Target {
+  const pass = op === '>=' ? actual >= goal : op === '<=' ? actual <= goal : actual < goal;
+  return { metric, kind, op, goal, actual, pass };
+}
+
+/** Builds a table from per-run values of each contender (baseline last). */
+function table(scenario: string, title: string, load: string, metrics: Metric[], runs: Map<string, Record<string, number>[]>): Table {
+  const rows = [...runs].map(([label, rs]) => ({
+    label,
+    values: Object.fromEntries(metrics.map((m) => [m.key, median(rs.map((r) => r[m.key] ?? 0))])),
+    runs: rs,
+  }));
+  const first = rows[0]?.values ?? {};
+  const base = rows[rows.length - 1]?.values ?? {};
+  const ratios = Object.fromEntries(metrics.filter((m) => m.key !== 'errors').map((m) => [m.key, (base[m.key] ?? 0) > 0 ? (first[m.key] ?? 0) / (base[m.key] as number) : 0]));
+  return { scenario, title, load, metrics, rows, ratios, targets: [] };
+}
+
+type Measure = (server: BenchServer) => Promise<Record<string, number>>;
+
+/** Runs `measure` against fresh Capstan and raw `net` servers, `rounds` times each, alternating which goes first. */
+async function versusNet(ctx: BenchContext, name: string, framing: string, measure: Measure, rounds = ctx.rounds): Promise<Map<string, Record<string, number>[]>> {
+  const runs = new Map<string, Record<string, number>[]>([
+    [`capstan ${framing}`, []],
+    ['net raw echo', []],
+  ]);
+  for (let round = 0; round < rounds; round++) {
+    const order: Array<'capstan' | 'net'> = round % 2 === 0 ? ['capstan', 'net'] : ['net', 'capstan'];
+    for (const kind of order) {
+      const server = await startNodeServer(kind, framing, ctx.pin);
+      try {
+        const values = await measure(server);
+        runs.get(server.label)?.push(values);
+        ctx.log(`  ${name} round ${round + 1}/${rounds} ${server.label.padEnd(13)} ${Object.entries(values).map(([k, v]) => `${k}=${Math.round(v * 100) / 100}`).join(' ')}`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  return runs;
+}
+
+/** One echo run: warm-up, then the measured run with the server's CPU time around it. */
+async function echoRun(ctx: BenchContext, server: BenchServer, shape: Shape): Promise<Record<string, number>> {
+  const generate = (s: Shape): Promise<LoadFigures> => (ctx.tcpload !== null ? tcpload(ctx.tcpload, server.port, s, ctx.pin) : capstanLoadHere(server.port, s));
+  await generate({ ...shape, seconds: ctx.warmupSec });
+  const before = await server.stats();
+  const f = await generate(shape);
+  const after = await server.stats();
+  const cpuUs = after.cpuUs - before.cpuUs;
+  return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, cpuPerMsgUs: f.msgs > 0 ? cpuUs / f.msgs : 0, errors: f.errors };
+}
+
+function loadName(ctx: BenchContext): string {
+  return ctx.tcpload !== null ? 'tcpload (C)' : 'capstan load (in process; tcpload could not be built)';
+}
+
+async function echoScenario(ctx: BenchContext, name: string, title: string, shape: Omit<Shape, 'seconds'>): Promise<Table> {
+  const runs = await versusNet(ctx, name, 'lp4', (server) => echoRun(ctx, server, { ...shape, seconds: ctx.seconds }));
+  return table(name, title, loadName(ctx), [MSGS, P50, P99, CPU, ERRORS], runs);
+}
+
+export async function throughput(ctx: BenchContext): Promise<Table[]> {
+  const t = await echoScenario(ctx, 'throughput', 'lp4 echo vs naive raw net echo: 100 connections, 64 B, 16 in flight', {
+    conns: 100,
+    size: 64,
+    depth: 16,
+    framing: 'lp4',
+    mode: 'echo',
+  });
+  t.targets.push(check('msgsPerSec', 'ratio', '>=', 1.0, t.ratios.msgsPerSec ?? 0), check('cpuPerMsgUs', 'ratio', '<=', 1.1, t.ratios.cpuPerMsgUs ?? 0));
+  return [t];
+}
+
+export async function latency(ctx: BenchContext): Promise<Table[]> {
+  const depth1 = await echoScenario(ctx, 'latency', 'lp4 echo vs naive raw net echo: 100 connections, 64 B, 1 in flight', {
+    conns: 100,
+    size: 64,
+    depth: 1,
+    framing: 'lp4',
+    mode: 'echo',
+  });
+  depth1.targets.push(check('cpuPerMsgUs', 'ratio', '<=', 1.1, depth1.ratios.cpuPerMsgUs ?? 0));
+  // tcpload has no fixed-rate mode: the load client runs it, in this process (pinned to CPU 1).
+  const rate = 500;
+  const shape: Shape = { conns: 100, size: 64, depth: 64, framing: 'lp4', mode: 'echo', seconds: ctx.seconds };
+  const runs = await versusNet(ctx, 'latency-rate', 'lp4', async (server) => {
+    await capstanLoadHere(server.port, { ...shape, seconds: ctx.warmupSec }, { rate });
+    const before = await server.stats();
+    const f = await capstanLoadHere(server.port, shape, { rate });
+    const after = await server.stats();
+    return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, cpuPerMsgUs: f.msgs > 0 ? (after.cpuUs - before.cpuUs) / f.msgs : 0, errors: f.errors };
+  });
+  const fixed = table('latency-rate', `the same at a fixed ${rate} msgs/s per connection (${(rate * 100).toLocaleString('en-US')} msgs/s)`, 'capstan load --rate (in process)', [MSGS, P50, P99, P999, CPU, ERRORS], runs);
+  fixed.targets.push(check('p99', 'absolute', '<', 10_000, fixed.rows[0]?.values.p99 ?? 0));
+  return [depth1, fixed];
+}
+
+export async function large(ctx: BenchContext): Promise<Table[]> {
+  const t = await echoScenario(ctx, 'large', 'lp4 echo vs naive raw net echo: 100 connections, 4 KiB, 16 in flight', {
+    conns: 100,
+    size: 4096,
+    depth: 16,
+    framing: 'lp4',
+    mode: 'echo',
+  });
+  t.metrics.splice(1, 0, { key: 'mbPerSec', label: 'MB/s', unit: 'count', higherIsBetter: true });
+  for (const row of t.rows) row.values.mbPerSec = Math.round(((row.values.msgsPerSec ?? 0) * 4096) / 1e6);
+  t.ratios.mbPerSec = t.ratios.msgsPerSec ?? 0;
+  return [t];
+}
+
+export async function idle(ctx: BenchContext, connections = 10_000): Promise<Table[]> {
+  const shape: Shape = { conns: connections, size: 64, depth: 1, framing: 'raw', mode: 'idle', seconds: ctx.holdSec, srcIps: '127.0.0.2-127.0.0.50' };
+  const runs = await versusNet(
+    ctx,
+    'idle',
+    'lp4',
+    async (server) => {
+      const base = await server.stats(true);
+      let reading: Promise<ServerStats> | null = null;
+      let established = 0;
+      // Read the server's memory once it has accepted every connection the load holds (the
+      // clients see their connects complete while the last ones still wait in the accept queue).
+      const settled = (n: number): void => {
+        established = n;
+        reading = (async () => {
+          const deadline = Date.now() + (ctx.holdSec - 1.5) * 1000;
+          while ((await server.stats()).connections < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+          await new Promise((r) => setTimeout(r, 500));
+          return server.stats(true);
+        })();
+      };
+      const f = ctx.tcpload !== null ? await tcpload(ctx.tcpload, server.port, shape, ctx.pin, settled) : await capstanLoadHere(server.port, shape, {}, settled);
+      if (reading === null) throw new Error('the idle load never reported its connections established');
+      const held = await (reading as Promise<ServerStats>);
+      return { bytesPerConn: held.connections > 0 ? (held.rssBytes - base.rssBytes) / held.connections : 0, established, held: held.connections, errors: f.errors };
+    },
+    Math.min(ctx.rounds, 2),
+  );
+  const t = table(
+    'idle',
+    `${connections.toLocaleString('en-US')} idle connections: server RSS growth per connection`,
+    loadName(ctx),
+    [
+      { key: 'bytesPerConn', label: 'bytes/conn', unit: 'bytes', higherIsBetter: false },
+      { key: 'established', label: 'established', unit: 'count', higherIsBetter: true },
+      { key: 'held', label: 'server held', unit: 'count', higherIsBetter: true },
+      ERRORS,
+    ],
+    runs,
+  );
+  t.targets.push(check('bytesPerConn', 'ratio', '<=', 1.2, t.ratios.bytesPerConn ?? 0));
+  return [t];
+}
+
+export async function churn(ctx: BenchContext): Promise<Table[]> {
+  const shape: Shape = { conns: 50, size: 64, depth: 1, framing: 'lp4', mode: 'churn', seconds: ctx.seconds, srcIps: '127.0.0.2-127.0.0.50' };
+  const runs = await versusNet(ctx, 'churn', 'lp4', async (server) => {
+    const f = await echoRun(ctx, server, shape);
+    return { connectsPerSec: f.msgsPerSec ?? 0, p50: f.p50 ?? 0, p99: f.p99 ?? 0, cpuPerConnUs: f.cpuPerMsgUs ?? 0, errors: f.errors ?? 0 };
+  });
+  const t = table('churn', 'connection churn: connect, one 64 B lp4 echo, close; 50 at a time', loadName(ctx), [
+    { key: 'connectsPerSec', label: 'conns/s', unit: 'count', higherIsBetter: true },
+    P50,
+    P99,
+    { key: 'cpuPerConnUs', label: 'CPU/conn', unit: 'us', higherIsBetter: false },
+    ERRORS,
+  ], runs);
+  t.targets.push(check('connectsPerSec', 'ratio', '>=', 0.9, t.ratios.connectsPerSec ?? 0));
+  return [t];
+}
+
+export async function loadgen(ctx: BenchContext): Promise<Table[]> {
+  if (ctx.tcpload === null || ctx.echoEpoll === null) {
+    ctx.log('  loadgen skipped: tcpload and echo_epoll could not be built (gcc and ../shared/bench are needed)');
+    return [];
+  }
+  const shape: Shape = { conns: 100, size: 64, depth: 16, framing: 'raw', mode: 'echo', seconds: ctx.seconds };
+  const runs = new Map<string, Record<string, number>[]>([
+    ['capstan load', []],
+    ['tcpload (C)', []],
+  ]);
+  const server = await startEchoEpoll(ctx.echoEpoll, ctx.pin);
+  try {
+    for (let round = 0; round < ctx.rounds; round++) {
+      const order = round % 2 === 0 ? ['capstan load', 'tcpload (C)'] : ['tcpload (C)', 'capstan load'];
+      for (const gen of order) {
+        const f = gen === 'capstan load' ? await capstanLoadProcess(server.port, shape, ctx.pin) : await tcpload(ctx.tcpload, server.port, shape, ctx.pin);
+        const values = { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, errors: f.errors };
+        runs.get(gen)?.push(values);
+        ctx.log(`  loadgen round ${round + 1}/${ctx.rounds} ${gen.padEnd(13)} msgsPerSec=${f.msgsPerSec} p50=${f.p50} p99=${f.p99}`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  const t = table('loadgen', 'the load client itself: one capstan load process vs tcpload against the C echo server (raw, 100 connections, 64 B, 16 in flight)', 'both, in turn', [MSGS, P50, P99, ERRORS], runs);
+  t.targets.push(check('msgsPerSec', 'ratio', '>=', 0.5, t.ratios.msgsPerSec ?? 0));
+  return [t];
+}
+
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, large, idle, churn, loadgen };

@@ -1,0 +1,77 @@
+/**
+ * A benchmark server, run as a child process so its CPU time and memory are
+ * its own: `node --expose-gc dist/bench/server.js capstan lp4` (a Capstan echo
+ * through the whole pipeline with that framing) or `… net` (the naive raw
+ * `net` echo: `socket.on('data', d => socket.write(d))`, no framing at all).
+ *
+ * It reports `{ port }` over IPC, answers `{ cmd: 'stats', gc }` with its RSS
+ * and CPU time, and exits when the parent disconnects.
+ */
+import net from 'node:net';
+import { codecFromName } from '../src/codecs/registry.js';
+import { listen, silentLogger } from '../src/index.js';
+
+export interface ServerStats {
+  rssBytes: number;
+  /** User + system CPU time since start, µs. */
+  cpuUs: number;
+  /** Connections open now. */
+  connections: number;
+}
+
+/** Open connections, read when stats are asked for. */
+let openConnections = (): number => 0;
+
+async function start(kind: string, framing: string): Promise<number> {
+  if (kind === 'capstan') {
+    const server = await listen({
+      port: 0,
+      codec: codecFromName(framing),
+      logger: silentLogger,
+      // Defaults, except the connection-count limits: the raw baseline has none, and the idle run holds 10,000.
+      limits: { maxConnections: 100_000, maxConnectionsPerAddress: 100_000 },
+      handler: {
+        message(conn, frame) {
+          conn.send(frame);
+        },
+      },
+    });
+    openConnections = () => server.connectionCount;
+    return (server.address as { port: number }).port;
+  }
+  if (kind === 'net') {
+    let open = 0;
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      open++;
+      socket.on('data', (d) => socket.write(d));
+      socket.on('error', () => {});
+      socket.on('close', () => open--);
+    });
+    openConnections = () => open;
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 511 }, resolve));
+    return (server.address() as net.AddressInfo).port;
+  }
+  throw new Error(`unknown server kind ${kind}`);
+}
+
+const [kind = 'capstan', framing = 'lp4'] = process.argv.slice(2);
+start(kind, framing).then(
+  (port) => {
+    process.on('message', (m: { cmd?: string; gc?: boolean }) => {
+      if (m.cmd !== 'stats') return;
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (m.gc === true && gc !== undefined) {
+        gc();
+        gc();
+      }
+      const cpu = process.cpuUsage();
+      process.send?.({ rssBytes: process.memoryUsage().rss, cpuUs: cpu.user + cpu.system, connections: openConnections() } satisfies ServerStats);
+    });
+    process.on('disconnect', () => process.exit(0));
+    process.send?.({ port });
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench server: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
+);
