@@ -154,6 +154,10 @@ class Listener<D> implements Server<D> {
   private closePromise: Promise<CloseResult> | null = null;
   private onEmpty: (() => void) | null = null;
   private forced = 0;
+  /** Connections released since close began. */
+  private drained = 0;
+  /** While closing: the quiet interval for connections still being taken from the accept queue; -1 once the listener is shut. */
+  private drainQuietMs = -1;
   private boundAddress: Server<D>['address'] = { path: '' };
   isClosing = false;
 
@@ -181,6 +185,7 @@ class Listener<D> implements Server<D> {
       resettable: transport === 'tcp',
       release: (conn) => {
         if (!live.delete(conn)) return;
+        if (this.isClosing) this.drained++;
         returnDescriptor();
         counters.active--;
         const addr = conn.remoteAddress;
@@ -293,7 +298,7 @@ class Listener<D> implements Server<D> {
   }
 
   private accept(socket: Socket): void {
-    if (this.isClosing) return this.refuse(socket, 'closing');
+    if (this.isClosing && this.drainQuietMs < 0) return this.refuse(socket, 'closing');
     if (this.live.size >= this.limits.maxConnections) return this.refuse(socket, 'max-connections');
     const addr = socket.remoteAddress;
     const fromAddress = addr === undefined ? 0 : (this.perAddress.get(addr) ?? 0);
@@ -309,6 +314,7 @@ class Listener<D> implements Server<D> {
       const tlsSocket = new TLSSocket(socket, tlsSocketOptions(this.secureContext, this.tlsOptions as TlsServerOptions));
       const conn = new Connection<D>(this.ctx, tlsSocket, true);
       this.live.add(conn);
+      if (this.isClosing) conn.destroy('shutdown');
       const required = this.tlsOptions?.clientCertificate === 'required';
       tlsSocket.once('secure', () => {
         if (required) {
@@ -325,6 +331,7 @@ class Listener<D> implements Server<D> {
     const conn = new Connection<D>(this.ctx, socket, false);
     this.live.add(conn);
     conn.open();
+    if (this.isClosing) conn.beginDrain(this.drainQuietMs);
   }
 
   close(options: CloseOptions = {}): Promise<CloseResult> {
@@ -332,18 +339,17 @@ class Listener<D> implements Server<D> {
     this.isClosing = true;
     const graceMs = options.graceMs ?? 10_000;
     const quietMs = options.quietMs ?? 250;
-    const total = this.live.size;
-    // Stop accepting first; the server's own 'close' comes once every accepted socket is gone.
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.drainQuietMs = quietMs;
     this.closePromise = new Promise<CloseResult>((resolve) => {
       let timer: NodeJS.Timeout | null = null;
+      let serverClosed: Promise<void> | null = null;
       const finish = () => {
+        if (serverClosed === null) return; // still emptying the accept queue
         if (timer !== null) clearTimeout(timer);
         this.onEmpty = null;
-        void serverClosed.then(() => resolve({ ended: total - this.forced, forced: this.forced }));
+        void serverClosed.then(() => resolve({ ended: this.drained - this.forced, forced: this.forced }));
       };
       this.onEmpty = finish;
-      if (this.live.size === 0) return finish();
       timer = setTimeout(() => {
         for (const c of [...this.live]) {
           this.forced++;
@@ -351,6 +357,24 @@ class Listener<D> implements Server<D> {
         }
       }, graceMs);
       for (const c of [...this.live]) c.beginDrain(quietMs);
+      // Clients whose connections the kernel completed before close may still wait in the accept
+      // queue, and closing the listening socket would reset them. Node takes one connection from the
+      // queue per event-loop turn, so keep turning until a turn accepts nothing (the queue is empty),
+      // bounded by a quarter of the grace period; then the listener shuts.
+      const acceptUntil = Date.now() + Math.min(1_000, graceMs / 4);
+      let seen = this.counters.accepted + this.counters.refused.closing;
+      const turn = () => {
+        const now = this.counters.accepted + this.counters.refused.closing;
+        if (now !== seen && Date.now() < acceptUntil) {
+          seen = now;
+          setImmediate(turn);
+          return;
+        }
+        this.drainQuietMs = -1;
+        serverClosed = new Promise<void>((r) => this.server.close(() => r()));
+        if (this.live.size === 0) finish();
+      };
+      setImmediate(() => setImmediate(turn));
     });
     return this.closePromise;
   }
