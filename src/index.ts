@@ -47,3 +47,9 @@ export { startAdminServer, DEFAULT_ADMIN_PORT } from './metrics/admin-server.js'
 export type { AdminServer, AdminServerOptions, StatsSource } from './metrics/admin-server.js';
 export { collectWorkerSnapshot, combineSnapshots, latencyRecorder, LATENCY_BUCKETS_US } from './metrics/snapshot.js';
 export type { WorkerSnapshot, ServerSnapshot, ListenerSnapshot, LatencySummary, LatencyHistogram, ProcessStats } from './metrics/snapshot.js';
+export { runLoad } from './load/run.js';
+export type { LoadOptions, LoadMode, LoadTlsOptions, VerifyMode } from './load/options.js';
+export type { LoadResult, Direction as LoadDirection } from './load/result.js';
+export type { LoadProgress, LoadHooks, LoadPhase } from './load/run.js';
+export type { ErrorKind as LoadErrorKind } from './load/error-kinds.js';
+export type { LatencyUs as LoadLatencyUs } from './load/histogram.js';
