@@ -10,7 +10,8 @@
  * - **cumulative buckets** since start at the fixed bounds {@link LATENCY_BUCKETS_US},
  *   with count and sum: a Prometheus histogram, summed across workers.
  */
-import hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type * as Hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { MAX_SLOT_VALUE, SLOT_COUNT, slotOf, slotValue } from './slots.js';
 
@@ -47,9 +48,17 @@ export const WINDOW_MS = 900;
 
 const HIGHEST_US = 60_000_000;
 
+const require = createRequire(import.meta.url);
+let hdrLib: typeof Hdr | null = null;
+
+/** hdr-histogram-js, loaded with the first snapshot so that importing Capstan does not pay for it. */
+function hdr(): typeof Hdr {
+  return (hdrLib ??= require('hdr-histogram-js') as typeof Hdr);
+}
+
 function newHistogram(): Histogram {
   // Two significant digits (≤ 1 % error) from 1 µs to 60 s; larger values widen the histogram.
-  return hdr.build({ bitBucketSize: 32, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 2, useWebAssembly: false });
+  return hdr().build({ bitBucketSize: 32, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 2, useWebAssembly: false });
 }
 
 /** The summary of a histogram (all zero when empty). */
@@ -66,11 +75,11 @@ export function summarize(h: Histogram): LatencySummary {
 }
 
 export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+  return hdr().encodeIntoCompressedBase64(h);
 }
 
 export function decodeHistogram(encoded: string): Histogram {
-  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+  return hdr().decodeFromCompressedBase64(encoded, 32, false);
 }
 
 /** Merges encoded windows into one histogram. */
@@ -88,7 +97,8 @@ export function mergeEncoded(encoded: readonly string[]): Histogram {
 export class LatencyRecorder {
   /** Counts since the last collect, by slot (see slots.ts). */
   private readonly slots = new Float64Array(SLOT_COUNT);
-  private building = newHistogram();
+  /** The window being filled; created with the first snapshot. */
+  private building: Histogram | null = null;
   private recent: Histogram | null = null;
   private windowStart = Date.now();
   private sumUs = 0;
@@ -112,18 +122,19 @@ export class LatencyRecorder {
    * the recent view. `now` is epoch ms.
    */
   collect(now = Date.now()): { summary: LatencySummary; histogram: LatencyHistogram } {
-    if (this.drainSlots()) this.view = null;
+    const building = (this.building ??= newHistogram());
+    if (this.drainSlots(building)) this.view = null;
     if (now - this.windowStart >= WINDOW_MS) {
-      const closed = this.building;
-      this.building = this.recent ?? newHistogram();
-      this.building.reset();
-      this.recent = closed;
+      const next = this.recent ?? newHistogram();
+      next.reset();
+      this.recent = building;
+      this.building = next;
       this.windowStart = now;
       this.view = null;
     }
     // The shown window changes about once a second; scrapes in between reuse its summary and encoding.
     if (this.view === null) {
-      const h = this.recent ?? this.building;
+      const h = this.recent ?? building;
       this.view = { summary: summarize(h), encoded: encodeHistogram(h) };
     }
     return {
@@ -133,7 +144,7 @@ export class LatencyRecorder {
   }
 
   /** Moves the slot counts into the window and the buckets; true when there were any. */
-  private drainSlots(): boolean {
+  private drainSlots(into: Histogram): boolean {
     const before = this.total;
     const slots = this.slots;
     const bounds = LATENCY_BUCKETS_US;
@@ -145,7 +156,7 @@ export class LatencyRecorder {
       slots[slot] = 0;
       // A slot counts as its midpoint, so a value within 0.8 % of a bucket bound may land on its other side.
       const v = slotValue(slot);
-      this.building.recordValueWithCount(v, n);
+      into.recordValueWithCount(v, n);
       while (v > (bounds[i] as number)) i++;
       b[i] = (b[i] as number) + n;
       this.total += n;

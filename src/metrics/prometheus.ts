@@ -4,12 +4,13 @@
  * taken for the scrape, so nothing is counted twice and nothing costs anything
  * between scrapes.
  */
-import promClient from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
 import { LATENCY_BUCKETS_US } from './latency.js';
 import { LATENCY_METRIC, METRICS, type MetricDef } from './metric-defs.js';
 import type { ServerSnapshot } from './snapshot.js';
 
-const { Counter, Gauge, Registry } = promClient;
+const require = createRequire(import.meta.url);
 
 export interface Exposition {
   /** The `Content-Type` of {@link Exposition.render}'s output. */
@@ -19,14 +20,16 @@ export interface Exposition {
 }
 
 export function createExposition(): Exposition {
-  const registry = new Registry();
+  // Loaded here, not at import, so that importing Capstan does not pay for prom-client.
+  const prom = require('prom-client') as typeof PromClient;
+  const registry = new prom.Registry();
   let current: ServerSnapshot | null = null;
   const snapshot = (): ServerSnapshot => {
     if (current === null) throw new Error('internal: a metric was collected outside render()');
     return current;
   };
-  for (const def of METRICS) registerDef(registry, def, snapshot);
-  registry.registerMetric(latencyHistogram(snapshot) as unknown as promClient.Metric);
+  for (const def of METRICS) registerDef(prom, registry, def, snapshot);
+  registry.registerMetric(latencyHistogram(snapshot) as unknown as PromClient.Metric);
   // collect() runs across awaits inside registry.metrics(), so scrapes take turns.
   let queue: Promise<unknown> = Promise.resolve();
   return {
@@ -46,10 +49,10 @@ export function createExposition(): Exposition {
   };
 }
 
-function registerDef(registry: promClient.Registry, def: MetricDef, snapshot: () => ServerSnapshot): void {
+function registerDef(prom: typeof PromClient, registry: PromClient.Registry, def: MetricDef, snapshot: () => ServerSnapshot): void {
   const config = { name: def.name, help: def.help, labelNames: def.labels, registers: [registry] };
   if (def.type === 'gauge') {
-    new Gauge({
+    new prom.Gauge({
       ...config,
       collect() {
         this.reset();
@@ -57,7 +60,7 @@ function registerDef(registry: promClient.Registry, def: MetricDef, snapshot: ()
       },
     });
   } else {
-    new Counter({
+    new prom.Counter({
       ...config,
       collect() {
         this.reset();
