@@ -21,6 +21,8 @@ export interface LoadFigures {
   p99: number;
   p999: number;
   errors: number;
+  /** CPU seconds the generator process used over its whole life (0 when run in this process). */
+  cpuSec: number;
 }
 
 export interface Shape {
@@ -37,10 +39,31 @@ export interface Shape {
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-/** Runs a child to completion, collecting stdout; `onLine` sees each line as it arrives. Killed after `limitMs`. */
-function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: string) => void): Promise<{ code: number | null; out: string }> {
+const running = new Set<number>();
+
+/** Kills every load generator still running (by its process group, which it leads). */
+export function killGenerators(): void {
+  for (const pgid of running) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
+/**
+ * Runs a child to completion, collecting stdout; `onLine` sees each line as it
+ * arrives. A shell around it reports the child's CPU time (`times`), so the
+ * load generators' own cost is measured the same way for each. Killed (with
+ * its process group) after `limitMs`.
+ */
+function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: string) => void): Promise<{ code: number | null; out: string; cpuSec: number }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', '"$@"; rc=$?; times 1>&2; exit $rc', 'sh', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pgid = child.pid as number;
+    running.add(pgid);
     let out = '';
     let err = '';
     let pending = '';
@@ -54,11 +77,16 @@ function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: 
       }
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const guard = setTimeout(() => child.kill('SIGKILL'), limitMs);
+    const guard = setTimeout(() => killGenerators(), limitMs);
     child.once('close', (code) => {
       clearTimeout(guard);
-      if (code !== 0 && err !== '') process.stderr.write(err.split('\n').slice(-5).join('\n'));
-      resolve({ code, out });
+      running.delete(pgid);
+      const lines = err.trimEnd().split('\n');
+      // The last line of `times` is the children's user and system time: "0m1.23s 0m0.45s".
+      const t = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(lines[lines.length - 1] ?? '');
+      const cpuSec = t === null ? 0 : Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]);
+      if (code !== 0) process.stderr.write(`${lines.slice(-6, -2).join('\n')}\n`);
+      resolve({ code, out, cpuSec });
     });
   });
 }
@@ -78,7 +106,7 @@ function tcploadArgs(port: number, s: Shape): string[] {
  */
 export async function tcpload(bin: string, port: number, s: Shape, pin: boolean, onEstablished?: (ok: number) => void): Promise<LoadFigures> {
   const [cmd, args] = pinned(pin, 1, bin, tcploadArgs(port, s));
-  const { out } = await runChild(cmd, args, (s.seconds + 120) * 1000, (line) => {
+  const { out, cpuSec } = await runChild(cmd, args, (s.seconds + 120) * 1000, (line) => {
     const m = /^ESTABLISHED ok=(\d+)/.exec(line);
     if (m !== null) onEstablished?.(Number(m[1]));
   });
@@ -93,6 +121,7 @@ export async function tcpload(bin: string, port: number, s: Shape, pin: boolean,
     p99: num('p99_us'),
     p999: num('p999_us'),
     errors: num('connect_fail') + num('handshake_fail') + num('verify_err') + num('peer_closed'),
+    cpuSec,
   };
 }
 
@@ -108,8 +137,9 @@ function loadOptions(port: number, s: Shape, extra: Partial<LoadOptions>): LoadO
   return o;
 }
 
-function figures(r: LoadResult): LoadFigures {
-  return { msgsPerSec: r.msgsPerSec, msgs: r.mode === 'send' ? r.sent.msgs : r.received.msgs, p50: r.latencyUs.p50, p99: r.latencyUs.p99, p999: r.latencyUs.p999, errors: r.errors.total };
+function figures(r: LoadResult, cpuSec = 0): LoadFigures {
+  const msgs = r.mode === 'send' ? r.sent.msgs : r.received.msgs;
+  return { msgsPerSec: r.msgsPerSec, msgs, p50: r.latencyUs.p50, p99: r.latencyUs.p99, p999: r.latencyUs.p999, errors: r.errors.total, cpuSec };
 }
 
 /** Runs `capstan load` as its own process on CPU 1 (what a user runs), parsing its `--json`. */
@@ -118,10 +148,10 @@ export async function capstanLoadProcess(port: number, s: Shape, pin: boolean): 
   const args = [CLI, 'load', o.target, '-c', String(s.conns), '--size', String(s.size), '--depth', String(s.depth), '-d', String(s.seconds), '--framing', s.framing, '--mode', s.mode, '--json', '-q'];
   if (s.srcIps !== undefined) args.push('--src-ips', s.srcIps);
   const [cmd, cmdArgs] = pinned(pin, 1, process.execPath, args);
-  const { out } = await runChild(cmd, cmdArgs, (s.seconds + 120) * 1000);
+  const { out, cpuSec } = await runChild(cmd, cmdArgs, (s.seconds + 120) * 1000);
   const json = out.split('\n').find((l) => l.startsWith('{'));
   if (json === undefined) throw new Error('capstan load printed no result');
-  return figures(JSON.parse(json) as LoadResult);
+  return figures(JSON.parse(json) as LoadResult, cpuSec);
 }
 
 /** Runs the load client in this process (the benchmark pins itself to CPU 1). */

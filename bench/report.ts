@@ -50,7 +50,7 @@ function cell(m: Metric, v: number): string {
 
 export function tableText(t: Table): string {
   const width = Math.max(14, ...t.rows.map((r) => r.label.length)) + 2;
-  const col = 13;
+  const col = Math.max(13, ...t.metrics.map((m) => m.label.length + 3));
   const head = `  ${''.padEnd(width)}${t.metrics.map((m) => m.label.padStart(col)).join('')}`;
   const lines = [`${t.scenario}: ${t.title}`, `  load: ${t.load}; medians of ${t.rows[0]?.runs.length ?? 0} run(s)`, head];
   for (const r of t.rows) lines.push(`  ${r.label.padEnd(width)}${t.metrics.map((m) => cell(m, r.values[m.key] ?? 0).padStart(col)).join('')}`);

@@ -11,6 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { killGenerators } from './generators.js';
 import { killAll } from './procs.js';
 import { factsText, machineFacts, tableText } from './report.js';
 import { SCENARIOS, type BenchContext, type Table } from './scenarios.js';
@@ -73,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.on('SIGINT', () => {
+  killGenerators();
   killAll();
   process.exit(130);
 });
@@ -83,6 +85,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    killGenerators();
     killAll();
     process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
