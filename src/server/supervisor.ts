@@ -163,6 +163,8 @@ export class Supervisor implements AppServer {
       child.kill('SIGKILL');
     }, START_TIMEOUT_MS);
 
+    // A send racing the worker's exit fails with EPIPE; the exit handler does what is needed.
+    child.on('error', (err) => this.logger.debug({ workerId: id, message: err.message }, 'worker channel error'));
     child.on('message', (m: unknown) => {
       if (!isFromWorker(m) || channel.reply(m)) return;
       if (m.t === 'capstan:hello') {

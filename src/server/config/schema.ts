@@ -23,19 +23,28 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 export const LogLevelSchema = Type.Union(
   LOG_LEVELS.map((l) => Type.Literal(l)),
-  { expected: `one of ${LOG_LEVELS.join(', ')}` },
+  { expected: `one of ${LOG_LEVELS.join(', ')}`, description: 'Least severe level written. Default info.' },
 );
 
-export const ConfigTlsSchema = Type.Composite(
-  [
-    Type.Omit(TlsSchema, ['key', 'cert', 'pfx', 'ca']),
-    Type.Object({
-      certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain file, relative to the config file.' })),
-      keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file, relative to the config file.' })),
-      pfxFile: Type.Optional(Type.String({ minLength: 1, description: 'PKCS#12 file holding key and certificate (instead of certFile/keyFile).' })),
-      caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of CAs that sign client certificates.' })),
-    }),
-  ],
+/** A core schema node with a description added where the core has none (the docs table shows it). */
+function described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, description: schema.description ?? description };
+}
+
+const coreTls = TlsSchema.properties;
+
+export const ConfigTlsSchema = Type.Object(
+  {
+    certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain file, relative to the config file.' })),
+    keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file, relative to the config file.' })),
+    pfxFile: Type.Optional(Type.String({ minLength: 1, description: 'PKCS#12 file holding key and certificate (instead of certFile/keyFile).' })),
+    caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of CAs that sign client certificates.' })),
+    passphrase: described(coreTls.passphrase, 'Passphrase of the key or PKCS#12 file.'),
+    clientCertificate: coreTls.clientCertificate,
+    alpnProtocols: described(coreTls.alpnProtocols, 'ALPN protocol names offered, most preferred first.'),
+    minVersion: coreTls.minVersion,
+    ciphers: described(coreTls.ciphers, 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are not affected).'),
+  },
   {
     additionalProperties: false,
     description:
@@ -96,7 +105,7 @@ export const ListenerSchema = Type.Object(
     tls: Type.Optional(ConfigTlsSchema),
     codec: Type.Optional(CodecRefSchema),
     plugin: PluginRefSchema,
-    limits: Type.Optional(LimitsSchema),
+    limits: Type.Optional(described(LimitsSchema, 'Bounds on connections, frames and timeouts, as in listen(); each has a safe default.')),
   },
   { additionalProperties: false, description: 'One listening socket: where, how frames are cut, and which plugin answers.' },
 );
@@ -113,7 +122,7 @@ export const AdminSchema = Type.Union(
       {
         host: Type.Optional(Type.String({ minLength: 1, description: 'Address of the admin HTTP endpoint. Default 127.0.0.1.' })),
         port: Type.Optional(Int(0, 'Port of the admin endpoint. Default 9100; 0 picks a free one.', { maximum: 65535 })),
-        token: Type.Optional(Type.String({ minLength: 16, description: 'Bearer token required on every request. Required when host is not loopback.' })),
+        token: Type.Optional(Type.String({ minLength: 16, description: 'Bearer token required on /metrics and /stats.json (health checks stay open). Required when host is not loopback.' })),
       },
       { additionalProperties: false },
     ),
@@ -129,7 +138,7 @@ export const LoggingSchema = Type.Object(
     level: Type.Optional(LogLevelSchema),
     destination: Type.Optional(Type.String({ minLength: 1, description: 'stderr (default), stdout, or a file path (appended to).' })),
   },
-  { additionalProperties: false, description: 'Structured (pino) logs. level: default info.' },
+  { additionalProperties: false, description: 'Structured (pino) logs, one JSON line per event, each with a worker field.' },
 );
 
 export const ShutdownSchema = Type.Object(

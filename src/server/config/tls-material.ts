@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { generate } from 'selfsigned';
 import type { TlsServerOptions } from '../../transport/options-schema.js';
+import { createServerContext } from '../../transport/tls-context.js';
 import type { ConfigIssue, ConfigPath } from './explain.js';
 import type { ConfigTls } from './schema.js';
 
@@ -68,6 +69,10 @@ export async function loadTlsMaterial(tls: ConfigTls | undefined, dir: string, a
     issues.push({ path: [...at, certFile === undefined ? 'certFile' : 'keyFile'], message: 'is required: certFile and keyFile go together' });
     return undefined;
   }
+  if (settings.clientCertificate !== undefined && settings.clientCertificate !== 'none' && caFile === undefined) {
+    issues.push({ path: [...at, 'caFile'], message: `is required with clientCertificate ${settings.clientCertificate}: the CA that signs client certificates` });
+    return undefined;
+  }
   const [cert, key, pfx, ca] = await Promise.all([
     read('certFile', certFile),
     read('keyFile', keyFile),
@@ -75,10 +80,21 @@ export async function loadTlsMaterial(tls: ConfigTls | undefined, dir: string, a
     read('caFile', caFile),
   ]);
   const base: TlsServerOptions = { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}) };
-  if (pfxFile !== undefined) return pfx === undefined ? undefined : { tls: { ...base, pfx: pfx as Buffer }, selfSigned: false };
+  if (pfxFile !== undefined) return pfx === undefined ? undefined : usable({ ...base, pfx: pfx as Buffer }, false, [...at, 'pfxFile'], issues);
   if (certFile !== undefined) {
-    return cert === undefined || key === undefined ? undefined : { tls: { ...base, cert: cert as string, key: key as string }, selfSigned: false };
+    return cert === undefined || key === undefined ? undefined : usable({ ...base, cert: cert as string, key: key as string }, false, [...at, 'certFile'], issues);
   }
   const generated = await selfSignedCertificate();
-  return { tls: { ...base, ...generated }, selfSigned: true };
+  return usable({ ...base, ...generated }, true, at, issues);
+}
+
+/** Builds the secure context once, so a bad PEM or a key that does not match is a config error, not a start failure. */
+function usable(tls: TlsServerOptions, selfSigned: boolean, at: ConfigPath, issues: ConfigIssue[]): TlsMaterial | undefined {
+  try {
+    createServerContext(tls);
+    return { tls, selfSigned };
+  } catch (err) {
+    issues.push({ path: at, message: (err as Error).message });
+    return undefined;
+  }
 }
