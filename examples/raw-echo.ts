@@ -1,0 +1,23 @@
+/**
+ * Raw TCP echo: every byte read is written back, no framing.
+ *
+ *   node dist/examples/raw-echo.js [port]      (default 7000; 0 picks a free port)
+ *   printf 'hello' | nc 127.0.0.1 7000
+ *
+ * In your own project, import from 'capstan' instead of '../src/index.js'.
+ */
+import { listen, raw } from '../src/index.js';
+
+const server = await listen({
+  port: Number(process.argv[2] ?? 7000),
+  codec: raw(),
+  handler: {
+    message(conn, chunk) {
+      conn.send(chunk);
+    },
+  },
+});
+
+const where = 'port' in server.address ? `${server.address.host}:${server.address.port}` : server.address.path;
+console.log(`raw-echo listening on ${where}`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.close().then(() => process.exit(0)));

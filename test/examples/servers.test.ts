@@ -1,0 +1,98 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { lp4, rawConnect } from '../support/net.js';
+import { testPki } from '../support/certs.js';
+import { startServer, type RunningExample } from './spawn-example.js';
+
+describe('examples/raw-echo', () => {
+  let example: RunningExample;
+  let port: number;
+  before(async () => ({ example, port } = await startServer('raw-echo')));
+  after(() => example.stop());
+
+  it('prints where it listens and echoes bytes back', async () => {
+    const peer = await rawConnect({ port });
+    peer.socket.write('hello, ');
+    peer.socket.write('raw world');
+    assert.equal((await peer.waitBytes(16)).toString(), 'hello, raw world');
+    peer.socket.destroy();
+  });
+});
+
+describe('examples/length-prefixed-echo', () => {
+  let example: RunningExample;
+  let port: number;
+  before(async () => ({ example, port } = await startServer('length-prefixed-echo')));
+  after(() => example.stop());
+
+  it('echoes each length-prefixed message, even when it arrives in pieces', async () => {
+    const peer = await rawConnect({ port });
+    const stream = Buffer.concat([lp4('first'), lp4(''), lp4('third')]);
+    peer.socket.write(stream.subarray(0, 6));
+    peer.socket.write(stream.subarray(6));
+    assert.deepEqual(await peer.waitBytes(stream.length), stream);
+    peer.socket.destroy();
+  });
+
+  it('closes a peer that announces a message over 1 MiB', async () => {
+    const peer = await rawConnect({ port });
+    peer.socket.on('end', () => peer.socket.end());
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(1024 * 1024 + 1);
+    peer.socket.write(header);
+    assert.notEqual(await peer.closed, 'close');
+    assert.equal(peer.received().length, 0);
+  });
+});
+
+describe('examples/line-echo', () => {
+  let example: RunningExample;
+  let port: number;
+  before(async () => ({ example, port } = await startServer('line-echo')));
+  after(() => example.stop());
+
+  it('answers LF and CRLF lines with CRLF lines, and says BYE to QUIT', async () => {
+    const peer = await rawConnect({ port });
+    peer.socket.on('end', () => peer.socket.end());
+    peer.socket.write('one\r\ntw');
+    peer.socket.write('o\nQUIT\r\n');
+    assert.equal((await peer.waitBytes(15)).toString(), 'one\r\ntwo\r\nBYE\r\n');
+    assert.equal(await peer.closed, 'end');
+  });
+});
+
+describe('examples/tls-echo', () => {
+  it('generates a self-signed certificate, prints its fingerprint and echoes over TLS', async (t) => {
+    const { example, port, line } = await startServer('tls-echo');
+    t.after(() => example.stop());
+    const socket = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+    t.after(() => socket.destroy());
+    await once(socket, 'secureConnect');
+    assert.ok(line.includes(socket.getPeerX509Certificate()?.fingerprint256 ?? 'no certificate'), line);
+    socket.write('over tls');
+    const [echo] = (await once(socket, 'data')) as [Buffer];
+    assert.equal(echo.toString(), 'over tls');
+  });
+
+  it('serves the key and certificate files it is given', async (t) => {
+    const pki = await testPki();
+    const dir = mkdtempSync(join(tmpdir(), 'capstan-tls-echo-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'key.pem'), pki.serverKey);
+    writeFileSync(join(dir, 'cert.pem'), pki.serverCert);
+    const { example, port } = await startServer('tls-echo', [join(dir, 'key.pem'), join(dir, 'cert.pem')]);
+    t.after(() => example.stop());
+    // Verified against the test CA: proves the given certificate, not a generated one, is served.
+    const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.caCert });
+    t.after(() => socket.destroy());
+    await once(socket, 'secureConnect');
+    socket.write('verified');
+    const [echo] = (await once(socket, 'data')) as [Buffer];
+    assert.equal(echo.toString(), 'verified');
+  });
+});
