@@ -37,6 +37,20 @@ export interface EngineSlice {
   count: number;
 }
 
+/**
+ * Everything a run needs before its first connection: the target, the codec and
+ * the encoded messages. Throws `ERR_INVALID_OPTION` for a target, framing, size or
+ * payload that cannot work, so a run fails before opening anything.
+ */
+export function prepare(options: ResolvedLoadOptions): { target: Target; codec: Codec; cap: number; messages: MessageSet } {
+  const target = parseTarget(options.target);
+  let codec: Codec = codecFromName(options.framing);
+  if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
+  const cap = options.mode === 'churn' || options.mode === 'idle' ? 1 : options.depth;
+  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap });
+  return { target, codec, cap, messages };
+}
+
 const SWEEP_MS = 100;
 /** How long a connection we ended may take to close before it is destroyed. */
 const CLOSE_GRACE_MS = 3_000;
@@ -83,15 +97,13 @@ export class Engine implements SlotOwner {
     private readonly options: ResolvedLoadOptions,
     slice: EngineSlice,
   ) {
-    this.target = parseTarget(options.target);
-    this.driver = driverFor(this.target);
-    let codec: Codec = codecFromName(options.framing);
-    if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
-    const mode = options.mode;
-    this.cap = mode === 'churn' || mode === 'idle' ? 1 : options.depth;
-    this.messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap: this.cap });
-    const checks = mode === 'echo' || mode === 'churn';
-    this.verifier = !checks ? null : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, this.messages) : new ByteVerifier(this.messages);
+    const { target, codec, cap, messages } = prepare(options);
+    this.target = target;
+    this.driver = driverFor(target);
+    this.cap = cap;
+    this.messages = messages;
+    const checks = options.mode === 'echo' || options.mode === 'churn';
+    this.verifier = !checks ? null : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, messages) : new ByteVerifier(messages);
     const { messages: total, connections } = options;
     this.slots = [];
     for (let i = slice.first; i < slice.first + slice.count; i++) {
@@ -206,7 +218,8 @@ export class Engine implements SlotOwner {
     slot.state = SlotState.Connecting;
     slot.failed = false;
     slot.issued = slot.done = slot.rxOff = 0;
-    slot.queue?.clear();
+    slot.queue = null;
+    slot.decoder = null;
     slot.dialedAt = slot.since = performance.now();
     this.connecting++;
     attach(slot, this.driver.dial(this.target, this.options, local, onRead), this.driver.readyEvent);
@@ -357,7 +370,8 @@ export class Engine implements SlotOwner {
       const cap = ring.length;
       for (let i = slot.issued, end = i + k; i < end; i++) ring[i % cap] = at;
     }
-    if (slot.issued === slot.done) slot.since = performance.now();
+    // A wait for replies starts now (`at` may be a scheduled time in the past).
+    if (slot.issued === slot.done) slot.since = at > slot.since ? at : performance.now();
     slot.issued += k;
     slot.quota -= k;
     this.total.sentMsgs += k;

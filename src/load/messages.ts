@@ -49,6 +49,8 @@ const CYCLE = 61;
 class Collector implements FrameSink {
   buf = Buffer.alloc(256);
   length = 0;
+  /** Everything is copied here anyway. */
+  readonly copyLimit = Number.MAX_SAFE_INTEGER;
 
   reserve(n: number): number {
     this.ensure(n);

@@ -12,7 +12,7 @@
  * A run never hangs: connects, replies and closes each have a time limit, and
  * worker processes are killed if the run overstays its bound.
  */
-import { Engine } from './engine.js';
+import { prepare } from './engine.js';
 import { WorkerFleet } from './fleet.js';
 import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.js';
@@ -61,7 +61,7 @@ function boundMs(o: ResolvedLoadOptions): number {
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const o = resolveLoadOptions(options);
   // Build the target, codec and messages once here, so a bad option fails before any process starts.
-  const payload = new Engine(o, { first: 0, count: 0 }).payload;
+  const payload = prepare(o).messages.payload;
   const runner: Runner = o.workers > 1 ? new WorkerFleet(o, payload, boundMs(o)) : new LocalRunner(o);
   const began = performance.now();
   let phase: LoadPhase = 'connecting';
