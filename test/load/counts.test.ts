@@ -1,5 +1,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runLoad } from '../../src/load/run.js';
 import { waitFor } from '../support/net.js';
 import { capstanServer, echoServer, type Fixture } from './servers.js';
@@ -82,5 +84,33 @@ describe('load client counts', () => {
     assert.equal(r.connections.established, 60);
     await waitFor(() => server.accepted === 60, 5000, `60 accepted connections (has ${server.accepted})`);
     assert.ok(r.connectsPerSec > 0);
+  });
+
+  it('echoes over a Unix socket', async () => {
+    const path = join(tmpdir(), `capstan-load-${process.pid}.sock`);
+    const server = await capstanServer('lp4', true, { path });
+    fixtures.push(server);
+    const r = await runLoad({ target: `unix://${path}`, framing: 'lp4', connections: 3, depth: 2, messages: 90 });
+    assert.equal(r.errors.total, 0, JSON.stringify(r.errorSamples));
+    assert.equal(server.frames, 90);
+  });
+
+  it('ends a long run early when aborted, and still reports what was done', async () => {
+    const server = await capstanServer('lp4', true);
+    fixtures.push(server);
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    const started = Date.now();
+    const r = await runLoad({ target: server.target, framing: 'lp4', connections: 2, durationSec: 60 }, { signal: abort.signal });
+    assert.ok(Date.now() - started < 30_000, 'stopped long before its 60 s');
+    assert.equal(r.errors.total, 0, JSON.stringify(r.errorSamples));
+    assert.ok(r.received.msgs > 0 && r.received.msgs === r.sent.msgs);
+  });
+
+  it('keeps churning against a refused port until its deadline, counting every failure', async () => {
+    const r = await runLoad({ target: 'tcp://127.0.0.1:1', mode: 'churn', connections: 2, durationSec: 0.3 });
+    assert.ok(r.errors.refused >= 2, JSON.stringify(r.errors));
+    assert.equal(r.errors.total, r.errors.refused);
+    assert.equal(r.received.msgs, 0);
   });
 });
