@@ -1,15 +1,12 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runExample, startServer, type RunningExample } from './spawn-example.js';
+import { runExample, serveExampleForSuite, startServer } from './spawn-example.js';
 
 describe('examples/client', () => {
-  let server: RunningExample;
-  let port: number;
-  before(async () => ({ example: server, port } = await startServer('length-prefixed-echo')));
-  after(() => server.stop());
+  const port = serveExampleForSuite('length-prefixed-echo');
 
   it('sends the asked number of messages to the length-prefixed echo, prints each round trip and exits 0', async (t) => {
-    const client = runExample('client', [String(port), '3']);
+    const client = runExample('client', [String(port()), '3']);
     t.after(() => client.stop());
     assert.equal(await client.exited, 0);
     const trips = client.stdout().trim().split('\n');

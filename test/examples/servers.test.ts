@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,16 +7,13 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { lp4, rawConnect } from '../support/net.js';
 import { testPki } from '../support/certs.js';
-import { startServer, type RunningExample } from './spawn-example.js';
+import { serveExampleForSuite, startServer } from './spawn-example.js';
 
 describe('examples/raw-echo', () => {
-  let example: RunningExample;
-  let port: number;
-  before(async () => ({ example, port } = await startServer('raw-echo')));
-  after(() => example.stop());
+  const port = serveExampleForSuite('raw-echo');
 
   it('prints where it listens and echoes bytes back', async () => {
-    const peer = await rawConnect({ port });
+    const peer = await rawConnect({ port: port() });
     peer.socket.write('hello, ');
     peer.socket.write('raw world');
     assert.equal((await peer.waitBytes(16)).toString(), 'hello, raw world');
@@ -25,13 +22,10 @@ describe('examples/raw-echo', () => {
 });
 
 describe('examples/length-prefixed-echo', () => {
-  let example: RunningExample;
-  let port: number;
-  before(async () => ({ example, port } = await startServer('length-prefixed-echo')));
-  after(() => example.stop());
+  const port = serveExampleForSuite('length-prefixed-echo');
 
   it('echoes each length-prefixed message, even when it arrives in pieces', async () => {
-    const peer = await rawConnect({ port });
+    const peer = await rawConnect({ port: port() });
     const stream = Buffer.concat([lp4('first'), lp4(''), lp4('third')]);
     peer.socket.write(stream.subarray(0, 6));
     peer.socket.write(stream.subarray(6));
@@ -40,7 +34,7 @@ describe('examples/length-prefixed-echo', () => {
   });
 
   it('closes a peer that announces a message over 1 MiB', async () => {
-    const peer = await rawConnect({ port });
+    const peer = await rawConnect({ port: port() });
     peer.socket.on('end', () => peer.socket.end());
     const header = Buffer.alloc(4);
     header.writeUInt32BE(1024 * 1024 + 1);
@@ -51,13 +45,10 @@ describe('examples/length-prefixed-echo', () => {
 });
 
 describe('examples/line-echo', () => {
-  let example: RunningExample;
-  let port: number;
-  before(async () => ({ example, port } = await startServer('line-echo')));
-  after(() => example.stop());
+  const port = serveExampleForSuite('line-echo');
 
   it('answers LF and CRLF lines with CRLF lines, and says BYE to QUIT', async () => {
-    const peer = await rawConnect({ port });
+    const peer = await rawConnect({ port: port() });
     peer.socket.on('end', () => peer.socket.end());
     peer.socket.write('one\r\ntw');
     peer.socket.write('o\nQUIT\r\n');

@@ -1,5 +1,6 @@
 /** Runs a compiled example as a child process and reads what it prints. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -82,4 +83,16 @@ export async function startServer(name: string, extraArgs: readonly string[] = [
     await example.stop();
     throw err;
   }
+}
+
+/**
+ * Starts a server example before the tests of the enclosing suite and stops it
+ * after them; returns a getter for its port.
+ */
+export function serveExampleForSuite(name: string): () => number {
+  let example: RunningExample | undefined;
+  let port = 0;
+  before(async () => ({ example, port } = await startServer(name)));
+  after(() => example?.stop());
+  return () => port;
 }
