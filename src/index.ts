@@ -53,3 +53,4 @@ export type { LoadResult, Direction as LoadDirection } from './load/result.js';
 export type { LoadProgress, LoadHooks, LoadPhase } from './load/run.js';
 export type { ErrorKind as LoadErrorKind } from './load/error-kinds.js';
 export type { LatencyUs as LoadLatencyUs } from './load/histogram.js';
+export { frameTooLarge, protocolError } from './codecs/frame-errors.js';
