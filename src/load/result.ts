@@ -6,6 +6,7 @@ import { ERROR_KINDS, ErrorLog, type ErrorCounts, type ErrorKind } from './error
 import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
 import type { LoadMode, ResolvedLoadOptions } from './options.js';
 import { addTraffic, emptyTraffic, type PartialResult } from './partial.js';
+import { parseTarget } from './target.js';
 
 /** Messages and bytes one way. */
 export interface Direction {
@@ -18,6 +19,7 @@ export interface Direction {
 }
 
 export interface LoadResult {
+  /** The target, normalized (`tcp://127.0.0.1:7000`). */
   target: string;
   mode: LoadMode;
   framing: string;
@@ -85,7 +87,7 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
   };
   const headline = mode === 'send' ? sent : mode === 'idle' ? null : received;
   const result: LoadResult = {
-    target: options.target,
+    target: parseTarget(options.target).display,
     mode,
     framing: options.framing,
     payload,
