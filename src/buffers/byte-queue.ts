@@ -19,6 +19,8 @@
  */
 const EMPTY = Buffer.alloc(0);
 
+import { viewOf } from './view.js';
+
 export class ByteQueue {
   /** Bytes waiting to be consumed. */
   length = 0;
@@ -70,6 +72,16 @@ export class ByteQueue {
     const first = this.first as Buffer;
     const at = this.offset + index;
     if (at + bytes <= first.length) {
+      // The common header sizes, read byte by byte: several times cheaper than the checked readers.
+      if (bytes === 4) {
+        return littleEndian
+          ? (first[at] as number) + (first[at + 1] as number) * 0x100 + (first[at + 2] as number) * 0x10000 + (first[at + 3] as number) * 0x1000000
+          : (first[at] as number) * 0x1000000 + (first[at + 1] as number) * 0x10000 + (first[at + 2] as number) * 0x100 + (first[at + 3] as number);
+      }
+      if (bytes === 2) {
+        return littleEndian ? (first[at] as number) + (first[at + 1] as number) * 0x100 : (first[at] as number) * 0x100 + (first[at + 1] as number);
+      }
+      if (bytes === 1) return first[at] as number;
       if (bytes <= 6) return littleEndian ? first.readUIntLE(at, bytes) : first.readUIntBE(at, bytes);
       const big = littleEndian ? first.readBigUInt64LE(at) : first.readBigUInt64BE(at);
       return big > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(big);
@@ -134,8 +146,9 @@ export class ByteQueue {
     const first = this.first as Buffer;
     const end = this.offset + n;
     if (end <= first.length) {
-      const view = first.subarray(this.offset, end);
-      this.advanceFirst(end);
+      const view = viewOf(first, this.offset, n);
+      if (end < first.length) this.offset = end;
+      else this.advanceFirst(end);
       this.length -= n;
       return view;
     }
@@ -159,6 +172,12 @@ export class ByteQueue {
 
   /** Discards the next `n` bytes. */
   skip(n: number): void {
+    const first = this.first;
+    if (first !== null && this.offset + n < first.length) {
+      this.offset += n;
+      this.length -= n;
+      return;
+    }
     let left = n;
     while (left > 0) {
       const c = this.first as Buffer;

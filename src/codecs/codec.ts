@@ -49,6 +49,11 @@ export interface FrameSink {
   reserve(n: number): number;
   /** Appends `bytes`: copied when small, queued as its own buffer (no copy) when large. */
   append(bytes: Buffer): void;
+  /**
+   * Payloads up to this many bytes are cheapest copied next to their header:
+   * `reserve(header + payload)` once and write both, instead of `reserve` + `append`.
+   */
+  readonly copyLimit: number;
 }
 
 export interface Encoder {

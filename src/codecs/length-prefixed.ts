@@ -106,6 +106,14 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
         );
       }
       if (offset === 0) {
+        if (body <= out.copyLimit) {
+          // Header and payload side by side: one reservation, no separate piece.
+          const at = out.reserve(lengthBytes + body);
+          const buf = out.buf;
+          writeLength(buf, at, value, lengthBytes, littleEndian);
+          buf.set(frame, at + lengthBytes);
+          return;
+        }
         const at = out.reserve(lengthBytes);
         writeLength(out.buf, at, value, lengthBytes, littleEndian);
         out.append(frame);
@@ -128,6 +136,26 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
 }
 
 function writeLength(buf: Buffer, at: number, value: number, bytes: number, littleEndian: boolean): void {
+  // The common sizes byte by byte: the checked writers cost several times more per frame.
+  if (bytes === 4) {
+    if (littleEndian) {
+      buf[at] = value & 0xff;
+      buf[at + 1] = (value >>> 8) & 0xff;
+      buf[at + 2] = (value >>> 16) & 0xff;
+      buf[at + 3] = value >>> 24;
+    } else {
+      buf[at] = value >>> 24;
+      buf[at + 1] = (value >>> 16) & 0xff;
+      buf[at + 2] = (value >>> 8) & 0xff;
+      buf[at + 3] = value & 0xff;
+    }
+    return;
+  }
+  if (bytes === 2) {
+    buf[at + (littleEndian ? 0 : 1)] = value & 0xff;
+    buf[at + (littleEndian ? 1 : 0)] = value >>> 8;
+    return;
+  }
   if (bytes === 8) {
     if (littleEndian) buf.writeBigUInt64LE(BigInt(value), at);
     else buf.writeBigUInt64BE(BigInt(value), at);

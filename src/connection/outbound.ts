@@ -67,6 +67,7 @@ function reserveSlow(o: OutboundState, n: number): number {
  */
 class Sink implements FrameSink {
   target: OutboundState = null as unknown as OutboundState;
+  readonly copyLimit = COPY_LIMIT;
 
   get buf(): Buffer {
     return slab;
@@ -88,7 +89,7 @@ class Sink implements FrameSink {
     const n = bytes.length;
     if (n <= COPY_LIMIT) {
       const at = this.reserve(n);
-      bytes.copy(slab, at);
+      slab.set(bytes, at);
       return;
     }
     const o = this.target;

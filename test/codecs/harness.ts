@@ -10,6 +10,7 @@ import { ByteQueue, isCapstanError, type Codec, type FrameSink } from '../../src
 /** A FrameSink that collects what an encoder writes, in order. */
 export class CollectingSink implements FrameSink {
   buf: Buffer = Buffer.alloc(0);
+  readonly copyLimit = 1024;
   private readonly parts: Buffer[] = [];
 
   reserve(n: number): number {

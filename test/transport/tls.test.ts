@@ -100,7 +100,7 @@ describe('tls transport', () => {
       tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.caCert, clientCertificate: 'optional' },
       handler: {
         open(c) {
-          seen.push({ authorized: c.tls?.authorized ?? false, cn: c.tls?.peerCertificate()?.subject.CN });
+          seen.push({ authorized: c.tls?.authorized ?? false, cn: c.tls?.peerCertificate()?.subject.CN as string | undefined });
         },
       },
       logger: silentLogger,
