@@ -19,15 +19,14 @@
  * train. Every wait has a limit: connects, due replies and closes are swept by
  * one interval timer, not a timer per connection.
  */
-import { codecFromName } from '../codecs/registry.js';
-import type { Codec } from '../codecs/codec.js';
 import { classify, ErrorLog, type ErrorKind } from './error-kinds.js';
-import { encodeHistogram, newHistogram, type Histogram } from './histogram.js';
-import { buildMessages, type MessageSet } from './messages.js';
+import { encodeHistogram, newHistogram, recordBatch, type Histogram } from './histogram.js';
+import type { MessageSet } from './messages.js';
+import { prepare } from './prepare.js';
 import type { ResolvedLoadOptions } from './options.js';
 import { emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
 import { attach, onRead, Slot, SlotState, type SlotOwner } from './slot.js';
-import { driverFor, parseTarget, type Driver, type Target } from './target.js';
+import { driverFor, type Driver, type Target } from './target.js';
 import { ByteVerifier, FrameVerifier, type Verifier } from './verify.js';
 
 /** Which of the run's connections this process opens. */
@@ -35,20 +34,6 @@ export interface EngineSlice {
   /** Index of the first connection over the whole run. */
   first: number;
   count: number;
-}
-
-/**
- * Everything a run needs before its first connection: the target, the codec and
- * the encoded messages. Throws `ERR_INVALID_OPTION` for a target, framing, size or
- * payload that cannot work, so a run fails before opening anything.
- */
-export function prepare(options: ResolvedLoadOptions): { target: Target; codec: Codec; cap: number; messages: MessageSet } {
-  const target = parseTarget(options.target);
-  let codec: Codec = codecFromName(options.framing);
-  if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
-  const cap = options.mode === 'churn' || options.mode === 'idle' ? 1 : options.depth;
-  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap });
-  return { target, codec, cap, messages };
 }
 
 const SWEEP_MS = 100;
@@ -320,7 +305,7 @@ export class Engine implements SlotOwner {
       return;
     }
     this.total.receivedMsgs += k;
-    this.record(slot.sentAt as Float64Array, before, k, now);
+    recordBatch(this.interval, slot.sentAt as Float64Array, before, k, now);
     if (this.options.mode === 'churn') {
       if (this.running) this.cycles++;
       this.close(slot);
@@ -340,43 +325,12 @@ export class Engine implements SlotOwner {
     }
   }
 
-  /** Records the latency of messages `from … from + k - 1`, once per run of equal send times. */
-  private record(sentAt: Float64Array, from: number, k: number, now: number): void {
-    const cap = sentAt.length;
-    const h = this.interval;
-    let t = sentAt[from % cap] as number;
-    let same = 1;
-    for (let i = from + 1; i < from + k; i++) {
-      const s = sentAt[i % cap] as number;
-      if (s === t) {
-        same++;
-        continue;
-      }
-      h.recordValueWithCount(Math.round((now - t) * 1000), same);
-      t = s;
-      same = 1;
-    }
-    h.recordValueWithCount(Math.round((now - t) * 1000), same);
-  }
-
   /** Sends the slot's next `k` messages (k ≤ cap) in one write stamped `at`; false when the socket's buffer is full. */
   private send(slot: Slot, k: number, at: number): boolean {
-    const m = this.messages;
-    const first = (slot.issued + slot.base) % m.count;
-    const a = m.starts[first] as number;
-    const b = m.starts[first + k] as number;
-    const ring = slot.sentAt;
-    if (ring !== null) {
-      const cap = ring.length;
-      for (let i = slot.issued, end = i + k; i < end; i++) ring[i % cap] = at;
-    }
-    // A wait for replies starts now (`at` may be a scheduled time in the past).
-    if (slot.issued === slot.done) slot.since = at > slot.since ? at : performance.now();
-    slot.issued += k;
-    slot.quota -= k;
+    const bytes = slot.send(this.messages, k, at);
     this.total.sentMsgs += k;
-    this.total.sentBytes += b - a;
-    return (slot.socket as NonNullable<Slot['socket']>).write(m.train.subarray(a, b));
+    this.total.sentBytes += bytes;
+    return !slot.blocked;
   }
 
   /** Fixed rate: events are spread evenly over the slots, each stamped with its scheduled time. */
@@ -412,10 +366,6 @@ export class Engine implements SlotOwner {
     for (const slot of this.slots) {
       if (slot.state !== SlotState.Ready || slot.blocked || slot.quota === 0) continue;
       if (this.send(slot, Math.min(this.options.depth, slot.quota), now)) more = true;
-      else {
-        slot.blocked = true;
-        slot.since = now;
-      }
       if (slot.quota === 0) this.retire(slot);
     }
     if (more) this.schedulePump();

@@ -41,3 +41,25 @@ export function addEncoded(into: Histogram, encoded: string): void {
 export function latencySummary(h: Histogram): LatencyUs {
   return { ...summarize(h), mean: h.totalCount === 0 ? 0 : Math.round(h.mean * 10) / 10 };
 }
+
+/**
+ * Records the latencies of messages `from … from + k - 1`, whose send times (ms)
+ * are in the ring `sentAt`, received at `now`: one record per run of messages
+ * sent together, so a read of sixteen replies to one write costs one call.
+ */
+export function recordBatch(h: Histogram, sentAt: Float64Array, from: number, k: number, now: number): void {
+  const cap = sentAt.length;
+  let t = sentAt[from % cap] as number;
+  let same = 1;
+  for (let i = from + 1; i < from + k; i++) {
+    const s = sentAt[i % cap] as number;
+    if (s === t) {
+      same++;
+      continue;
+    }
+    h.recordValueWithCount(Math.round((now - t) * 1000), same);
+    t = s;
+    same = 1;
+  }
+  h.recordValueWithCount(Math.round((now - t) * 1000), same);
+}

@@ -127,15 +127,15 @@ function positive(key: string, value: unknown, fallback: number, min = 0): numbe
 }
 
 function sizes(value: LoadOptions['size'], framing: string): [number, number] {
-  const fixed = /^fixed:([0-9]+)$/.exec(framing);
   if (value === undefined) {
+    const fixed = /^fixed:([0-9]+)$/.exec(framing);
     const n = fixed !== null ? Number(fixed[1]) : 64;
     return [n, n];
   }
-  const [min, max] = typeof value === 'number' ? [value, value] : Array.isArray(value) && value.length === 2 ? value : bad('size', 'a byte count or [min, max]', value);
-  integer('size', min, 0, 1, MAX_MESSAGE_BYTES);
-  integer('size', max, 0, min as number, MAX_MESSAGE_BYTES);
-  return [min as number, max as number];
+  const pair = typeof value === 'number' ? [value, value] : value;
+  if (!Array.isArray(pair) || pair.length !== 2) bad('size', 'a byte count or [min, max]', value);
+  const min = integer('size', pair[0], 0, 1, MAX_MESSAGE_BYTES);
+  return [min, integer('size', pair[1], 0, min, MAX_MESSAGE_BYTES)];
 }
 
 /** Applies defaults and checks every option. @throws CapstanError `ERR_INVALID_OPTION` / `ERR_UNKNOWN_OPTION` naming the option. */

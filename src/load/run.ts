@@ -12,7 +12,7 @@
  * A run never hangs: connects, replies and closes each have a time limit, and
  * worker processes are killed if the run overstays its bound.
  */
-import { prepare } from './engine.js';
+import { prepare } from './prepare.js';
 import { WorkerFleet } from './fleet.js';
 import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.js';

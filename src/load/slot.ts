@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ByteQueue } from '../buffers/byte-queue.js';
 import type { Decoder } from '../codecs/codec.js';
+import type { MessageSet } from './messages.js';
 import type { Progress } from './verify.js';
 
 export const enum SlotState {
@@ -59,6 +60,29 @@ export class Slot implements Progress {
     readonly index: number,
     public base: number,
   ) {}
+
+  /**
+   * Writes the next `k` messages of this connection's cycle (k ≤ the train's cap)
+   * as one view of the train, stamping each with `at`. Returns the bytes written;
+   * `blocked` tells whether the socket's buffer is now full.
+   */
+  send(messages: MessageSet, k: number, at: number): number {
+    const first = (this.issued + this.base) % messages.count;
+    const a = messages.starts[first] as number;
+    const b = messages.starts[first + k] as number;
+    const ring = this.sentAt;
+    if (ring !== null) {
+      const cap = ring.length;
+      for (let i = this.issued, end = i + k; i < end; i++) ring[i % cap] = at;
+    }
+    // A wait for replies starts now (`at` may be a scheduled time in the past).
+    if (this.issued === this.done) this.since = at > this.since ? at : performance.now();
+    this.issued += k;
+    this.quota -= k;
+    this.blocked = !(this.socket as Socket).write(messages.train.subarray(a, b));
+    if (this.blocked) this.since = performance.now();
+    return b - a;
+  }
 }
 
 const kSlot = Symbol('capstan.load.slot');

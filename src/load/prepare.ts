@@ -1,0 +1,23 @@
+/**
+ * The checks and the work a run does before its first connection, shared by
+ * the parent (to fail early, before any worker starts) and each engine.
+ */
+import { codecFromName } from '../codecs/registry.js';
+import type { Codec } from '../codecs/codec.js';
+import { buildMessages, type MessageSet } from './messages.js';
+import type { ResolvedLoadOptions } from './options.js';
+import { parseTarget, type Target } from './target.js';
+
+/**
+ * Everything a run needs before its first connection: the target, the codec and
+ * the encoded messages. Throws `ERR_INVALID_OPTION` for a target, framing, size or
+ * payload that cannot work, so a run fails before opening anything.
+ */
+export function prepare(options: ResolvedLoadOptions): { target: Target; codec: Codec; cap: number; messages: MessageSet } {
+  const target = parseTarget(options.target);
+  let codec: Codec = codecFromName(options.framing);
+  if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
+  const cap = options.mode === 'churn' || options.mode === 'idle' ? 1 : options.depth;
+  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap });
+  return { target, codec, cap, messages };
+}
