@@ -134,8 +134,8 @@ function sizes(value: LoadOptions['size'], framing: string): [number, number] {
   }
   const pair = typeof value === 'number' ? [value, value] : value;
   if (!Array.isArray(pair) || pair.length !== 2) bad('size', 'a byte count or [min, max]', value);
-  const min = integer('size', pair[0], 0, 1, MAX_MESSAGE_BYTES);
-  return [min, integer('size', pair[1], 0, min, MAX_MESSAGE_BYTES)];
+  const min = integer('size', pair[0] ?? null, 0, 1, MAX_MESSAGE_BYTES);
+  return [min, integer('size', pair[1] ?? null, 0, min, MAX_MESSAGE_BYTES)];
 }
 
 /** Applies defaults and checks every option. @throws CapstanError `ERR_INVALID_OPTION` / `ERR_UNKNOWN_OPTION` naming the option. */
