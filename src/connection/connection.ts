@@ -85,6 +85,15 @@ let nextId = 1;
 const dirty: Connection<any>[] = [];
 let flushScheduled = false;
 
+function scheduleFlush(conn: Connection<any>): void {
+  conn.dirty = true;
+  dirty.push(conn);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    process.nextTick(flushDirty);
+  }
+}
+
 function flushDirty(): void {
   flushScheduled = false;
   // A flush may make another connection dirty (a handler called from drain); loop until quiet.
@@ -172,6 +181,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   private inData = false;
   /** A send passed the high-water mark: deliver no more frames until a flush brings the queue down. */
   private overHigh = false;
+  /** The socket's own queue as of the last flush (bytes); a cheap upper bound between flushes. */
+  private sockQueued = 0;
   private inLoop = false;
   private gotFirstByte = false;
   private peerEnded = false;
@@ -286,29 +297,32 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
    */
   send(frame: Buffer | string): boolean {
     if (this.st !== State.Open) return false;
-    const buf = typeof frame === 'string' ? Buffer.from(frame) : frame;
     sink.target = this;
-    this.encoder.encode(buf, sink);
+    this.encoder.encode(typeof frame === 'string' ? Buffer.from(frame) : frame, sink);
     const ctx = this.ctx;
     ctx.counters.framesOut++;
-    const buffered = this.outBytes + this.socket.writableLength;
-    if (buffered > ctx.limits.maxBufferedBytes) {
-      this.destroy('slow-consumer', capstanError('ERR_HANDLER', `outbound queue of ${buffered} bytes exceeds maxBufferedBytes ${ctx.limits.maxBufferedBytes}`, {
-        reason: 'slow-consumer',
-        limit: ctx.limits.maxBufferedBytes,
-        actual: buffered,
-      }));
+    if (!this.inData && !this.dirty) scheduleFlush(this);
+    // Checked against what the socket held at the last flush; the exact figure is read only near the mark.
+    if (this.outBytes + this.sockQueued <= ctx.limits.highWaterBytes) return true;
+    return this.checkMarks();
+  }
+
+  private checkMarks(): boolean {
+    const limits = this.ctx.limits;
+    this.sockQueued = this.socket.writableLength;
+    const buffered = this.outBytes + this.sockQueued;
+    if (buffered > limits.maxBufferedBytes) {
+      this.destroy(
+        'slow-consumer',
+        capstanError('ERR_HANDLER', `outbound queue of ${buffered} bytes exceeds maxBufferedBytes ${limits.maxBufferedBytes}`, {
+          reason: 'slow-consumer',
+          limit: limits.maxBufferedBytes,
+          actual: buffered,
+        }),
+      );
       return false;
     }
-    if (!this.inData && !this.dirty) {
-      this.dirty = true;
-      dirty.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flushDirty);
-      }
-    }
-    if (buffered > ctx.limits.highWaterBytes) {
+    if (buffered > limits.highWaterBytes) {
       this.needDrain = true;
       this.overHigh = true;
       return false;
@@ -485,6 +499,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const q = this.queue;
     const ctx = this.ctx;
     const h = ctx.handler;
+    let frames = 0;
     while (this.st === State.Open && !this.userPaused && !this.overHigh && q.length > 0) {
       const before = q.length;
       let frame: Buffer | undefined;
@@ -499,7 +514,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
         this.fail('protocol-error', capstanError('ERR_PROTOCOL', `codec ${this.codec.name} returned a frame without consuming input (a codec bug)`));
         break;
       }
-      ctx.counters.framesIn++;
+      frames++;
       if (h.message !== undefined) {
         try {
           h.message(this, frame);
@@ -509,6 +524,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
         }
       }
     }
+    ctx.counters.framesIn += frames;
     this.inLoop = false;
   }
 
@@ -554,6 +570,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     ctx.counters.bytesOut += bytes;
     const after = s.writableLength;
+    this.sockQueued = after;
     if (after > 0) {
       const now = ctx.wheel.now();
       this.lastWrite = now;
@@ -585,6 +602,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal The socket's queue is empty again. */
   drained(): void {
     this.stallSince = 0;
+    this.sockQueued = this.socket.writableLength;
     this.overHigh = false;
     if (this.bpPaused) {
       this.bpPaused = false;

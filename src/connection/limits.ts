@@ -38,5 +38,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 });
 
 export function resolveLimits(given: Partial<Limits> | undefined): Limits {
-  return { ...DEFAULT_LIMITS, ...given };
+  const limits = { ...DEFAULT_LIMITS, ...given };
+  // Reading pauses at the high-water mark, so it can never sit above the hard cap.
+  if (limits.highWaterBytes > limits.maxBufferedBytes) limits.highWaterBytes = limits.maxBufferedBytes;
+  return limits;
 }
