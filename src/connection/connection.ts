@@ -314,7 +314,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if (buffered > limits.maxBufferedBytes) {
       this.destroy(
         'slow-consumer',
-        capstanError('ERR_HANDLER', `outbound queue of ${buffered} bytes exceeds maxBufferedBytes ${limits.maxBufferedBytes}`, {
+        capstanError('ERR_SLOW_CONSUMER', `outbound queue of ${buffered} bytes exceeds maxBufferedBytes ${limits.maxBufferedBytes}: the peer reads slower than the handler sends`, {
           reason: 'slow-consumer',
           limit: limits.maxBufferedBytes,
           actual: buffered,
