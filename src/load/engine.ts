@@ -52,6 +52,8 @@ export class Engine implements SlotOwner {
   private reported: Traffic = emptyTraffic();
   private window: Traffic | null = null;
   private windowSec = 0;
+  private cpuStart: NodeJS.CpuUsage | null = null;
+  private windowCpuUs = 0;
   private readonly interval: Histogram = newHistogram();
   private readonly latency: Histogram = newHistogram();
   private readonly connectTime: Histogram = newHistogram();
@@ -122,6 +124,7 @@ export class Engine implements SlotOwner {
     const now = performance.now();
     this.running = true;
     this.startedAt = now;
+    this.cpuStart = process.cpuUsage();
     for (const slot of this.slots) {
       if (o.mode === 'churn') {
         slot.sentAt = new Float64Array(1);
@@ -391,6 +394,8 @@ export class Engine implements SlotOwner {
     this.deadline = this.rateTimer = null;
     this.windowSec = (performance.now() - this.startedAt) / 1000;
     this.window = { ...this.total };
+    const cpu = process.cpuUsage(this.cpuStart ?? undefined);
+    this.windowCpuUs = cpu.user + cpu.system;
     this.windowCycles = this.cycles;
     for (const slot of this.slots) {
       if (this.options.mode === 'churn') {
@@ -472,6 +477,7 @@ export class Engine implements SlotOwner {
       total: { ...this.total },
       window: this.window ?? { ...this.total },
       windowSec: this.windowSec,
+      cpuUs: this.windowCpuUs,
       cycles: this.windowCycles,
       skipped: this.skipped,
       errors: { ...this.errors.counts },

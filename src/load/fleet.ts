@@ -163,6 +163,7 @@ function lostResult(w: WorkerHandle): PartialResult {
     total: emptyTraffic(),
     window: emptyTraffic(),
     windowSec: 0,
+    cpuUs: 0,
     cycles: 0,
     skipped: 0,
     errors: errors.counts,

@@ -52,6 +52,8 @@ export interface PartialResult {
   window: Traffic;
   /** Length of the measured window in seconds. */
   windowSec: number;
+  /** CPU time (user + system, µs) this process used during the window. */
+  cpuUs: number;
   /** Connect-exchange-close cycles completed in the window (churn). */
   cycles: number;
   /** Fixed-rate sends skipped because `depth` replies were already due. */

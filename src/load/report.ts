@@ -84,6 +84,12 @@ export function resultTable(r: LoadResult): string {
     );
     if (r.mode !== 'send') lines.push('', `  latency       ${latencyLine(r.latencyUs)}`);
   }
+  const cpu = r.clientCpu;
+  lines.push(
+    '',
+    `  client CPU    ${cpu.seconds.toFixed(2)} s, ${Math.round(cpu.utilization * 100)}% of a core per process${cpu.perMsgUs > 0 ? `, ${cpu.perMsgUs.toFixed(2)} µs per message` : ''}`,
+  );
+  if (cpu.utilization >= 0.9) lines.push('                the client was busy all the time: the server may do more than this shows (try --workers)');
   if (r.skipped > 0) lines.push(`  skipped       ${count(r.skipped)} scheduled sends (depth ${r.depth} replies already due; raise --depth or lower --rate)`);
   lines.push('', `  errors        ${count(r.errors.total)}`);
   for (const kind of ERROR_KINDS) {

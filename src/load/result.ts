@@ -43,6 +43,12 @@ export interface LoadResult {
   connectsPerSec: number;
   /** Fixed-rate sends skipped because `depth` replies were already due. */
   skipped: number;
+  /**
+   * The load client's own CPU time during the window: seconds over all its processes,
+   * `utilization` of one core per process (near 1 means the client, not the server,
+   * set the pace), and µs per message in the headline direction.
+   */
+  clientCpu: { seconds: number; utilization: number; perMsgUs: number };
   /** Round-trip latency (µs): send to last byte of the checked reply; `churn`: connect start to reply. */
   latencyUs: LatencyUs;
   /** Connect time (µs), TLS handshake included. */
@@ -65,7 +71,9 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
   let established = 0;
   let cycles = 0;
   let skipped = 0;
+  let cpuUs = 0;
   for (const p of parts) {
+    cpuUs += p.cpuUs;
     addTraffic(total, p.total);
     addTraffic(window, p.window);
     windowSec = Math.max(windowSec, p.windowSec);
@@ -103,6 +111,11 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
     received,
     connectsPerSec: mode === 'churn' ? rate(cycles, windowSec) : 0,
     skipped,
+    clientCpu: {
+      seconds: Math.round(cpuUs / 1000) / 1000,
+      utilization: windowSec > 0 ? Math.round((cpuUs / 1e6 / windowSec / Math.max(1, parts.length)) * 100) / 100 : 0,
+      perMsgUs: headline !== null && headline.msgsPerSec > 0 ? Math.round((cpuUs / (headline.msgsPerSec * windowSec)) * 1000) / 1000 : 0,
+    },
     latencyUs: latencySummary(latency),
     connectTimeUs: latencySummary(connectTime),
     errors: { ...errors.counts, total: ERROR_KINDS.reduce((n, k) => n + errors.counts[k], 0) },

@@ -63,6 +63,7 @@ describe('load client counts', () => {
     assert.ok(r.durationSec >= 0.5, `window ${r.durationSec}`);
     assert.ok(r.msgsPerSec > 0 && r.bytesPerSec === r.received.bytesPerSec);
     assert.ok(r.latencyUs.count > 0 && r.latencyUs.p50 <= r.latencyUs.p99 && r.latencyUs.p99 <= r.latencyUs.max);
+    assert.ok(r.clientCpu.seconds > 0 && r.clientCpu.perMsgUs > 0, JSON.stringify(r.clientCpu));
   });
 
   it('keeps to a fixed rate: a counted run at a known rate cannot finish sooner than its schedule', async () => {
