@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     return failed.length > 0 ? 1 : 0;
   } catch (err) {
     if (isCapstanError(err, 'ERR_INVALID_OPTION') || isCapstanError(err, 'ERR_UNKNOWN_OPTION')) {
-      process.stderr.write(`capstan load: ${(err as Error).message}\n`);
+      process.stderr.write(`capstan load: ${(err as Error).message.replace(/^load: /, '')}\n`);
       return 2;
     }
     throw err;
