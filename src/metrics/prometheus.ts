@@ -1,8 +1,8 @@
 /**
- * Prometheus text exposition of a {@link ServerSnapshot}, through prom-client.
- * One Registry per admin server; each metric's `collect()` reads the snapshot
- * taken for the scrape, so nothing is counted twice and nothing costs anything
- * between scrapes.
+ * Prometheus text exposition of a {@link ServerSnapshot}, through prom-client's
+ * Registry (HELP, TYPE, label escaping). One Registry per admin server; each
+ * metric reads the snapshot taken for the scrape, so nothing is counted twice
+ * and nothing costs anything between scrapes.
  */
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
@@ -28,9 +28,9 @@ export function createExposition(): Exposition {
     if (current === null) throw new Error('internal: a metric was collected outside render()');
     return current;
   };
-  for (const def of METRICS) registerDef(prom, registry, def, snapshot);
+  for (const def of METRICS) registry.registerMetric(snapshotMetric(def, snapshot) as unknown as PromClient.Metric);
   registry.registerMetric(latencyHistogram(snapshot) as unknown as PromClient.Metric);
-  // collect() runs across awaits inside registry.metrics(), so scrapes take turns.
+  // Metrics are read across awaits inside registry.metrics(), so scrapes take turns.
   let queue: Promise<unknown> = Promise.resolve();
   return {
     contentType: registry.contentType,
@@ -49,31 +49,29 @@ export function createExposition(): Exposition {
   };
 }
 
-function registerDef(prom: typeof PromClient, registry: PromClient.Registry, def: MetricDef, snapshot: () => ServerSnapshot): void {
-  const config = { name: def.name, help: def.help, labelNames: def.labels, registers: [registry] };
-  if (def.type === 'gauge') {
-    new prom.Gauge({
-      ...config,
-      collect() {
-        this.reset();
-        for (const [labels, v] of def.values(snapshot())) this.set(labels, v);
-      },
-    });
-  } else {
-    new prom.Counter({
-      ...config,
-      collect() {
-        this.reset();
-        for (const [labels, v] of def.values(snapshot())) this.inc(labels, v);
-      },
-    });
-  }
+/**
+ * A metric whose values are read from the scrape's snapshot. prom-client's
+ * Registry formats any metric by calling its `get()`; building the value list
+ * directly skips the label hashing and resetting a Gauge or Counter would do
+ * on every scrape (most of the scrape's cost).
+ */
+function snapshotMetric(def: MetricDef, snapshot: () => ServerSnapshot) {
+  return {
+    name: def.name,
+    help: def.help,
+    type: def.type,
+    aggregator: 'sum',
+    async get() {
+      const values = def.values(snapshot()).map(([labels, value]) => ({ labels, value }));
+      return { name: def.name, help: def.help, type: def.type, aggregator: 'sum', values };
+    },
+  };
 }
 
 /**
- * prom-client's Histogram only observes single values; ours are already
- * bucketed (cumulative HDR buckets per listener), so this metric hands the
- * registry the same value shape prom-client's own Histogram#get() returns.
+ * The latency histogram: already bucketed (cumulative buckets per listener),
+ * handed to the registry in the value shape prom-client's own Histogram#get()
+ * returns.
  */
 function latencyHistogram(snapshot: () => ServerSnapshot) {
   const m = LATENCY_METRIC;
