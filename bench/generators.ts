@@ -23,6 +23,8 @@ export interface LoadFigures {
   errors: number;
   /** CPU seconds the generator process used over its whole life (0 when run in this process). */
   cpuSec: number;
+  /** The load client's own CPU µs per message inside its measured window (`capstan load` only). */
+  windowCpuPerMsgUs?: number;
 }
 
 export interface Shape {
@@ -139,7 +141,7 @@ function loadOptions(port: number, s: Shape, extra: Partial<LoadOptions>): LoadO
 
 function figures(r: LoadResult, cpuSec = 0): LoadFigures {
   const msgs = r.mode === 'send' ? r.sent.msgs : r.received.msgs;
-  return { msgsPerSec: r.msgsPerSec, msgs, p50: r.latencyUs.p50, p99: r.latencyUs.p99, p999: r.latencyUs.p999, errors: r.errors.total, cpuSec };
+  return { msgsPerSec: r.msgsPerSec, msgs, p50: r.latencyUs.p50, p99: r.latencyUs.p99, p999: r.latencyUs.p999, errors: r.errors.total, cpuSec, windowCpuPerMsgUs: r.clientCpu.perMsgUs };
 }
 
 /** Runs `capstan load` as its own process on CPU 1 (what a user runs), parsing its `--json`. */
