@@ -87,7 +87,9 @@ function table(scenario: string, title: string, load: string, metrics: Metric[],
   }));
   const first = rows[0]?.values ?? {};
   const base = rows[rows.length - 1]?.values ?? {};
-  const ratios = Object.fromEntries(metrics.filter((m) => m.key !== 'errors').map((m) => [m.key, (base[m.key] ?? 0) > 0 ? (first[m.key] ?? 0) / (base[m.key] as number) : 0]));
+  const ratios = Object.fromEntries(
+    metrics.filter((m) => m.key !== 'errors' && (base[m.key] ?? 0) > 0).map((m) => [m.key, (first[m.key] ?? 0) / (base[m.key] as number)]),
+  );
   return { scenario, title, load, metrics, rows, ratios, targets: [] };
 }
 
