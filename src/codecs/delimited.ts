@@ -25,7 +25,7 @@
  * is ever buffered for a frame. A frame that lies in one read is a zero-copy view.
  */
 import { capstanError } from '../errors.js';
-import type { ByteQueue } from '../buffers/byte-queue.js';
+import { chunkIndexOf, type ByteQueue } from '../buffers/byte-queue.js';
 import { DEFAULT_MAX_FRAME_BYTES, type Codec, type Decoder, type DecoderEvents, type Encoder, type FrameSink } from './codec.js';
 import { checkInteger, checkKeys, frameTooLarge } from './frame-errors.js';
 
@@ -288,7 +288,20 @@ class DelimiterDecoder implements Decoder {
 
 /** Shared by every connection of the codec: it keeps no state. */
 class DelimiterEncoder implements Encoder {
-  constructor(private readonly f: Framing) {}
+  /**
+   * For a delimiter that overlaps itself (`aa`, `aba`), the tail lengths k, longest
+   * first, for which a frame ending in the delimiter's first k bytes forms a
+   * delimiter with the one appended: those where the delimiter's last
+   * `length - k` bytes repeat its first ones. Empty for CRLF and most others.
+   */
+  private readonly tails: number[] = [];
+
+  constructor(private readonly f: Framing) {
+    const d = f.delimiter;
+    for (let border = 1; border < d.length; border++) {
+      if (d.subarray(0, border).equals(d.subarray(d.length - border))) this.tails.push(d.length - border);
+    }
+  }
 
   encode(frame: Buffer, out: FrameSink): void {
     const f = this.f;
@@ -304,8 +317,18 @@ class DelimiterEncoder implements Encoder {
       return;
     }
     if (f.checkOutbound) this.check(frame);
-    out.append(frame);
-    out.append(f.terminator);
+    const n = frame.length;
+    const t = f.terminator;
+    if (n > out.copyLimit) {
+      out.append(frame);
+      out.append(t);
+      return;
+    }
+    // Frame and delimiter side by side in one reservation.
+    const at = out.reserve(n + t.length);
+    const buf = out.buf;
+    buf.set(frame, at);
+    for (let i = 0; i < t.length; i++) buf[at + n + i] = t[i] as number;
   }
 
   private check(body: Buffer): void {
@@ -316,8 +339,8 @@ class DelimiterEncoder implements Encoder {
       const cr = body.indexOf(CR);
       if (cr !== -1 && (at === -1 || cr < at)) at = cr;
     } else {
-      at = body.indexOf(f.delimiter);
-      if (at === -1) at = overlapAtEnd(body, f.delimiter);
+      at = body.length === 0 ? -1 : chunkIndexOf(body, f.delimiter, 0);
+      if (at === -1) at = this.overlapAtEnd(body);
     }
     if (at !== -1) {
       throw capstanError(
@@ -328,19 +351,19 @@ class DelimiterEncoder implements Encoder {
       );
     }
   }
-}
 
-/**
- * Where `body + delimiter` would show the delimiter before the end, for delimiters
- * that overlap themselves (`aa`, `abab`): `x` + `a` + `aa` decodes as `x`. Else -1.
- */
-function overlapAtEnd(body: Buffer, d: Buffer): number {
-  const dlen = d.length;
-  for (let k = Math.min(dlen - 1, body.length); k >= 1; k--) {
-    // The last k body bytes plus the delimiter's first dlen-k bytes must spell the delimiter.
-    if (body.subarray(body.length - k).equals(d.subarray(0, k)) && d.subarray(0, dlen - k).equals(d.subarray(k))) return body.length - k;
+  /** Where `body + delimiter` shows the delimiter before the end (`x` + `a` + `aa` decodes as `x`), else -1. */
+  private overlapAtEnd(body: Buffer): number {
+    const d = this.f.delimiter;
+    for (const k of this.tails) {
+      const from = body.length - k;
+      if (from < 0) continue;
+      let j = 0;
+      while (j < k && body[from + j] === d[j]) j++;
+      if (j === k) return from;
+    }
+    return -1;
   }
-  return -1;
 }
 
 function toDelimiter(value: unknown): Buffer {

@@ -54,6 +54,7 @@ export const CODEC_CASES: readonly CodecCase[] = [
   delimiterCase('delimited by NUL', delimited({ delimiter: '\0' }), '\0', 0),
   delimiterCase('delimited by the self-overlapping "aa"', delimited({ delimiter: 'aa' }), 'aa', 1),
   delimiterCase('delimited by "abab"', delimited({ delimiter: 'abab' }), 'abab', 3),
+  delimiterCase('delimited by "aba"', delimited({ delimiter: 'aba' }), 'aba', 2),
   {
     label: 'delimited by "||" keeping the delimiter',
     codec: keep,

@@ -166,6 +166,7 @@ describe('delimited codec', () => {
     // With a self-overlapping delimiter, "xa" + "aa" would decode as "x".
     assert.throws(() => encodeAll(delimited({ delimiter: 'aa' }), [Buffer.from('xa')]), { code: 'ERR_INVALID_FRAME' });
     assert.equal(encodeAll(delimited({ delimiter: 'aa' }), [Buffer.from('ax')]).toString(), 'axaa');
+    assert.throws(() => encodeAll(delimited({ delimiter: 'aba' }), [Buffer.from('xab')]), { code: 'ERR_INVALID_FRAME', actual: 1 });
     assert.equal(encodeAll(delimited({ checkOutbound: false }), [Buffer.from('a\r\nb')]).toString(), 'a\r\nb\r\n');
   });
 
