@@ -81,12 +81,42 @@ export interface TlsInfo {
 const kConn = Symbol('capstan.connection');
 type OwnedSocket = Socket & { [kConn]?: Connection<any> };
 
+/**
+ * Connection flags, packed into one field so an idle connection stays small.
+ * F_OVER_HIGH: a send passed the high-water mark, so no more frames are delivered until a
+ * flush brings the queue down. F_IN_DATA: inside a read's pump, which flushes at its end.
+ */
+const F_USER_PAUSED = 1;
+const F_BP_PAUSED = 2;
+const F_NEED_DRAIN = 4;
+const F_IN_DATA = 8;
+const F_IN_LOOP = 16;
+const F_GOT_FIRST_BYTE = 32;
+const F_PEER_ENDED = 64;
+const F_PEER_END_HANDLED = 128;
+const F_PEER_ENDED_FIRST = 256;
+const F_OPENED = 512;
+const F_DRAINING = 1024;
+const F_DRAIN_LISTENING = 2048;
+const F_DRAIN_QUEUED = 4096;
+const F_OVER_HIGH = 8192;
+const F_DIRTY = 16384;
+
+/**
+ * Queues for received bytes are lent per read: a connection holds one only while
+ * a partial frame waits, so idle connections cost no queue. NO_BYTES is the
+ * shared empty stand-in (never pushed to); `spareQueue` keeps one returned queue
+ * for the next read.
+ */
+const NO_BYTES = new ByteQueue();
+let spareQueue: ByteQueue | null = null;
+
 let nextId = 1;
 const dirty: Connection<any>[] = [];
 let flushScheduled = false;
 
 function scheduleFlush(conn: Connection<any>): void {
-  conn.dirty = true;
+  conn.flags |= F_DIRTY;
   dirty.push(conn);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -99,7 +129,7 @@ function flushDirty(): void {
   // A flush may make another connection dirty (a handler called from drain); loop until quiet.
   for (let i = 0; i < dirty.length; i++) {
     const c = dirty[i] as Connection<any>;
-    c.dirty = false;
+    c.flags &= ~F_DIRTY;
     c.flush();
   }
   dirty.length = 0;
@@ -118,18 +148,11 @@ function onSocketClose(this: OwnedSocket): void {
   (this[kConn] as Connection<any>).finalize();
 }
 function emitDrain(conn: Connection<any>): void {
-  conn.drainQueued = false;
+  conn.flags &= ~F_DRAIN_QUEUED;
   if (conn.bufferedBytes <= conn.ctx.limits.highWaterBytes) conn.drained();
 }
 function onSocketDrain(this: OwnedSocket): void {
   (this[kConn] as Connection<any>).drained();
-}
-
-function peerOf(socket: Socket): { address: string; port: number; family: string } {
-  const address = socket.remoteAddress;
-  return address === undefined
-    ? { address: '', port: 0, family: 'unix' }
-    : { address, port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
 }
 
 /**
@@ -170,26 +193,15 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal */ socket: Socket;
   /** @internal */ readonly ctx: ConnectionContext;
   /** @internal */ st: State;
-  /** @internal */ dirty = false;
+  /** @internal Boolean state, one bit each (F_*). */
+  flags = 0;
   private codec: Codec;
   private decoder: Decoder;
   private encoder: Encoder;
-  private readonly queue = new ByteQueue();
-  private userPaused = false;
-  private bpPaused = false;
-  private needDrain = false;
-  private inData = false;
-  /** A send passed the high-water mark: deliver no more frames until a flush brings the queue down. */
-  private overHigh = false;
+  /** Undecoded bytes; the shared empty queue while there are none (most of an idle connection's life). */
+  private queue: ByteQueue = NO_BYTES;
   /** The socket's own queue as of the last flush (bytes); a cheap upper bound between flushes. */
   private sockQueued = 0;
-  private inLoop = false;
-  private gotFirstByte = false;
-  private peerEnded = false;
-  private peerEndHandled = false;
-  private peerEndedFirst = false;
-  private opened = false;
-  private draining = false;
   private drainQuietMs = 0;
   private reason: CloseReason | null = null;
   private error: Error | undefined = undefined;
@@ -200,9 +212,6 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   private endAt = 0;
   private stallSince = 0;
   private stallDone = 0;
-  private drainListening = false;
-  /** @internal */ drainQueued = false;
-  private remote: { address: string; port: number; family: string };
 
   /** @internal */ outSlab: Buffer | null = null;
   /** @internal */ outStart = 0;
@@ -223,7 +232,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.encoder = ctx.codec.encoder();
     this.st = handshaking ? State.Handshake : State.Open;
     this.createdAt = ctx.wheel.now();
-    this.remote = peerOf(socket);
+    // Reading the peer name once makes the socket cache it, so it stays readable after close.
+    void socket.remoteAddress;
     this.attach(socket);
     if (handshaking && ctx.limits.handshakeTimeoutMs > 0) {
       ctx.wheel.schedule(this, this.createdAt + ctx.limits.handshakeTimeoutMs);
@@ -249,14 +259,14 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
 
   /** The peer's address (IPv4, IPv6, or `''` for Unix sockets). */
   get remoteAddress(): string {
-    return this.peer().address;
+    return this.socket.remoteAddress ?? '';
   }
   get remotePort(): number {
-    return this.peer().port;
+    return this.socket.remotePort ?? 0;
   }
   /** `IPv4`, `IPv6` or `unix`. */
   get remoteFamily(): string {
-    return this.peer().family;
+    return this.socket.remoteFamily ?? 'unix';
   }
   get localAddress(): string {
     return this.socket.localAddress ?? '';
@@ -301,7 +311,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.encoder.encode(typeof frame === 'string' ? Buffer.from(frame) : frame, sink);
     const ctx = this.ctx;
     ctx.counters.framesOut++;
-    if (!this.inData && !this.dirty) scheduleFlush(this);
+    if ((this.flags & F_IN_DATA) === 0 && (this.flags & F_DIRTY) === 0) scheduleFlush(this);
     // Checked against what the socket held at the last flush; the exact figure is read only near the mark.
     if (this.outBytes + this.sockQueued <= ctx.limits.highWaterBytes) return true;
     return this.checkMarks();
@@ -323,8 +333,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
       return false;
     }
     if (buffered > limits.highWaterBytes) {
-      this.needDrain = true;
-      this.overHigh = true;
+      this.flags |= F_NEED_DRAIN;
+      this.flags |= F_OVER_HIGH;
       return false;
     }
     return true;
@@ -343,9 +353,9 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.endAt = this.ctx.wheel.now();
     this.flush();
     this.socket.end();
-    if (this.userPaused || this.bpPaused) {
+    if ((this.flags & F_USER_PAUSED) !== 0 || (this.flags & F_BP_PAUSED) !== 0) {
       // Keep reading so the peer's FIN arrives and unread data does not turn our close into a reset.
-      this.userPaused = this.bpPaused = false;
+      this.flags &= ~(F_USER_PAUSED | F_BP_PAUSED);
       this.socket.resume();
     }
     if (this.ctx.limits.lingerMs > 0) this.ctx.wheel.scheduleBy(this, this.endAt + this.ctx.limits.lingerMs);
@@ -376,26 +386,26 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
 
   /** Stops reading from the peer and delivering frames until {@link resume}. */
   pause(): void {
-    if (this.userPaused || this.st !== State.Open) return;
-    this.userPaused = true;
+    if ((this.flags & F_USER_PAUSED) !== 0 || this.st !== State.Open) return;
+    this.flags |= F_USER_PAUSED;
     this.socket.pause();
   }
 
   /** Resumes reading and delivers frames already received. */
   resume(): void {
-    if (!this.userPaused) return;
-    this.userPaused = false;
+    if ((this.flags & F_USER_PAUSED) === 0) return;
+    this.flags &= ~F_USER_PAUSED;
     if (this.st !== State.Open) return;
-    if (!this.bpPaused) this.socket.resume();
-    if (!this.inLoop && !this.inData) {
+    if ((this.flags & F_BP_PAUSED) === 0) this.socket.resume();
+    if ((this.flags & F_IN_LOOP) === 0 && (this.flags & F_IN_DATA) === 0) {
       this.pump();
-      if (this.peerEnded && !this.peerEndHandled) this.peerEnd();
+      if ((this.flags & F_PEER_ENDED) !== 0 && (this.flags & F_PEER_END_HANDLED) === 0) this.peerEnd();
     }
   }
 
   /** True while reading is paused, by {@link pause} or by backpressure. */
   get isPaused(): boolean {
-    return this.userPaused || this.bpPaused;
+    return (this.flags & F_USER_PAUSED) !== 0 || (this.flags & F_BP_PAUSED) !== 0;
   }
 
   /**
@@ -432,9 +442,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   open(): void {
     if (this.st !== State.Handshake && this.st !== State.Open) return;
     this.st = State.Open;
-    this.opened = true;
-    // A client socket learns its peer only once connected.
-    if (this.remote.family === 'unix' && this.socket.remoteAddress !== undefined) this.remote = peerOf(this.socket);
+    this.flags |= F_OPENED;
+    void this.socket.remoteAddress; // a client socket learns its peer once connected: cache it now
     const now = this.ctx.wheel.now();
     this.openedAt = now;
     this.lastWrite = now;
@@ -458,20 +467,26 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const ctx = this.ctx;
     ctx.counters.bytesIn += chunk.length;
     this.lastRead = ctx.wheel.now();
-    this.gotFirstByte = true;
-    if (this.st !== State.Open) {
-      // Handshake data is consumed by TLS; while ending we only read to see the peer's FIN.
-      if (this.st === State.Handshake) this.queue.push(chunk);
-      return;
+    this.flags |= F_GOT_FIRST_BYTE;
+    if (this.st !== State.Open && this.st !== State.Handshake) return; // ending: read only to see the peer's FIN
+    let q = this.queue;
+    if (q === NO_BYTES) {
+      q = spareQueue ?? new ByteQueue();
+      spareQueue = null;
+      this.queue = q;
     }
-    this.queue.push(chunk);
+    q.push(chunk);
+    if (this.st === State.Handshake) return; // delivered once open
     const rec = ctx.latency;
-    if (rec === null) {
-      this.pump();
-      return;
+    if (rec === null) this.pump();
+    else {
+      const t0 = performance.now();
+      if (this.pump() > 0) rec.record((performance.now() - t0) * 1000);
     }
-    const t0 = performance.now();
-    if (this.pump() > 0) rec.record((performance.now() - t0) * 1000);
+    if (q.length === 0 && this.queue === q) {
+      this.queue = NO_BYTES;
+      spareQueue = q;
+    }
   }
 
   /**
@@ -482,25 +497,25 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
    */
   private pump(): number {
     let written = 0;
-    this.inData = true;
+    this.flags |= F_IN_DATA;
     for (;;) {
       this.decodeLoop();
       written += this.flush();
-      if (!this.overHigh || this.bpPaused || this.st !== State.Open || this.queue.length === 0) break;
-      this.overHigh = false;
+      if ((this.flags & F_OVER_HIGH) === 0 || (this.flags & F_BP_PAUSED) !== 0 || this.st !== State.Open || this.queue.length === 0) break;
+      this.flags &= ~F_OVER_HIGH;
     }
-    this.inData = false;
+    this.flags &= ~F_IN_DATA;
     return written;
   }
 
   private decodeLoop(): void {
-    if (this.inLoop) return;
-    this.inLoop = true;
+    if ((this.flags & F_IN_LOOP) !== 0) return;
+    this.flags |= F_IN_LOOP;
     const q = this.queue;
     const ctx = this.ctx;
     const h = ctx.handler;
     let frames = 0;
-    while (this.st === State.Open && !this.userPaused && !this.overHigh && q.length > 0) {
+    while (this.st === State.Open && (this.flags & F_USER_PAUSED) === 0 && (this.flags & F_OVER_HIGH) === 0 && q.length > 0) {
       const before = q.length;
       let frame: Buffer | undefined;
       try {
@@ -525,7 +540,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
       }
     }
     ctx.counters.framesIn += frames;
-    this.inLoop = false;
+    this.flags &= ~F_IN_LOOP;
   }
 
   private decodeFailed(err: unknown): void {
@@ -579,21 +594,21 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
         this.stallDone = s.bytesWritten - after;
         ctx.wheel.scheduleBy(this, now + ctx.limits.writeTimeoutMs);
       }
-      if (after > ctx.limits.highWaterBytes && !this.bpPaused && this.st <= State.Open) {
-        this.bpPaused = true;
-        this.needDrain = true;
+      if (after > ctx.limits.highWaterBytes && (this.flags & F_BP_PAUSED) === 0 && this.st <= State.Open) {
+        this.flags |= F_BP_PAUSED;
+        this.flags |= F_NEED_DRAIN;
         ctx.counters.backpressurePauses++;
-        if (!this.drainListening) {
-          this.drainListening = true;
+        if ((this.flags & F_DRAIN_LISTENING) === 0) {
+          this.flags |= F_DRAIN_LISTENING;
           s.on('drain', onSocketDrain);
         }
-        if (!this.userPaused) s.pause();
+        if ((this.flags & F_USER_PAUSED) === 0) s.pause();
         return bytes;
       }
     }
     // Told to wait (send returned false) but the kernel took the batch: below the mark already.
-    if (this.needDrain && !this.bpPaused && !this.drainQueued) {
-      this.drainQueued = true;
+    if ((this.flags & F_NEED_DRAIN) !== 0 && (this.flags & F_BP_PAUSED) === 0 && (this.flags & F_DRAIN_QUEUED) === 0) {
+      this.flags |= F_DRAIN_QUEUED;
       process.nextTick(emitDrain, this);
     }
     return bytes;
@@ -603,52 +618,52 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   drained(): void {
     this.stallSince = 0;
     this.sockQueued = this.socket.writableLength;
-    this.overHigh = false;
-    if (this.bpPaused) {
-      this.bpPaused = false;
-      if (!this.userPaused && this.st <= State.Ending) this.socket.resume();
+    this.flags &= ~F_OVER_HIGH;
+    if ((this.flags & F_BP_PAUSED) !== 0) {
+      this.flags &= ~F_BP_PAUSED;
+      if ((this.flags & F_USER_PAUSED) === 0 && this.st <= State.Ending) this.socket.resume();
     }
-    if (this.needDrain && this.st === State.Open) {
-      this.needDrain = false;
+    if ((this.flags & F_NEED_DRAIN) !== 0 && this.st === State.Open) {
+      this.flags &= ~F_NEED_DRAIN;
       const h = this.ctx.handler;
       if (h.drain !== undefined) {
-        this.inData = true;
+        this.flags |= F_IN_DATA;
         try {
           h.drain(this);
         } catch (err) {
           this.handlerThrew(err, 'drain');
         }
-        this.inData = false;
+        this.flags &= ~F_IN_DATA;
       }
     }
     // Frames that waited for the queue to drain.
-    if (!this.inData && !this.inLoop) {
-      if (this.queue.length > 0 && this.st === State.Open && !this.userPaused) this.pump();
+    if ((this.flags & F_IN_DATA) === 0 && (this.flags & F_IN_LOOP) === 0) {
+      if (this.queue.length > 0 && this.st === State.Open && (this.flags & F_USER_PAUSED) === 0) this.pump();
       else this.flush();
     }
   }
 
   /** @internal The peer sent FIN. */
   peerEnd(): void {
-    if (!this.peerEnded) {
-      this.peerEnded = true;
-      if (this.st !== State.Ending) this.peerEndedFirst = true;
+    if ((this.flags & F_PEER_ENDED) === 0) {
+      this.flags |= F_PEER_ENDED;
+      if (this.st !== State.Ending) this.flags |= F_PEER_ENDED_FIRST;
     }
-    if (this.st !== State.Open || this.peerEndHandled) return;
-    if (this.userPaused) return; // finished by resume(), after the frames it still holds
-    this.peerEndHandled = true;
+    if (this.st !== State.Open || (this.flags & F_PEER_END_HANDLED) !== 0) return;
+    if ((this.flags & F_USER_PAUSED) !== 0) return; // finished by resume(), after the frames it still holds
+    this.flags |= F_PEER_END_HANDLED;
     const q = this.queue;
     if (q.length > 0) {
       const last = this.decoder.finish?.(q);
       if (last !== undefined) {
         this.ctx.counters.framesIn++;
-        this.inData = true;
+        this.flags |= F_IN_DATA;
         try {
           this.ctx.handler.message?.(this, last);
         } catch (err) {
           this.handlerThrew(err, 'message');
         }
-        this.inData = false;
+        this.flags &= ~F_IN_DATA;
       } else if (q.length > 0) {
         const left = q.length;
         this.fail('protocol-error', capstanError('ERR_TRUNCATED_FRAME', `peer closed with ${left} bytes of an unfinished ${this.codec.name} frame`, {
@@ -661,13 +676,13 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if (this.st !== State.Open) return;
     const h = this.ctx.handler;
     if (h.end !== undefined) {
-      this.inData = true;
+      this.flags |= F_IN_DATA;
       try {
         h.end(this);
       } catch (err) {
         this.handlerThrew(err, 'end');
       }
-      this.inData = false;
+      this.flags &= ~F_IN_DATA;
       this.flush();
     } else {
       this.end();
@@ -683,13 +698,13 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal The socket closed: deliver `close` exactly once and release. */
   finalize(): void {
     if (this.st === State.Closed) return;
-    const wasHandshake = this.st === State.Handshake || !this.opened;
+    const wasHandshake = this.st === State.Handshake || (this.flags & F_OPENED) === 0;
     this.st = State.Closed;
     const ctx = this.ctx;
     ctx.wheel.cancel(this);
     this.queue.clear();
     discardBatch(this);
-    const reason: CloseReason = this.reason ?? (this.peerEndedFirst || !this.endAt ? 'peer-closed' : 'local-end');
+    const reason: CloseReason = this.reason ?? ((this.flags & F_PEER_ENDED_FIRST) !== 0 || !this.endAt ? 'peer-closed' : 'local-end');
     this.reason = reason;
     ctx.counters.closes[reason]++;
     ctx.closeLog.closed(this, reason, this.error);
@@ -721,7 +736,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
 
   /** @internal Was `open` delivered? (Connections that fail a TLS handshake never open.) */
   get wasOpened(): boolean {
-    return this.opened;
+    return (this.flags & F_OPENED) !== 0;
   }
 
   /**
@@ -733,8 +748,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
       this.destroy('shutdown');
       return;
     }
-    if (this.st !== State.Open || this.draining) return;
-    this.draining = true;
+    if (this.st !== State.Open || (this.flags & F_DRAINING) !== 0) return;
+    this.flags |= F_DRAINING;
     this.drainQuietMs = quietMs;
     const h = this.ctx.handler;
     if (h.shutdown !== undefined) {
@@ -780,10 +795,10 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     } else if (pending === 0) {
       this.stallSince = 0;
       // The socket drained below the mark without a 'drain' event (a high-water mark below Node's own).
-      if (this.bpPaused) this.drained();
+      if ((this.flags & F_BP_PAUSED) !== 0) this.drained();
     }
     if (this.st === State.Open) {
-      if (!this.gotFirstByte && L.firstByteTimeoutMs > 0) {
+      if ((this.flags & F_GOT_FIRST_BYTE) === 0 && L.firstByteTimeoutMs > 0) {
         const due = this.openedAt + L.firstByteTimeoutMs;
         if (now >= due) return this.destroy('first-byte-timeout');
         next = Math.min(next, due);
@@ -797,7 +812,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
         }
         next = Math.min(next, due);
       }
-      if (this.draining) {
+      if ((this.flags & F_DRAINING) !== 0) {
         const due = Math.max(this.lastRead, this.openedAt) + this.drainQuietMs;
         if (now >= due && pending === 0 && this.outBytes === 0) {
           this.reason ??= 'shutdown';
@@ -815,14 +830,11 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     let next = Infinity;
     if (this.st === State.Ending && L.lingerMs > 0) next = this.endAt + L.lingerMs;
     if (this.st === State.Open) {
-      if (!this.gotFirstByte && L.firstByteTimeoutMs > 0) next = Math.min(next, this.openedAt + L.firstByteTimeoutMs);
+      if ((this.flags & F_GOT_FIRST_BYTE) === 0 && L.firstByteTimeoutMs > 0) next = Math.min(next, this.openedAt + L.firstByteTimeoutMs);
       if (L.idleTimeoutMs > 0) next = Math.min(next, Math.max(this.lastRead, this.lastWrite, now) + L.idleTimeoutMs);
     }
     if (this.socket.writableLength > 0 && L.writeTimeoutMs > 0) next = Math.min(next, now + L.writeTimeoutMs);
     if (next !== Infinity) this.ctx.wheel.schedule(this, next);
   }
 
-  private peer(): { address: string; port: number; family: string } {
-    return this.remote;
-  }
 }
