@@ -11,12 +11,14 @@
  *           ◄─ reloaded {seq, result | error}
  *  ──────── snapshot {seq} ────────────────►  collects its counters
  *           ◄─ snapshot {seq, snapshot}
- *  ──────── stop ──────────────────────────►  drains, then exits 0
+ *  ──────── stop ──────────────────────────►  drains
+ *           ◄─ stopped {ended, forced}         then exits 0
  * ```
  */
 import type { ChildProcess } from 'node:child_process';
 import { capstanError } from '../errors.js';
 import type { WorkerSnapshot } from '../metrics/snapshot.js';
+import type { CloseResult } from '../transport/listen.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import type { ListenerAddress, ReloadResult } from './runtime.js';
 
@@ -36,7 +38,8 @@ export type FromWorker =
   | { t: 'capstan:ready'; listeners: ListenerAddress[] }
   | { t: 'capstan:failed'; error: ErrorInfo }
   | { t: 'capstan:reloaded'; seq: number; result?: ReloadResult; error?: ErrorInfo }
-  | { t: 'capstan:snapshot'; seq: number; snapshot: WorkerSnapshot };
+  | { t: 'capstan:snapshot'; seq: number; snapshot: WorkerSnapshot }
+  | { t: 'capstan:stopped'; result: CloseResult };
 
 export function isFromWorker(m: unknown): m is FromWorker {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('capstan:');

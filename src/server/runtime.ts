@@ -69,6 +69,8 @@ interface Running {
 }
 
 const NO_CONNECTIONS: readonly never[] = [];
+/** How long a replacement listener waits for its predecessor to release the address. */
+const REBIND_RETRY_MS = 3_000;
 
 export class Runtime {
   private readonly running = new Map<string, Running>();
@@ -122,7 +124,9 @@ export class Runtime {
         const step: { old: Running; fresh: Running | null } = { old, fresh: null };
         replaced.push(step);
         this.stopInBackground(old, drain);
-        step.fresh = await this.startOne(l);
+        // The old listener takes what is already in its accept queue before it lets go of the
+        // address (under a second), so the replacement retries while the address is busy.
+        step.fresh = await this.startOne(l, REBIND_RETRY_MS);
         this.running.set(l.name, step.fresh);
       }
     } catch (err) {
@@ -152,7 +156,7 @@ export class Runtime {
     await Promise.all(undo.map((r) => this.stopOne(r, now)));
     for (const { old } of replaced) {
       try {
-        this.running.set(old.config.name, await this.startOne(old.config));
+        this.running.set(old.config.name, await this.startOne(old.config, REBIND_RETRY_MS));
       } catch (err) {
         this.options.logger.error({ listener: old.config.name, err: errorFields(err) }, 'reload rolled back, but this listener cannot start again as it was; it stays down');
       }
@@ -178,7 +182,7 @@ export class Runtime {
     void p.finally(() => this.draining.delete(p));
   }
 
-  private async startOne(l: ResolvedListener): Promise<Running> {
+  private async startOne(l: ResolvedListener, busyRetryMs = 0): Promise<Running> {
     const o = this.options;
     const plugin = await importPlugin(l.plugin.specifier);
     const abort = new AbortController();
@@ -201,7 +205,7 @@ export class Runtime {
       throw capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} setup failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
     try {
-      server = await listen({
+      server = await bindRetrying(busyRetryMs, () => listen({
         name: l.name,
         transport: l.transport,
         ...(l.transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
@@ -211,7 +215,7 @@ export class Runtime {
         handler: plugin.handler(ctx),
         logger: o.logger,
         latency: latencyRecorder(l.name),
-      });
+      }));
     } catch (err) {
       await runTeardown(plugin, ctx);
       throw err;
@@ -231,6 +235,20 @@ export class Runtime {
     else logger.info({ ended: result.ended }, 'stopped');
     await runTeardown(r.plugin, r.ctx);
     return result;
+  }
+}
+
+/** Runs `bind`, trying again every 25 ms for up to `retryMs` while the address is in use. */
+async function bindRetrying<T>(retryMs: number, bind: () => Promise<T>): Promise<T> {
+  const until = Date.now() + retryMs;
+  for (;;) {
+    try {
+      return await bind();
+    } catch (err) {
+      const busy = isCapstanError(err, 'ERR_LISTEN_FAILED') && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+      if (!busy || Date.now() >= until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
 }
 

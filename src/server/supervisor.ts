@@ -47,7 +47,13 @@ interface Worker {
   /** Resolves once the worker reported its listeners (or failed to start). */
   readonly started: Promise<ListenerAddress[]>;
   stopping: boolean;
+  /** It reported its listeners: it takes reloads and snapshot requests. */
+  ready: boolean;
+  /** The config it runs (a worker that started during a reload is brought up to date when ready). */
+  config: ResolvedConfig;
   exited: Promise<void>;
+  /** What the worker's drain did, once it reported it. */
+  result?: CloseResult;
 }
 
 /** Whether workers bind their own sockets (reusePort) or share the primary's (cluster). */
@@ -96,7 +102,7 @@ export class Supervisor implements AppServer {
   async reload(config: ResolvedConfig): Promise<ReloadResult> {
     this.draining = true;
     try {
-      const live = [...this.workers.values()].filter((w) => !w.stopping);
+      const live = this.serving();
       const replies = await Promise.allSettled(live.map((w) => this.reloadWorker(w, config)));
       const failed = replies.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) {
@@ -105,6 +111,10 @@ export class Supervisor implements AppServer {
         throw failed.reason;
       }
       this.config = config;
+      // A worker that came up while the reload ran started on the old config.
+      for (const w of this.serving().filter((x) => x.config !== config)) {
+        this.reloadWorker(w, config).catch((err: Error) => this.logger.error({ workerId: w.id, message: err.message }, `worker ${w.id} cannot take the new config`));
+      }
       this.resize();
       const first = replies[0] as PromiseFulfilledResult<ReloadResult> | undefined;
       return first?.value ?? { started: [], stopped: [], unchanged: [] };
@@ -119,18 +129,23 @@ export class Supervisor implements AppServer {
     this.respawnTimers.clear();
     const workers = [...this.workers.values()];
     await Promise.all(workers.map((w) => this.stopWorker(w)));
-    // Per-connection results live in the workers' logs; the primary only knows who exited.
-    return { ended: 0, forced: 0 };
+    return workers.reduce((sum, w) => ({ ended: sum.ended + (w.result?.ended ?? 0), forced: sum.forced + (w.result?.forced ?? 0) }), { ended: 0, forced: 0 });
   }
 
   private async reloadWorker(w: Worker, config: ResolvedConfig): Promise<ReloadResult> {
     const reply = await w.channel.request<Extract<FromWorker, { t: 'capstan:reloaded' }>>((seq) => ({ t: 'capstan:reload', seq, config }), START_TIMEOUT_MS);
     if (reply.error !== undefined) throw toError(reply.error);
+    w.config = config;
     return reply.result as ReloadResult;
   }
 
+  /** Workers that are up and not stopping. */
+  private serving(): Worker[] {
+    return [...this.workers.values()].filter((w) => w.ready && !w.stopping);
+  }
+
   private async snapshots(): Promise<WorkerSnapshot[]> {
-    const live = [...this.workers.values()].filter((w) => !w.stopping);
+    const live = this.serving();
     const replies = await Promise.allSettled(
       live.map((w) => w.channel.request<Extract<FromWorker, { t: 'capstan:snapshot' }>>((seq) => ({ t: 'capstan:snapshot', seq }), SNAPSHOT_TIMEOUT_MS)),
     );
@@ -156,7 +171,7 @@ export class Supervisor implements AppServer {
     // A failed replacement is logged by the exit handler; no one else awaits it.
     started.catch(() => {});
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const w: Worker = { id, child, channel, startedAt: Date.now(), started, stopping: false, exited };
+    const w: Worker = { id, child, channel, startedAt: Date.now(), started, stopping: false, ready: false, config: this.config, exited };
     this.workers.set(id, w);
     const startTimer = setTimeout(() => {
       settle.reject(capstanError('ERR_WORKER', `worker ${id} did not start its listeners within ${START_TIMEOUT_MS} ms`));
@@ -168,11 +183,18 @@ export class Supervisor implements AppServer {
     child.on('message', (m: unknown) => {
       if (!isFromWorker(m) || channel.reply(m)) return;
       if (m.t === 'capstan:hello') {
+        w.config = this.config;
         channel.send({ t: 'capstan:start', id, config: this.config, reusePort: this.reusePort });
       } else if (m.t === 'capstan:ready') {
         clearTimeout(startTimer);
         this.logger.info({ workerId: id, workerPid: child.pid }, `worker ${id} ready (pid ${child.pid})`);
+        w.ready = true;
         settle.resolve(m.listeners);
+        if (w.config !== this.config) {
+          this.reloadWorker(w, this.config).catch((err: Error) => this.logger.error({ workerId: id, message: err.message }, `worker ${id} cannot take the new config`));
+        }
+      } else if (m.t === 'capstan:stopped') {
+        w.result = m.result;
       } else if (m.t === 'capstan:failed') {
         clearTimeout(startTimer);
         settle.reject(toError(m.error));

@@ -56,7 +56,7 @@ async function stop(why: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger?.info({ why }, 'worker stopping');
-  if (runtime !== null && config !== null) await runtime.stop(config.shutdown);
+  if (runtime !== null && config !== null) send({ t: 'capstan:stopped', result: await runtime.stop(config.shutdown) });
   await threads?.close();
   process.exitCode = 0;
   // The IPC channel keeps the process alive; dropping it lets the event loop end once sockets are closed.

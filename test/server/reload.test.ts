@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { lp4, rawConnect, type RawPeer } from '../support/net.js';
-import { lp4Frames, startServe, tempDir, type CliRun } from './support.js';
+import { lp4Frames, portIsFree, startServe, tempDir, type CliRun } from './support.js';
 
 const tmp = tempDir('capstan-reload-');
 const runs: CliRun[] = [];
@@ -78,6 +78,34 @@ describe('SIGHUP', () => {
       assert.equal(await roundTrip(kept, 'after'), 'after');
       assert.equal(kept.socket.readyState, 'open');
       kept.socket.destroy();
+
+      run.child.kill('SIGTERM');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    });
+
+    it(`replaces a changed listener on the same fixed port, draining its old connections (${mode})`, async () => {
+      let port = 0;
+      for (let i = 0; i < 40 && port === 0; i++) {
+        const candidate = 20_000 + Math.floor(Math.random() * 30_000);
+        if (await portIsFree(candidate)) port = candidate;
+      }
+      const file = tmp.write(`change-${workers}.yaml`, config([`{ name: svc, port: ${port}, codec: lp4, plugin: echo }`]));
+      const run = await startServe(['--config', file, '--workers', String(workers)]);
+      runs.push(run);
+      const before = await rawConnect({ host: '127.0.0.1', port });
+      assert.equal(await roundTrip(before, 'framed'), 'framed');
+
+      tmp.write(`change-${workers}.yaml`, config([`{ name: svc, port: ${port}, codec: line, plugin: echo }`]));
+      const { line, from } = await hangUp(run);
+      assert.equal(line, 'reloaded');
+      assert.equal(run.listeners(from).get('svc')?.port, port);
+      // The old connection is drained: quiet, so the server ends it gracefully.
+      assert.equal(await before.ended, 'end');
+      before.socket.destroy();
+      const after = await rawConnect({ host: '127.0.0.1', port });
+      after.socket.write('now lines\n');
+      assert.equal((await after.waitBytes(11)).toString(), 'now lines\r\n');
+      after.socket.destroy();
 
       run.child.kill('SIGTERM');
       assert.deepEqual(await run.exited, { code: 0, signal: null });
