@@ -66,3 +66,13 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
 export function isAbnormal(reason: CloseReason): boolean {
   return reason !== 'peer-closed' && reason !== 'local-end' && reason !== 'local-destroy' && reason !== 'shutdown';
 }
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** The close reason a socket error stands for. */
+export function reasonForError(err: Error): CloseReason {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (RESET_CODES.has(code)) return 'peer-reset';
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL routines/.test(err.message)) return 'tls-error';
+  return 'error';
+}

@@ -15,18 +15,20 @@
  * batch borrows the shared slab only while a turn's writes are pending.
  */
 import type { Socket } from 'node:net';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { ByteQueue } from '../buffers/byte-queue.js';
 import type { Codec, Decoder, DecoderEvents, Encoder } from '../codecs/codec.js';
 import { capstanError, isCapstanError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ListenerCounters } from '../metrics/listener-counters.js';
 import type { TimerWheel, WheelEntry } from '../timers/timer-wheel.js';
-import type { CloseReason } from './close-reason.js';
+import { reasonForError, type CloseReason } from './close-reason.js';
 import type { CloseLog } from './close-log.js';
 import type { Handler } from './handler.js';
 import type { Limits } from './limits.js';
 import { discardBatch, sink, takeBatch, type OutboundState } from './outbound.js';
+import { tlsInfoOf, type TlsInfo } from './tls-info.js';
+
+export type { TlsInfo } from './tls-info.js';
 
 /** What every connection of one listener (or one client) shares. */
 export interface ConnectionContext {
@@ -62,21 +64,6 @@ export const enum State {
 /** The state names users see through {@link Connection.state}. */
 export type ConnectionState = 'handshake' | 'open' | 'ending' | 'closing' | 'closed';
 const STATE_NAMES: readonly ConnectionState[] = ['handshake', 'open', 'ending', 'closing', 'closed'];
-
-/** TLS facts about a connection, read when asked. */
-export interface TlsInfo {
-  /** Negotiated protocol version, e.g. `TLSv1.3`. */
-  protocol: string | null;
-  /** ALPN protocol the peers agreed on, or `false`. */
-  alpnProtocol: string | false | null;
-  /** Whether the peer presented a certificate that verified against the configured CA. */
-  authorized: boolean;
-  /** Why the peer's certificate did not verify, when it did not. */
-  authorizationError: string | null;
-  /** SNI server name the client asked for. */
-  servername: string | false | null;
-  peerCertificate(): PeerCertificate | null;
-}
 
 const kConn = Symbol('capstan.connection');
 type OwnedSocket = Socket & { [kConn]?: Connection<any> };
@@ -153,31 +140,6 @@ function emitDrain(conn: Connection<any>): void {
 }
 function onSocketDrain(this: OwnedSocket): void {
   (this[kConn] as Connection<any>).drained();
-}
-
-/**
- * Did the peer's certificate verify? Client sockets know (`authorized`). A
- * server-side TLSSocket made outside tls.Server is never told, so ask the TLS
- * handle for its verification result the way tls.Server does; without that
- * method, fail closed.
- */
-export function peerVerdict(s: TLSSocket): { authorized: boolean; error: string | null } {
-  if (s.authorized === true) return { authorized: true, error: null };
-  const cert = s.getPeerCertificate();
-  if (cert === null || Object.keys(cert).length === 0) return { authorized: false, error: 'no peer certificate' };
-  const handle = (s as unknown as { ssl?: { verifyError?: () => Error | null } }).ssl;
-  if (typeof handle?.verifyError !== 'function') return { authorized: false, error: 'verification result unavailable' };
-  const err = handle.verifyError();
-  return err === null ? { authorized: true, error: null } : { authorized: false, error: String((err as NodeJS.ErrnoException).code ?? err.message) };
-}
-
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
-
-function reasonForError(err: Error): CloseReason {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (RESET_CODES.has(code)) return 'peer-reset';
-  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL routines/.test(err.message)) return 'tls-error';
-  return 'error';
 }
 
 /**
@@ -282,20 +244,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
 
   /** TLS facts, or `undefined` on a plain connection. */
   get tls(): TlsInfo | undefined {
-    const s = this.socket as TLSSocket;
-    if (s.encrypted !== true) return undefined;
-    const verdict = peerVerdict(s);
-    return {
-      protocol: s.getProtocol(),
-      alpnProtocol: s.alpnProtocol ?? null,
-      authorized: verdict.authorized,
-      authorizationError: verdict.error,
-      servername: (s as TLSSocket & { servername?: string | false | null }).servername ?? null,
-      peerCertificate: () => {
-        const cert = s.getPeerCertificate();
-        return cert !== null && Object.keys(cert).length > 0 ? cert : null;
-      },
-    };
+    return tlsInfoOf(this.socket);
   }
 
   /**
