@@ -41,6 +41,8 @@ export interface ConnectionContext {
   readonly closeLog: CloseLog;
   /** Records, per read batch that produced replies, the µs from decoding to flushing them; `null` when off. */
   readonly latency: LatencyRecorder | null;
+  /** Log connections that close before opening (failed TLS handshakes on a listener). */
+  readonly logFailedOpens: boolean;
   /** Plain TCP (true) can be reset on destroy; TLS and Unix sockets cannot. */
   readonly resettable: boolean;
   /** Called once per connection, after `close` was delivered. */
@@ -360,9 +362,13 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /**
    * Switches framing mid-stream (protocol upgrade). Bytes already received and
    * not yet decoded are decoded with the new codec; frames sent from now on are
-   * encoded with it; frames sent before are already encoded.
+   * encoded with it; frames sent before are already encoded. The listener's
+   * `limits.maxFrameBytes`, when set, bounds the new codec too.
    */
   setCodec(codec: Codec): void {
+    // The listener's frame bound applies to every codec a connection speaks, as it does to the first.
+    const max = this.ctx.limits.maxFrameBytes;
+    if (max !== undefined && codec.maxFrameBytes !== max) codec = codec.withMaxFrameBytes(max);
     this.codec = codec;
     this.decoder = codec.decoder(this);
     this.encoder = codec.encoder();
@@ -656,7 +662,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const reason: CloseReason = this.reason ?? ((this.flags & F_PEER_ENDED_FIRST) !== 0 || !this.endAt ? 'peer-closed' : 'local-end');
     this.reason = reason;
     ctx.counters.closes[reason]++;
-    ctx.closeLog.closed(this, reason, this.error);
+    // A client's failed connect is reported to its caller, not logged as a closed connection.
+    if (!wasHandshake || ctx.logFailedOpens) ctx.closeLog.closed(this, reason, this.error);
     if (!wasHandshake) {
       const h = ctx.handler;
       if (h.close !== undefined) {

@@ -156,6 +156,7 @@ class ClientImpl<D> implements Client<D> {
       logger,
       closeLog: new CloseLog(logger, this.where),
       latency: null,
+      logFailedOpens: false,
       resettable: transport === 'tcp',
       release: (conn) => this.released(conn as Connection<D>),
     };

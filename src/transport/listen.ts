@@ -98,6 +98,8 @@ export interface Server<D = unknown> {
   readonly transport: Transport;
   /** Where it listens: host and port, or the Unix socket path. */
   readonly address: { host: string; port: number; family: string } | { path: string };
+  /** Where it listens as a URL: `tcp://127.0.0.1:7000`, `tls://[::1]:7443`, `unix:///run/app.sock`. */
+  readonly url: string;
   /** Open connections. */
   readonly connectionCount: number;
   /** The open connections (for broadcast or inspection). */
@@ -183,6 +185,7 @@ class Listener<D> implements Server<D> {
       logger: this.logger,
       closeLog: new CloseLog(this.logger, this.name),
       latency: options.latency ?? null,
+      logFailedOpens: true,
       resettable: transport === 'tcp',
       release: (conn) => {
         if (!live.delete(conn)) return;
@@ -213,6 +216,13 @@ class Listener<D> implements Server<D> {
 
   get address(): Server<D>['address'] {
     return this.boundAddress;
+  }
+
+  get url(): string {
+    const a = this.boundAddress;
+    if ('path' in a) return `unix://${a.path}`;
+    const host = a.family === 'IPv6' ? `[${a.host}]` : a.host;
+    return `${this.transport}://${host}:${a.port}`;
   }
 
   get connectionCount(): number {

@@ -79,4 +79,27 @@ describe('protocol upgrade', () => {
     peer.socket.end();
     await server.close();
   });
+
+  it('bounds the new codec by the listener maxFrameBytes', async () => {
+    let reason = '';
+    const server = await listen({
+      port: 0,
+      codec: newline(),
+      logger: silentLogger,
+      limits: { maxFrameBytes: 100 },
+      handler: {
+        message(conn) {
+          if (conn.codecName === 'newline') conn.setCodec(lengthPrefixed());
+        },
+        close: (_c, r) => void (reason = r),
+      },
+    });
+    const peer = await rawConnect({ port: portOf(server) });
+    peer.socket.write(Buffer.concat([Buffer.from('UPGRADE\n'), lp4(Buffer.alloc(200))]));
+    assert.equal(await peer.ended, 'end');
+    peer.socket.end();
+    await peer.closed;
+    await server.close();
+    assert.equal(reason, 'frame-too-large');
+  });
 });

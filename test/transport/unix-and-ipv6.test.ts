@@ -26,6 +26,7 @@ describe('unix sockets', () => {
     let family = '';
     const server = await listen({ path, codec: lengthPrefixed(), logger: silentLogger, handler: { ...echo, open: (c) => void (family = c.remoteFamily) } });
     assert.equal(server.transport, 'unix');
+    assert.equal(server.url, `unix://${path}`);
     assert.deepEqual(await roundTrip({ path }), ['x', 'yz']);
     assert.equal(family, 'unix');
     await server.close();
@@ -59,6 +60,7 @@ describe('ipv6', () => {
     const server = await listen({ host: '::1', port: 0, codec: lengthPrefixed(), logger: silentLogger, handler: { ...echo, open: (c) => void (family = c.remoteFamily) } });
     const address = server.address as { host: string; port: number; family: string };
     assert.equal(address.host, '::1');
+    assert.equal(server.url, `tcp://[::1]:${address.port}`);
     assert.deepEqual(await roundTrip({ host: '::1', port: address.port }), ['x', 'yz']);
     assert.equal(family, 'IPv6');
     await server.close();
