@@ -37,7 +37,10 @@ export function pluginSpecifier(ref: string, configDir: string): string {
 /** True when this Node can import `.ts` files (type stripping available and on). */
 export function canImportTypeScript(): boolean {
   const features = process.features as { typescript?: unknown };
-  return features.typescript === 'strip' || features.typescript === 'transform';
+  if (features.typescript === 'strip' || features.typescript === 'transform') return true;
+  // Node 22.6–22.9 strip types behind a flag but do not report it in process.features.
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return flags.some((f) => f === '--experimental-strip-types' || f === '--experimental-transform-types');
 }
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);

@@ -38,6 +38,8 @@ export interface ServeOptions {
 type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 
 export async function runServe(o: ServeOptions): Promise<number> {
+  // The console lines are a courtesy: a closed stdout (`serve | head`) must not stop the server.
+  o.out.on('error', () => {});
   let config: ResolvedConfig;
   try {
     config = await loadConfig(o.config, o.overrides);

@@ -170,7 +170,14 @@ export class Supervisor implements AppServer {
     const started = new Promise<ListenerAddress[]>((resolve, reject) => (settle = { resolve, reject }));
     // A failed replacement is logged by the exit handler; no one else awaits it.
     started.catch(() => {});
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // Exit can be reported before the last IPC messages (the drain result) are read; wait for the channel too.
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        if (!child.connected) return resolve();
+        child.once('disconnect', () => resolve());
+        setTimeout(resolve, 1_000).unref();
+      }),
+    );
     const w: Worker = { id, child, channel, startedAt: Date.now(), started, stopping: false, ready: false, config: this.config, exited };
     this.workers.set(id, w);
     const startTimer = setTimeout(() => {

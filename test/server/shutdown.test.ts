@@ -96,8 +96,8 @@ describe('SIGTERM', () => {
     try {
       run.child.kill('SIGTERM');
       await run.waitForOut(/^shutting down \(SIGTERM\)$/);
-      // The listener first takes what is already in its accept queue; those connections are drained
-      // (ended, not reset). Then the socket closes and new connections are refused.
+      // The listener first takes what is already in its accept queue and drains it (those peers get
+      // a FIN); one that arrives as the socket closes is reset by the kernel. Then new ones are refused.
       for (let attempt = 0; ; attempt++) {
         assert.ok(attempt < 100, 'new connections are refused soon after the signal');
         const outcome = await rawConnect({ host: '127.0.0.1', port }).then(
@@ -105,7 +105,7 @@ describe('SIGTERM', () => {
           (err: NodeJS.ErrnoException) => err.code,
         );
         if (outcome === 'ECONNREFUSED') break;
-        assert.equal(outcome, 'end', 'a connection accepted after the signal is ended gracefully');
+        assert.ok(['end', 'reset', 'ECONNRESET'].includes(String(outcome)), `a connection made after the signal is drained or reset, got ${outcome}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.deepEqual(await run.exited, { code: 0, signal: null });
