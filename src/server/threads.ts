@@ -56,7 +56,12 @@ export class ThreadPools implements Threads {
 
   run<R = unknown>(module: string | URL, task: unknown, options: TaskOptions = {}): Promise<R> {
     if (this.closed) return Promise.reject(capstanError('ERR_NOT_OPEN', 'threads: the pools are closed (the server is stopping)'));
-    const filename = taskFilename(module);
+    let filename: string;
+    try {
+      filename = taskFilename(module);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const pool = this.pool(options.pool ?? 'cpu');
     return (pool.run(task, { filename, name: options.name ?? 'default', signal: options.signal ?? null }) as Promise<R>).catch((err: unknown) => {
       if (err instanceof Error && /queue is at limit/i.test(err.message)) {
