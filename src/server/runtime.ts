@@ -173,8 +173,8 @@ export class Runtime {
 
   /**
    * Starts a graceful stop that finishes in the background (`stop` waits for
-   * it). The listening socket is released at once: `close` stops accepting
-   * synchronously, so the address is free for a replacement right away.
+   * it). The listening socket goes within moments, once the accept queue is
+   * taken; the connections drain for up to the grace period.
    */
   private stopInBackground(r: Running, drain: DrainOptions): void {
     const p = this.stopOne(r, drain);

@@ -100,6 +100,9 @@ export class Supervisor implements AppServer {
   }
 
   async reload(config: ResolvedConfig): Promise<ReloadResult> {
+    if (this.reusePort && !workersBindThemselves(config)) {
+      throw capstanError('ERR_CONFIG', 'workers bind their own sockets (reusePort); a port 0 or unix listener needs a restart, not a reload');
+    }
     this.draining = true;
     try {
       const live = this.serving();
