@@ -17,9 +17,9 @@ export class CloseLog {
   private inWindow = 0;
   private suppressed = 0;
 
+  /** `logger` is the listener's (or client's) child logger, which already names it. */
   constructor(
     private readonly logger: Logger,
-    private readonly listener: string,
     private readonly perSecond = 20,
   ) {}
 
@@ -27,7 +27,6 @@ export class CloseLog {
     if (!isAbnormal(reason) || !this.allow()) return;
     this.logger.warn(
       {
-        listener: this.listener,
         conn: conn.id,
         remote: `${conn.remoteAddress}:${conn.remotePort}`,
         reason,
@@ -39,14 +38,14 @@ export class CloseLog {
 
   discarded(conn: Loggable, bytes: number): void {
     if (!this.allow()) return;
-    this.logger.warn({ listener: this.listener, conn: conn.id, bytes }, 'oversized frame discarded');
+    this.logger.warn({ conn: conn.id, bytes }, 'oversized frame discarded');
   }
 
   private allow(): boolean {
     const now = Date.now();
     if (now - this.windowStart >= 1000) {
       if (this.suppressed > 0) {
-        this.logger.warn({ listener: this.listener, suppressed: this.suppressed }, `suppressed ${this.suppressed} connection log lines`);
+        this.logger.warn({ suppressed: this.suppressed }, `suppressed ${this.suppressed} connection log lines`);
       }
       this.windowStart = now;
       this.inWindow = 0;

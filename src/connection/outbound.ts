@@ -19,7 +19,7 @@
  */
 import type { FrameSink } from '../codecs/codec.js';
 
-const SLAB_BYTES = 16 * 1024;
+const SLAB_BYTES = 64 * 1024;
 /** Payloads up to this size are copied next to their header; larger ones are sent as they are. */
 export const COPY_LIMIT = 1024;
 

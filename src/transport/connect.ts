@@ -154,7 +154,7 @@ class ClientImpl<D> implements Client<D> {
       counters: this.counters,
       wheel: options.timerWheel ?? sharedTimerWheel(),
       logger,
-      closeLog: new CloseLog(logger, this.where),
+      closeLog: new CloseLog(logger),
       latency: null,
       logFailedOpens: false,
       resettable: transport === 'tcp',

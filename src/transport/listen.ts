@@ -15,6 +15,7 @@
  * the same (libuv sheds the pending connection; the listener keeps serving as
  * descriptors free up) and, for TLS, runs the handshake under `handshakeTimeoutMs`.
  */
+import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
@@ -30,7 +31,7 @@ import { capstanError } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { ListenerCounters, type ListenerStats, type RefuseReason } from '../metrics/listener-counters.js';
 import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
-import { ListenOptionsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
+import { ListenOptionsSchema, TlsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
 import { createServerContext, tlsSocketOptions } from './tls-context.js';
 import { descriptorLimit, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
@@ -109,6 +110,13 @@ export interface Server<D = unknown> {
   /** True once `close` was called. */
   readonly closing: boolean;
   /**
+   * Replaces the TLS key, certificate and other TLS settings for connections
+   * accepted from now on (certificate rotation); open connections keep theirs.
+   * Validated like `listen`'s `tls` option.
+   * @throws CapstanError `ERR_TLS_CONFIG`, `ERR_INVALID_OPTION` — the old settings stay.
+   */
+  updateTls(tls: TlsServerOptions): void;
+  /**
    * Graceful shutdown: stop accepting, let handlers say goodbye (`shutdown`),
    * end each connection once it is quiet, destroy stragglers at `graceMs`.
    * Resolves when every connection is released.
@@ -151,8 +159,8 @@ class Listener<D> implements Server<D> {
   private readonly counters = new ListenerCounters();
   private readonly live = new Set<Connection<D>>();
   private readonly perAddress = new Map<string, number>();
-  private readonly secureContext: SecureContext | null;
-  private readonly tlsOptions: TlsServerOptions | undefined;
+  private secureContext: SecureContext | null;
+  private tlsOptions: TlsServerOptions | undefined;
   private readonly logger: Logger;
   private closePromise: Promise<CloseResult> | null = null;
   private onEmpty: (() => void) | null = null;
@@ -183,7 +191,7 @@ class Listener<D> implements Server<D> {
       counters,
       wheel: options.timerWheel ?? sharedTimerWheel(),
       logger: this.logger,
-      closeLog: new CloseLog(this.logger, this.name),
+      closeLog: new CloseLog(this.logger),
       latency: options.latency ?? null,
       logFailedOpens: true,
       resettable: transport === 'tcp',
@@ -216,6 +224,14 @@ class Listener<D> implements Server<D> {
 
   get address(): Server<D>['address'] {
     return this.boundAddress;
+  }
+
+  updateTls(tls: TlsServerOptions): void {
+    if (this.transport !== 'tls') throw capstanError('ERR_INVALID_OPTION', `updateTls: listener ${this.name} is not a TLS listener`, { path: 'tls' });
+    validateOptions('updateTls', TlsSchema, tls);
+    const context = createServerContext(tls);
+    this.secureContext = context;
+    this.tlsOptions = tls;
   }
 
   get url(): string {
@@ -402,6 +418,9 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
+  // In a cluster worker the primary binds and shares one socket among the workers, so a live
+  // socket is most likely that shared one: let the primary decide (it fails if the path is taken).
+  if (alive && cluster.isWorker) return;
   if (alive) {
     throw capstanError('ERR_LISTEN_FAILED', `listen: another server is listening on ${path}`, { path: 'path', actual: path });
   }

@@ -169,4 +169,26 @@ describe('tls transport', () => {
     await server.close();
     void lp4;
   });
+
+  it('serves a new certificate to new connections after updateTls, keeping open ones', async () => {
+    const pki = await testPki();
+    const server = await listen({ port: 0, tls: { key: pki.serverKey, cert: pki.serverCert }, codec: lengthPrefixed(), handler: echo, logger: silentLogger });
+    const port = portOf(server);
+    const peerCn = async (): Promise<string> => {
+      const socket = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+      await once(socket, 'secureConnect');
+      const cn = String(socket.getPeerCertificate().subject.CN);
+      socket.destroy();
+      return cn;
+    };
+    const early = await connect({ port, tls: { ca: pki.caCert, servername: 'localhost' }, codec: lengthPrefixed(), handler: {}, logger: silentLogger });
+    assert.equal(await peerCn(), 'localhost');
+    assert.throws(() => server.updateTls({ cert: pki.strangerCert }), { code: 'ERR_TLS_CONFIG' });
+    assert.equal(await peerCn(), 'localhost', 'a rejected update keeps the old certificate');
+    server.updateTls({ key: pki.strangerKey, cert: pki.strangerCert });
+    assert.equal(await peerCn(), 'stranger');
+    assert.equal(early.send('still open'), true, 'connections made before the update stay up');
+    await early.close();
+    await server.close();
+  });
 });
