@@ -20,6 +20,5 @@ const server = await listen({
   limits: { maxFrameBytes: 1024 * 1024, idleTimeoutMs: 60_000 },
 });
 
-const where = 'port' in server.address ? `${server.address.host}:${server.address.port}` : server.address.path;
-console.log(`length-prefixed-echo listening on ${where}`);
+console.log(`length-prefixed-echo listening on ${server.url}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.close().then(() => process.exit(0)));

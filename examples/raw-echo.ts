@@ -18,6 +18,5 @@ const server = await listen({
   },
 });
 
-const where = 'port' in server.address ? `${server.address.host}:${server.address.port}` : server.address.path;
-console.log(`raw-echo listening on ${where}`);
+console.log(`raw-echo listening on ${server.url}`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.close().then(() => process.exit(0)));

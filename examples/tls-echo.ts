@@ -36,6 +36,5 @@ const server = await listen({
 });
 
 const fingerprint = new X509Certificate(tls.cert).fingerprint256;
-const where = 'port' in server.address ? `${server.address.host}:${server.address.port}` : server.address.path;
-console.log(`tls-echo listening on ${where} (certificate SHA-256 ${fingerprint})`);
+console.log(`tls-echo listening on ${server.url} (certificate SHA-256 ${fingerprint})`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.close().then(() => process.exit(0)));
