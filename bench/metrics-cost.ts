@@ -102,22 +102,39 @@ async function serve(mode: 'on' | 'off'): Promise<void> {
  */
 async function warmUp(server: { port: number; adminPort: number }, o: MetricsCostOptions): Promise<void> {
   if (server.adminPort !== 0) {
-    await fetch(`http://127.0.0.1:${server.adminPort}/metrics`).then((r) => r.text());
-    await fetch(`http://127.0.0.1:${server.adminPort}/stats.json`).then((r) => r.text());
+    for (const path of ['metrics', 'stats.json']) await fetch(`http://127.0.0.1:${server.adminPort}/${path}`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text());
   }
   await runLoad(server.port, { ...o, seconds: 1 });
 }
 
-async function startServer(mode: 'on' | 'off'): Promise<{ child: ChildProcess; port: number; adminPort: number }> {
+interface Started {
+  child: ChildProcess;
+  port: number;
+  adminPort: number;
+}
+
+async function startServer(mode: 'on' | 'off'): Promise<Started> {
   const self = fileURLToPath(import.meta.url);
   const [cmd, args] = pinned(0, process.execPath, [self, '--serve', mode]);
   // fork() cannot be wrapped in taskset, so the child is spawned with an IPC channel instead.
   const child = existsSync('/usr/bin/taskset') ? spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : fork(self, ['--serve', mode]);
-  const ports = await new Promise<{ port: number; adminPort: number }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { port: number; adminPort: number }));
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  return { child, ...ports };
+  try {
+    const ports = await new Promise<{ port: number; adminPort: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`bench server (${mode}) did not start within 30 s`)), 30_000);
+      child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m as { port: number; adminPort: number });
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`bench server (${mode}) exited with ${code}`));
+      });
+    });
+    return { child, ...ports };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -158,8 +175,7 @@ function runLoad(port: number, o: MetricsCostOptions): Promise<{ msgs: number; m
 function scrape(adminPort: number, everyMs: number): () => void {
   const base = `http://127.0.0.1:${adminPort}`;
   const timer = setInterval(() => {
-    void fetch(`${base}/metrics`).then((r) => r.text()).catch(() => undefined);
-    void fetch(`${base}/stats.json`).then((r) => r.text()).catch(() => undefined);
+    for (const path of ['metrics', 'stats.json']) void fetch(`${base}/${path}`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => undefined);
   }, everyMs);
   return () => clearInterval(timer);
 }
@@ -177,26 +193,31 @@ async function runPaired(o: MetricsCostOptions): Promise<MetricsCostResult> {
   for (let round = 0; round < o.rounds; round++) {
     // The server started second gets a small edge on a shared CPU, so the order alternates by round.
     const first = round % 2 === 0 ? 'off' : 'on';
-    const a = await startServer(first);
-    const b = await startServer(first === 'off' ? 'on' : 'off');
-    const [off, on] = first === 'off' ? [a, b] : [b, a];
-    const servers = [off, on];
-    await Promise.all(servers.map((x) => warmUp(x, o)));
-    const stopScraping = scrape(on.adminPort, o.scrapeMs);
+    const started: Started[] = [];
     try {
-      const cpu0 = servers.map((s) => cpuSeconds(s.child.pid as number));
-      const loads = await Promise.all(servers.map((s) => runLoad(s.port, o)));
-      servers.forEach((s, i) => {
-        const { msgs, msgsPerSec } = loads[i] as { msgs: number; msgsPerSec: number };
-        const cpuNsPerMsg = ((cpuSeconds(s.child.pid as number) - (cpu0[i] as number)) * 1e9) / Math.max(1, msgs);
-        const mode = s === off ? 'off' : 'on';
-        runs.push({ mode, msgsPerSec, cpuNsPerMsg });
-        process.stdout.write(`metrics-cost round ${round + 1} ${mode.padEnd(3)} ${msgsPerSec} msgs/s ${Math.round(cpuNsPerMsg)} ns CPU/msg\n`);
-      });
-      ratios.push((loads[1] as { msgsPerSec: number }).msgsPerSec / (loads[0] as { msgsPerSec: number }).msgsPerSec);
+      started.push(await startServer(first));
+      started.push(await startServer(first === 'off' ? 'on' : 'off'));
+      const [a, b] = started as [Started, Started];
+      const [off, on] = first === 'off' ? [a, b] : [b, a];
+      const servers = [off, on];
+      await Promise.all(servers.map((x) => warmUp(x, o)));
+      const stopScraping = scrape(on.adminPort, o.scrapeMs);
+      try {
+        const cpu0 = servers.map((x) => cpuSeconds(x.child.pid as number));
+        const loads = await Promise.all(servers.map((x) => runLoad(x.port, o)));
+        servers.forEach((x, i) => {
+          const { msgs, msgsPerSec } = loads[i] as { msgs: number; msgsPerSec: number };
+          const cpuNsPerMsg = ((cpuSeconds(x.child.pid as number) - (cpu0[i] as number)) * 1e9) / Math.max(1, msgs);
+          const mode = x === off ? 'off' : 'on';
+          runs.push({ mode, msgsPerSec, cpuNsPerMsg });
+          process.stdout.write(`metrics-cost round ${round + 1} ${mode.padEnd(3)} ${msgsPerSec} msgs/s ${Math.round(cpuNsPerMsg)} ns CPU/msg\n`);
+        });
+        ratios.push((loads[1] as { msgsPerSec: number }).msgsPerSec / (loads[0] as { msgsPerSec: number }).msgsPerSec);
+      } finally {
+        stopScraping();
+      }
     } finally {
-      stopScraping();
-      await Promise.all([stopServer(off.child), stopServer(on.child)]);
+      await Promise.all(started.map((x) => stopServer(x.child)));
     }
   }
   return summarizeRuns(runs, median(ratios));
@@ -217,9 +238,10 @@ export async function runMetricsCost(o: MetricsCostOptions): Promise<MetricsCost
     const order: ('on' | 'off')[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
     for (const mode of order) {
       const { child, port, adminPort } = await startServer(mode);
-      await warmUp({ port, adminPort }, o);
-      const stopScraping = mode === 'on' ? scrape(adminPort, o.scrapeMs) : () => {};
+      let stopScraping = () => {};
       try {
+        await warmUp({ port, adminPort }, o);
+        if (mode === 'on') stopScraping = scrape(adminPort, o.scrapeMs);
         const cpu0 = cpuSeconds(child.pid as number);
         const { msgs, msgsPerSec } = await runLoad(port, o);
         const cpuNsPerMsg = ((cpuSeconds(child.pid as number) - cpu0) * 1e9) / Math.max(1, msgs);
