@@ -26,7 +26,7 @@ export interface MetricDef {
 export const LATENCY_METRIC = {
   name: 'capstan_handler_latency_seconds',
   type: 'histogram',
-  help: 'Time from a read batch being decoded to its replies being flushed, per batch that produced replies.',
+  help: 'Time from a read batch being decoded to its replies being flushed (one batch in eight that produced replies is timed).',
   labels: ['worker', 'listener'],
 } as const;
 

@@ -71,8 +71,9 @@ export interface ListenOptions<D = unknown> {
   /** The timer wheel for this listener's timeouts (tests inject one with a manual clock). */
   timerWheel?: TimerWheel;
   /**
-   * Handler latency: for each read batch that produced replies, the µs from
-   * decoding its first frame to flushing the replies. Off (and free) when absent.
+   * Handler latency: for read batches that produced replies (one in eight is
+   * timed), the µs from decoding the first frame to flushing the replies. Off
+   * (and free) when absent.
    */
   latency?: LatencyRecorder;
 }

@@ -5,7 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { silentLogger, type Server } from '../../src/index.js';
@@ -16,7 +18,14 @@ import { startLoad, type Load } from './load.js';
 import { echoServer, spawnWorker, type WorkerProcess } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url));
+/**
+ * The screenshot lands in docs/ only when asked (UPDATE_SCREENSHOTS=1), so a test run never
+ * leaves the work tree modified; otherwise it goes to the temp directory and is still checked.
+ */
+const SCREENSHOT =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url))
+    : join(tmpdir(), `capstan-dashboard-${process.pid}.png`);
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const CHART_COUNT = 8;
 
@@ -135,14 +144,14 @@ if (missing && process.env.CI === 'true') {
       assert.equal(rows, 1, 'worker 2 serves one listener');
     });
 
-    it('keeps a screenshot of the dashboard under load in docs/', async () => {
+    it('takes a screenshot of the dashboard under load (kept in docs/ with UPDATE_SCREENSHOTS=1)', async () => {
       await page.selectOption('#listener', '*');
       await page.selectOption('#worker', '*');
       const draws = await page.$eval('canvas', (c) => Number((c as unknown as PageCanvas).dataset.draws));
       // A few more seconds of history make a chart worth looking at.
       await drawn(Math.max(draws + 2, 8));
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
-      assert.ok(existsSync(SCREENSHOT));
+      assert.ok(existsSync(SCREENSHOT) && statSync(SCREENSHOT).size > 10_000, 'a real picture was written');
     });
   });
 }

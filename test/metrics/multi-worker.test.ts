@@ -28,7 +28,7 @@ describe('two worker processes', () => {
   before(async () => {
     workers = await Promise.all([spawnWorker('1', 'mw-echo'), spawnWorker('2', 'mw-echo')]);
     const [a, b] = workers as [WorkerProcess, WorkerProcess];
-    traffic = await Promise.all([driveEcho(a.port, 2, 15, 40), driveEcho(b.port, 3, 11, 90)]);
+    traffic = await Promise.all([driveEcho(a.port, 2, 15, 40, true), driveEcho(b.port, 3, 11, 90, true)]);
     // The workers count a close once the FIN exchange finishes: wait until both report none active.
     const deadline = Date.now() + 10_000;
     for (;;) {

@@ -40,7 +40,7 @@ describe('worker snapshots', () => {
 
   it('carry the handler latency the connections recorded', async () => {
     const server = await echoServer('snap-latency');
-    await driveEcho(portOf(server), 2, 20, 16);
+    await driveEcho(portOf(server), 2, 20, 16, true);
     const l = collectWorkerSnapshot('main', new Map([['snap-latency', server]])).listeners['snap-latency'];
     assert.ok(l?.latencyUs !== undefined && l.latencyHist !== undefined);
     assert.ok(l.latencyHist.count > 0, 'batches with replies were recorded');

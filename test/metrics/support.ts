@@ -32,8 +32,11 @@ export interface Traffic {
 /**
  * Opens `connections` clients to `port`, each sending `messages` frames of
  * `payloadBytes` and waiting for every echo, then closes them all gracefully.
+ * With `lockstep`, each client waits for one echo before sending the next
+ * frame, so every frame is its own read batch (handler latency is timed on
+ * one batch in eight, so latency tests need many batches).
  */
-export async function driveEcho(port: number, connections: number, messages: number, payloadBytes: number): Promise<Traffic> {
+export async function driveEcho(port: number, connections: number, messages: number, payloadBytes: number, lockstep = false): Promise<Traffic> {
   const payload = Buffer.alloc(payloadBytes, 0x61);
   await Promise.all(
     Array.from({ length: connections }, async () => {
@@ -45,12 +48,14 @@ export async function driveEcho(port: number, connections: number, messages: num
         codec: lengthPrefixed(),
         logger: silentLogger,
         handler: {
-          message() {
+          message(conn) {
             if (++echoed === messages) done();
+            else if (lockstep) conn.send(payload);
           },
         },
       });
-      for (let i = 0; i < messages; i++) client.send(payload);
+      if (lockstep) client.send(payload);
+      else for (let i = 0; i < messages; i++) client.send(payload);
       await withTimeout(all, 10_000, `${messages} echoes`);
       await client.close();
     }),
