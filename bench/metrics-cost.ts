@@ -14,10 +14,11 @@
  * `RESULT bench=metrics-cost …` line; exit 1 when the messages/s target is missed.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { lengthPrefixed, listen, silentLogger, type Server } from '../src/index.js';
+import { cTool } from './tools.js';
 import { startAdminServer } from '../src/metrics/admin-server.js';
 import { collectWorkerSnapshot, combineSnapshots, latencyRecorder } from '../src/metrics/snapshot.js';
 
@@ -49,17 +50,11 @@ export interface MetricsCostResult {
   runs: { mode: 'on' | 'off'; msgsPerSec: number; cpuNsPerMsg: number }[];
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TOOLS = `${ROOT}dist/tools`;
 
-/** The load generator, built from ../shared/bench into dist/tools (ignored by git) on first use. */
+/** The load generator: $TCPLOAD, or the copy the benchmark suite builds from ../shared/bench. */
 export function tcploadPath(): string {
-  const bin = process.env.TCPLOAD ?? `${TOOLS}/tcpload`;
-  if (existsSync(bin)) return bin;
-  const src = `${ROOT}../shared/bench/tcpload.c`;
-  if (!existsSync(src)) throw new Error(`tcpload not found: set TCPLOAD or check out the project next to shared/ (${src})`);
-  mkdirSync(TOOLS, { recursive: true });
-  execFileSync('gcc', ['-O2', '-pthread', '-o', bin, src], { stdio: 'inherit' });
+  const bin = process.env.TCPLOAD ?? cTool('tcpload');
+  if (bin === null) throw new Error('tcpload not found: set TCPLOAD or check out the project next to shared/ with gcc installed');
   return bin;
 }
 

@@ -12,6 +12,7 @@
  * | churn        | connect, one echo, close, 50 at a time                           | connects/s ≥ 0.9            |
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
  */
+import { runMetricsCost } from './metrics-cost.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
 import type { ServerStats } from './server.js';
@@ -293,4 +294,24 @@ export async function loadgen(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, large, idle, churn, loadgen };
+/** The cost of counters and the latency histogram: the same echo with metrics on and off (see metrics-cost.ts). */
+export async function metrics(ctx: BenchContext): Promise<Table[]> {
+  if (ctx.tcpload === null) {
+    ctx.log('  metrics skipped: tcpload could not be built (gcc and ../shared/bench are needed)');
+    return [];
+  }
+  process.env.TCPLOAD ??= ctx.tcpload;
+  const r = await runMetricsCost({ method: 'paired', scrapeMs: 1000, rounds: ctx.rounds + 1, seconds: ctx.seconds, conns: 100, size: 64, depth: 16 });
+  const runs = new Map<string, Record<string, number>[]>([
+    ['metrics on (scraped 1/s)', []],
+    ['metrics off', []],
+  ]);
+  for (const run of r.runs) {
+    runs.get(run.mode === 'on' ? 'metrics on (scraped 1/s)' : 'metrics off')?.push({ msgsPerSec: run.msgsPerSec, cpuPerMsgUs: run.cpuNsPerMsg / 1000 });
+  }
+  const t = table('metrics', 'cost of counters and the latency histogram: lp4 echo with a latency recorder and a 1/s scrape vs none, run side by side on CPU 0 (100 connections, 64 B, 16 in flight)', 'tcpload (C), one per server', [MSGS, CPU], runs);
+  t.targets.push(check('msgsPerSec', 'ratio', '>=', 0.98, t.ratios.msgsPerSec ?? 0));
+  return [t];
+}
+
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, large, idle, churn, loadgen, metrics };
