@@ -6,24 +6,30 @@
  * Reload compares listeners by name:
  *
  * ```
- *  in new config only ─► started (before anything else changes: a failure rolls them back
- *                         and leaves the old set running)
+ *  in both, only TLS  ─► first: Server.updateTls; new connections get the new certificate
+ *                        and settings, the socket and open connections stay
+ *  in new config only ─► started
  *  in both, same      ─► untouched: its connections never notice
  *  in both, changed   ─► old one stops accepting and drains; the new one binds in its place
  *  in old config only ─► stops accepting and drains (plugin shutdown hook, end when quiet,
  *                         force at the grace deadline), then teardown
  * ```
+ *
+ * A failure in any step before the removals (new TLS settings refused, a listener that
+ * cannot start) rolls back the steps before it: the old set keeps running.
  */
 import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import { codecFromName } from '../codecs/registry.js';
-import { capstanError, isCapstanError } from '../errors.js';
+import { capstanError, isCapstanError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { latencyRecorder } from '../metrics/snapshot.js';
 import { listen, type CloseResult, type Server } from '../transport/listen.js';
+import type { TlsServerOptions } from '../transport/options-schema.js';
 import type { ResolvedListener } from './config/resolve.js';
 import { importPlugin } from './plugin-loader.js';
 import type { Plugin, PluginContext } from './plugin.js';
+import { planReload } from './reload-plan.js';
 import type { Threads } from './threads.js';
 
 export interface RuntimeOptions {
@@ -54,8 +60,12 @@ export interface ListenerAddress {
 
 /** What a reload changed. */
 export interface ReloadResult {
+  /** Listeners started: added ones and the replacements of changed ones. */
   started: ListenerAddress[];
+  /** Listeners stopped: removed and replaced ones (their connections drain). */
   stopped: string[];
+  /** Listeners that took new TLS settings in place, their connections untouched. */
+  updated: string[];
   unchanged: string[];
 }
 
@@ -66,6 +76,11 @@ interface Running {
   readonly ctx: PluginContext;
   readonly abort: AbortController;
   readonly codecName: string;
+}
+
+interface Replacement {
+  old: Running;
+  fresh: Running | null;
 }
 
 const NO_CONNECTIONS: readonly never[] = [];
@@ -102,26 +117,21 @@ export class Runtime {
 
   /**
    * Moves to a new set of listeners (see the module comment). Throws, with the
-   * old set still running, when a new listener cannot start.
+   * old set still running, when a new listener cannot start or a listener
+   * rejects its new TLS settings.
    */
   async apply(next: readonly ResolvedListener[], drain: DrainOptions): Promise<ReloadResult> {
-    const byName = new Map(next.map((l) => [l.name, l]));
-    const added = next.filter((l) => !this.running.has(l.name));
-    const changed = next.filter((l) => {
-      const r = this.running.get(l.name);
-      return r !== undefined && !sameListener(r.config, l);
-    });
-    const removed = [...this.running.values()].filter((r) => !byName.has(r.config.name));
-    const unchanged = [...this.running.keys()].filter((name) => byName.has(name) && !changed.some((l) => l.name === name));
-
-    const started = await this.start(added);
-    const replaced: { old: Running; fresh: Running | null }[] = [];
+    const plan = planReload(new Map([...this.running].map(([name, r]) => [name, r.config])), next);
+    const tlsBefore = this.updateTls(plan.tlsUpdated);
+    let started: ListenerAddress[] = [];
+    const replaced: Replacement[] = [];
     try {
-      for (const l of changed) {
+      started = await this.start(plan.added);
+      for (const l of plan.replaced) {
         const old = this.running.get(l.name) as Running;
         // The old listener must give up the address before the new one can bind it.
         this.running.delete(l.name);
-        const step: { old: Running; fresh: Running | null } = { old, fresh: null };
+        const step: Replacement = { old, fresh: null };
         replaced.push(step);
         this.stopInBackground(old, drain);
         // The old listener takes what is already in its accept queue before it lets go of the
@@ -130,18 +140,61 @@ export class Runtime {
         this.running.set(l.name, step.fresh);
       }
     } catch (err) {
-      await this.rollBack(added, replaced);
+      await this.rollBack(plan.added, replaced);
+      this.restoreTls(tlsBefore);
       throw err;
     }
+    const removed = plan.removed.map((name) => this.running.get(name) as Running);
     for (const r of removed) {
       this.running.delete(r.config.name);
       this.stopInBackground(r, drain);
     }
     return {
       started: [...started, ...replaced.map((s) => describe(s.fresh as Running))],
-      stopped: [...removed.map((r) => r.config.name), ...changed.map((l) => l.name)],
-      unchanged,
+      stopped: [...plan.removed, ...plan.replaced.map((l) => l.name)],
+      updated: plan.tlsUpdated.map((l) => l.name),
+      unchanged: plan.unchanged,
     };
+  }
+
+  /**
+   * Gives listeners new TLS settings in place: connections accepted from now on
+   * use them, open ones keep theirs. All or none: when one listener rejects its
+   * settings, those already updated get their old ones back and the error is thrown.
+   * Returns the listeners as they were, for {@link restoreTls}.
+   */
+  private updateTls(listeners: readonly ResolvedListener[]): Running[] {
+    const before: Running[] = [];
+    try {
+      for (const l of listeners) {
+        const r = this.running.get(l.name) as Running;
+        try {
+          r.server.updateTls(l.tls as TlsServerOptions);
+        } catch (err) {
+          const e = err as { code?: ErrorCode; message?: string };
+          throw capstanError(e.code ?? 'ERR_TLS_CONFIG', `listener ${l.name}: the new TLS settings were refused: ${e.message ?? String(err)}`, { cause: err });
+        }
+        before.push(r);
+        this.running.set(l.name, { ...r, config: l });
+      }
+    } catch (err) {
+      this.restoreTls(before);
+      throw err;
+    }
+    return before;
+  }
+
+  /** Puts back the TLS settings {@link updateTls} replaced (they were in use, so they load again). */
+  private restoreTls(before: readonly Running[]): void {
+    for (const r of before) {
+      try {
+        r.server.updateTls(r.config.tls as TlsServerOptions);
+      } catch (err) {
+        r.ctx.logger.error({ err: errorFields(err) }, 'reload rolled back, but the old TLS settings did not load again; new connections get the new ones');
+        continue;
+      }
+      this.running.set(r.config.name, r);
+    }
   }
 
   /**
@@ -149,7 +202,7 @@ export class Runtime {
    * replaced go back to their old settings (their old connections are already
    * draining; new ones are accepted again).
    */
-  private async rollBack(added: readonly ResolvedListener[], replaced: readonly { old: Running; fresh: Running | null }[]): Promise<void> {
+  private async rollBack(added: readonly ResolvedListener[], replaced: readonly Replacement[]): Promise<void> {
     const now = { graceMs: 0, quietMs: 1 };
     const undo = [...added.map((l) => this.running.get(l.name)), ...replaced.map((s) => s.fresh)].filter((r): r is Running => r !== undefined && r !== null);
     for (const r of undo) this.running.delete(r.config.name);
@@ -283,11 +336,6 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pa
   const out: Partial<Pick<T, K>> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return out;
-}
-
-/** Listeners are the same when their resolved settings are (certificates included). */
-function sameListener(a: ResolvedListener, b: ResolvedListener): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** An error as log fields: code and message, no stack for expected failures. */

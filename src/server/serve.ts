@@ -123,7 +123,8 @@ async function reload(
     const result = await app.reload(next);
     for (const l of result.started) o.out.write(listeningLine(l));
     for (const name of result.stopped) o.out.write(`stopped ${name}\n`);
-    logger.info({ started: result.started.map((l) => l.name), stopped: result.stopped, unchanged: result.unchanged }, 'reloaded');
+    for (const name of result.updated) o.out.write(`updated ${name} tls (new connections get the new settings; open ones keep theirs)\n`);
+    logger.info({ started: result.started.map((l) => l.name), stopped: result.stopped, updated: result.updated, unchanged: result.unchanged }, 'reloaded');
   } catch (err) {
     logger.error({ err: errorFields(err) }, 'reload rejected; the running config stays in place');
     o.out.write(`reload failed, still running the previous config: ${firstLine(err)}\n`);

@@ -120,7 +120,7 @@ export class Supervisor implements AppServer {
       }
       this.resize();
       const first = replies[0] as PromiseFulfilledResult<ReloadResult> | undefined;
-      return first?.value ?? { started: [], stopped: [], unchanged: [] };
+      return first?.value ?? { started: [], stopped: [], updated: [], unchanged: [] };
     } finally {
       this.draining = false;
     }

@@ -1,11 +1,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import net from 'node:net';
-import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { lp4, rawConnect, type RawPeer } from '../support/net.js';
-import { lp4Frames, portIsFree, startServe, tempDir, type CliRun } from './support.js';
+import { lp4Frames, portIsFree, startServe, tempDir, tlsPeer, type CliRun } from './support.js';
 
 const tmp = tempDir('capstan-reload-');
 const runs: CliRun[] = [];
@@ -156,30 +154,51 @@ describe('SIGHUP', () => {
     }
   });
 
-  it('re-reads TLS certificate files, so new connections get the new certificate', async () => {
-    const make = async (cn: string) => {
-      const pems = await generate([{ name: 'commonName', value: cn }], { keyType: 'ec', algorithm: 'sha256' });
-      tmp.write('server.crt', pems.cert);
-      tmp.write('server.key', pems.private);
-    };
-    const subjectOf = async (port: number) => {
-      const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
-      await once(s, 'secureConnect');
-      const cn = s.getPeerCertificate().subject?.CN;
-      s.destroy();
-      return cn;
-    };
-    await make('first.example');
-    const file = tmp.write('tls.yaml', config(['{ name: secure, port: 0, codec: lp4, plugin: echo, tls: { certFile: server.crt, keyFile: server.key } }']));
-    const run = await startServe(['--config', file]);
-    runs.push(run);
-    assert.equal(await subjectOf(run.listeners().get('secure')?.port as number), 'first.example');
+  for (const workers of [1, 2]) {
+    it(`rotates TLS certificate files in place: a connection opened before stays open and answering, new ones get the new certificate (${workers === 1 ? 'one process' : `${workers} workers`})`, async () => {
+      const crt = `server-${workers}.crt`;
+      const key = `server-${workers}.key`;
+      const make = async (cn: string) => {
+        const pems = await generate([{ name: 'commonName', value: cn }], { keyType: 'ec', algorithm: 'sha256' });
+        tmp.write(crt, pems.cert);
+        tmp.write(key, pems.private);
+      };
+      await make('first.example');
+      const file = tmp.write(
+        `tls-${workers}.yaml`,
+        config([`{ name: secure, port: 0, codec: lp4, plugin: echo, tls: { certFile: ${crt}, keyFile: ${key} } }`], ['shutdown: { quietMs: 50 }']),
+      );
+      const run = await startServe(['--config', file, '--workers', String(workers)]);
+      runs.push(run);
+      const port = run.listeners().get('secure')?.port as number;
+      const before = await tlsPeer(port);
+      assert.equal(before.subject, 'first.example');
+      assert.equal(await before.roundTrip('before'), 'before');
 
-    await make('second.example');
-    const { line, from } = await hangUp(run);
-    assert.equal(line, 'reloaded');
-    assert.equal(await subjectOf(run.listeners(from).get('secure')?.port as number), 'second.example');
-    run.child.kill('SIGTERM');
-    assert.deepEqual(await run.exited, { code: 0, signal: null });
-  });
+      await make('second.example');
+      const { line, from } = await hangUp(run);
+      assert.equal(line, 'reloaded');
+      const printed = run.out.slice(from);
+      assert.ok(printed.some((l) => l.startsWith('updated secure tls')), 'the listener took the new TLS settings in place');
+      assert.ok(!printed.includes('stopped secure') && !run.listeners(from).has('secure'), 'the listener was not replaced');
+
+      // A replaced listener would end this idle connection once it had been quiet for quietMs (50 ms).
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(before.ended, false, 'the connection opened before the reload was not ended');
+      assert.equal(await before.roundTrip('after'), 'after');
+      // Round-robin spreads these over every worker.
+      for (let i = 0; i < 2 * workers; i++) {
+        const fresh = await tlsPeer(port);
+        assert.equal(fresh.subject, 'second.example', `new connection ${i} gets the new certificate`);
+        assert.equal(await fresh.roundTrip(`new ${i}`), `new ${i}`);
+        fresh.socket.destroy();
+      }
+      assert.equal(await before.roundTrip('still'), 'still');
+      assert.equal(before.ended, false);
+      before.socket.destroy();
+
+      run.child.kill('SIGTERM');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    });
+  }
 });

@@ -4,10 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { lp4 } from '../support/net.js';
 
 /** The compiled CLI (tests run from dist/test/server). */
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -200,4 +203,58 @@ export function lp4Frames(buf: Buffer): Buffer[] {
     at += 4 + n;
   }
   return frames;
+}
+
+/** A TLS client of an lp4 echo listener. */
+export interface TlsPeer {
+  readonly socket: tls.TLSSocket;
+  /** The common name of the certificate the server presented. */
+  readonly subject: string | undefined;
+  /** True once the server ended or reset the connection. */
+  readonly ended: boolean;
+  /** Sends one lp4 frame and resolves with the first frame that comes back. */
+  roundTrip(text: string): Promise<string>;
+}
+
+/** Connects over TLS to 127.0.0.1:`port` without verifying the certificate (tests use throwaway ones). */
+export async function tlsPeer(port: number, host = '127.0.0.1'): Promise<TlsPeer> {
+  const socket = tls.connect({ host, port, rejectUnauthorized: false });
+  let received = Buffer.alloc(0);
+  let ended = false;
+  let wake: (() => void) | null = null;
+  socket.on('data', (d: Buffer) => {
+    received = Buffer.concat([received, d]);
+    wake?.();
+  });
+  const end = () => {
+    ended = true;
+    wake?.();
+  };
+  socket.on('end', end);
+  socket.on('error', end);
+  await once(socket, 'secureConnect');
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return {
+    socket,
+    subject: Array.isArray(cn) ? cn[0] : cn,
+    get ended() {
+      return ended;
+    },
+    async roundTrip(text) {
+      const from = received.length;
+      const want = from + 4 + Buffer.byteLength(text);
+      socket.write(lp4(text));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(text)} within 10 s`)), 10_000);
+        wake = () => {
+          if (received.length < want && !ended) return;
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        };
+        wake();
+      });
+      return lp4Frames(received.subarray(from))[0]?.toString() ?? '';
+    },
+  };
 }
