@@ -111,6 +111,11 @@ export interface Server<D = unknown> {
   /** True once `close` was called. */
   readonly closing: boolean;
   /**
+   * True while the listening socket is open: from `listen` until `close` has taken what waits in
+   * the accept queue and shut the socket (its connections may still be draining after that).
+   */
+  readonly listening: boolean;
+  /**
    * Replaces the TLS key, certificate and other TLS settings for connections
    * accepted from now on (certificate rotation); open connections keep theirs.
    * Validated like `listen`'s `tls` option.
@@ -221,6 +226,10 @@ class Listener<D> implements Server<D> {
 
   get closing(): boolean {
     return this.isClosing;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
   }
 
   get address(): Server<D>['address'] {
@@ -409,7 +418,7 @@ class Listener<D> implements Server<D> {
 }
 
 /** A Unix socket file left by a dead server is removed; one a live server answers on is an error. */
-async function removeStaleSocket(path: string): Promise<void> {
+export async function removeStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
   const alive = await new Promise<boolean>((resolve) => {
     const probe = net.connect({ path });
