@@ -18,6 +18,7 @@
  * A failure in any step before the removals (new TLS settings refused, a listener that
  * cannot start) rolls back the steps before it: the old set keeps running.
  */
+import cluster from 'node:cluster';
 import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import { codecFromName } from '../codecs/registry.js';
@@ -134,6 +135,11 @@ export class Runtime {
         const step: Replacement = { old, fresh: null };
         replaced.push(step);
         this.stopInBackground(old, drain);
+        // Under cluster the primary holds the socket and knows a worker's listeners on one address
+        // by the order they were opened: a replacement opened while its predecessor still listens
+        // would ask for a second socket on that address and be refused. Opened after, it takes the
+        // predecessor's place on the primary's socket.
+        if (cluster.isWorker) await stoppedListening(old.server);
         // The old listener takes what is already in its accept queue before it lets go of the
         // address (under a second), so the replacement retries while the address is busy.
         step.fresh = await this.startOne(l, REBIND_RETRY_MS);
@@ -289,6 +295,12 @@ export class Runtime {
     await runTeardown(r.plugin, r.ctx);
     return result;
   }
+}
+
+/** Resolves once `server` has shut its listening socket (bounded: a closing listener does within a second). */
+async function stoppedListening(server: Server): Promise<void> {
+  const until = Date.now() + REBIND_RETRY_MS;
+  while (server.listening && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** Runs `bind`, trying again every 25 ms for up to `retryMs` while the address is in use. */

@@ -14,9 +14,11 @@
  * ```
  *
  * Sharing a port: where Node has `reusePort` (22.12+ on Linux) each worker
- * binds its own socket and the kernel spreads connections; elsewhere the
- * `cluster` module does it: the primary holds the listening socket and hands
- * each accepted connection to a worker in turn.
+ * binds its own socket and the kernel spreads connections; elsewhere (and
+ * whenever a listener is a Unix socket or on port 0) the `cluster` module does
+ * it: the primary holds the listening socket and hands each accepted
+ * connection to a worker in turn. Before workers bind, the primary removes
+ * socket files left by a dead server (see preflight.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
@@ -29,6 +31,7 @@ import { supportsReusePort, type CloseResult } from '../transport/listen.js';
 import type { AppServer } from './app.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import { isFromWorker, WorkerChannel, type ErrorInfo, type FromWorker } from './ipc.js';
+import { addressOf, preflight } from './preflight.js';
 import type { ListenerAddress, ReloadResult } from './runtime.js';
 
 const WORKER_ENTRY = new URL('./worker-main.js', import.meta.url);
@@ -87,6 +90,7 @@ export class Supervisor implements AppServer {
   }
 
   async start(): Promise<ListenerAddress[]> {
+    await preflight(this.config.listeners, false);
     this.logger.info({ workers: this.config.workers, sharing: this.reusePort ? 'reusePort' : 'cluster' }, `starting ${this.config.workers} workers`);
     const first = [];
     for (let i = 1; i <= this.config.workers; i++) first.push(this.spawn(String(i)));
@@ -103,6 +107,11 @@ export class Supervisor implements AppServer {
     if (this.reusePort && !workersBindThemselves(config)) {
       throw capstanError('ERR_CONFIG', 'workers bind their own sockets (reusePort); a port 0 or unix listener needs a restart, not a reload');
     }
+    const held = new Map(this.config.listeners.map((l) => [l.name, addressOf(l)]));
+    await preflight(
+      config.listeners.filter((l) => held.get(l.name) !== addressOf(l)),
+      !this.reusePort,
+    );
     this.draining = true;
     try {
       const live = this.serving();

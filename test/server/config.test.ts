@@ -174,6 +174,12 @@ describe('config resolution', () => {
     assert.equal(config.admin?.port, 9200);
   });
 
+  it('accepts a unix listener with several workers (they share the primary\'s socket)', async () => {
+    const config = await resolveText(['workers: 2', 'listeners:', '  - { name: u, transport: unix, path: app.sock, plugin: echo }'].join('\n'));
+    assert.equal(config.workers, 2);
+    assert.equal(config.listeners[0]?.path, `${tmp.dir}/app.sock`);
+  });
+
   it('generates a self-signed certificate for a TLS listener with no certificate files', async () => {
     const config = await resolveText(['listeners:', '  - { name: t, transport: tls, port: 0, plugin: echo }'].join('\n'));
     const l = config.listeners[0];

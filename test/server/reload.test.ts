@@ -1,9 +1,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { lp4, rawConnect, type RawPeer } from '../support/net.js';
-import { lp4Frames, portIsFree, startServe, tempDir, tlsPeer, type CliRun } from './support.js';
+import { hangUp, lp4Frames, occupiedPort, portIsFree, replaceWorker, startServe, tempDir, tlsPeer, type CliRun } from './support.js';
 
 const tmp = tempDir('capstan-reload-');
 const runs: CliRun[] = [];
@@ -37,14 +38,6 @@ function connectOutcome(port: number): Promise<string> {
     });
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
   });
-}
-
-/** Sends SIGHUP and resolves with the reload's outcome line (`reloaded` or `reload failed …`). */
-async function hangUp(run: CliRun): Promise<{ line: string; from: number }> {
-  const from = run.out.length;
-  run.child.kill('SIGHUP');
-  const line = await run.waitForOut(/^reload(ed| failed)/, 30_000, from);
-  return { line, from };
 }
 
 describe('SIGHUP', () => {
@@ -81,34 +74,6 @@ describe('SIGHUP', () => {
       assert.deepEqual(await run.exited, { code: 0, signal: null });
     });
 
-    it(`replaces a changed listener on the same fixed port, draining its old connections (${mode})`, async () => {
-      let port = 0;
-      for (let i = 0; i < 40 && port === 0; i++) {
-        const candidate = 20_000 + Math.floor(Math.random() * 30_000);
-        if (await portIsFree(candidate)) port = candidate;
-      }
-      const file = tmp.write(`change-${workers}.yaml`, config([`{ name: svc, port: ${port}, codec: lp4, plugin: echo }`]));
-      const run = await startServe(['--config', file, '--workers', String(workers)]);
-      runs.push(run);
-      const before = await rawConnect({ host: '127.0.0.1', port });
-      assert.equal(await roundTrip(before, 'framed'), 'framed');
-
-      tmp.write(`change-${workers}.yaml`, config([`{ name: svc, port: ${port}, codec: line, plugin: echo }`]));
-      const { line, from } = await hangUp(run);
-      assert.equal(line, 'reloaded');
-      assert.equal(run.listeners(from).get('svc')?.port, port);
-      // The old connection is drained: quiet, so the server ends it gracefully.
-      assert.equal(await before.ended, 'end');
-      before.socket.destroy();
-      const after = await rawConnect({ host: '127.0.0.1', port });
-      after.socket.write('now lines\n');
-      assert.equal((await after.waitBytes(11)).toString(), 'now lines\r\n');
-      after.socket.destroy();
-
-      run.child.kill('SIGTERM');
-      assert.deepEqual(await run.exited, { code: 0, signal: null });
-    });
-
     it(`rejects a bad new config and keeps the old one running (${mode})`, async () => {
       const file = tmp.write(`bad-${workers}.yaml`, config([KEEP]));
       const run = await startServe(['--config', file, '--workers', String(workers)]);
@@ -130,10 +95,62 @@ describe('SIGHUP', () => {
     });
   }
 
+  const REPLACE_CASES = [
+    { transport: 'tcp', workers: 1 },
+    { transport: 'tcp', workers: 2 },
+    { transport: 'unix', workers: 2 },
+  ] as const;
+  for (const { transport, workers } of REPLACE_CASES) {
+    const mode = workers === 1 ? 'one process' : `${workers} workers`;
+    const what = transport === 'unix' ? 'socket path' : 'fixed port';
+    const later = workers > 1 ? '; a worker started afterwards shares it' : '';
+    it(`replaces a changed listener on the same ${what}, draining its old connections${later} (${transport}, ${mode})`, async () => {
+      let at = `transport: unix, path: svc-${workers}.sock`;
+      let where: net.NetConnectOpts = { path: join(tmp.dir, `svc-${workers}.sock`) };
+      if (transport === 'tcp') {
+        let port = 0;
+        for (let i = 0; i < 40 && port === 0; i++) {
+          const candidate = 20_000 + Math.floor(Math.random() * 30_000);
+          if (await portIsFree(candidate)) port = candidate;
+        }
+        at = `port: ${port}`;
+        where = { host: '127.0.0.1', port };
+      }
+      const svc = (codec: string) => config([`{ name: svc, ${at}, codec: ${codec}, plugin: echo }`]);
+      const file = tmp.write(`change-${transport}-${workers}.yaml`, svc('lp4'));
+      const run = await startServe(['--config', file, '--workers', String(workers)]);
+      runs.push(run);
+      const address = run.listeners().get('svc');
+      const before = await rawConnect(where);
+      assert.equal(await roundTrip(before, 'framed'), 'framed');
+
+      tmp.write(`change-${transport}-${workers}.yaml`, svc('line'));
+      const { line, from } = await hangUp(run);
+      assert.equal(line, 'reloaded');
+      assert.deepEqual(run.listeners(from).get('svc'), address, 'the new listener is at the same address');
+      // The old connection is drained: quiet, so the server ends it gracefully.
+      assert.equal(await before.ended, 'end');
+      before.socket.destroy();
+      const speaksLines = async () => {
+        const peer = await rawConnect(where);
+        peer.socket.write('now lines\n');
+        const got = (await peer.waitBytes(11)).toString();
+        peer.socket.destroy();
+        return got;
+      };
+      assert.equal(await speaksLines(), 'now lines\r\n');
+      if (workers > 1) {
+        await replaceWorker(run, '1');
+        for (let i = 0; i < 4; i++) assert.equal(await speaksLines(), 'now lines\r\n');
+      }
+
+      run.child.kill('SIGTERM');
+      assert.deepEqual(await run.exited, { code: 0, signal: null });
+    });
+  }
+
   it('rolls back when a new listener cannot bind, leaving the old set serving', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const taken = (blocker.address() as net.AddressInfo).port;
+    const { port: taken, release } = await occupiedPort();
     try {
       const file = tmp.write('rollback.yaml', config([KEEP]));
       const run = await startServe(['--config', file]);
@@ -150,7 +167,7 @@ describe('SIGHUP', () => {
       run.child.kill('SIGTERM');
       assert.deepEqual(await run.exited, { code: 0, signal: null });
     } finally {
-      blocker.close();
+      await release();
     }
   });
 

@@ -1,13 +1,12 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { generate } from 'selfsigned';
 import { silentLogger } from '../../src/index.js';
 import type { ResolvedListener } from '../../src/server/config/resolve.js';
 import { Runtime } from '../../src/server/runtime.js';
 import { ThreadPools } from '../../src/server/threads.js';
 import type { TlsServerOptions } from '../../src/transport/options-schema.js';
-import { tlsPeer, type TlsPeer } from './support.js';
+import { occupiedPort, tlsPeer, type TlsPeer } from './support.js';
 
 const threads = new ThreadPools({});
 after(() => threads.close());
@@ -105,9 +104,7 @@ describe('Runtime reload of TLS settings', () => {
   });
 
   it('puts the old TLS settings back when another listener of the reload cannot start', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const taken = (blocker.address() as net.AddressInfo).port;
+    const { port: taken, release } = await occupiedPort();
     const runtime = newRuntime();
     try {
       await runtime.start([tlsListener('secure', await certificate('first.example'))]);
@@ -119,7 +116,7 @@ describe('Runtime reload of TLS settings', () => {
       assert.deepEqual([...runtime.servers().keys()], ['secure']);
     } finally {
       await runtime.stop(DRAIN);
-      blocker.close();
+      await release();
     }
   });
 });

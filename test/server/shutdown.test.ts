@@ -1,5 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { lp4, rawConnect, type RawPeer } from '../support/net.js';
 import { lp4Frames, startServe, tempDir, type CliRun } from './support.js';
@@ -11,13 +12,8 @@ after(async () => {
   tmp.cleanup();
 });
 
-function echoConfig(graceMs: number): string {
-  return [
-    'listeners:',
-    '  - { name: echo, port: 0, codec: lp4, plugin: echo }',
-    'admin: false',
-    `shutdown: { graceMs: ${graceMs}, quietMs: 250 }`,
-  ].join('\n');
+function echoConfig(graceMs: number, listener = '{ name: echo, port: 0, codec: lp4, plugin: echo }'): string {
+  return ['listeners:', `  - ${listener}`, 'admin: false', `shutdown: { graceMs: ${graceMs}, quietMs: 250 }`].join('\n');
 }
 
 /** A connection that sends a frame every 50 ms, so it never goes quiet; `stop` ends it. */
@@ -38,18 +34,26 @@ function writeAll(socket: net.Socket, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
 }
 
+const CASES = [
+  { transport: 'tcp', workers: 1 },
+  { transport: 'tcp', workers: 2 },
+  { transport: 'unix', workers: 2 },
+] as const;
+
 describe('SIGTERM', () => {
-  for (const workers of [1, 2]) {
-  it(`answers every message sent before the signal, then exits 0 within the grace period (${workers === 1 ? 'one process' : `${workers} workers`})`, async () => {
+  for (const { transport, workers } of CASES) {
+  it(`answers every message sent before the signal, then exits 0 within the grace period (${transport}, ${workers === 1 ? 'one process' : `${workers} workers`})`, async () => {
     const graceMs = 20_000;
-    const run = await startServe(['--config', tmp.write('echo.yaml', echoConfig(graceMs)), '--workers', String(workers)]);
+    const listener = transport === 'unix' ? '{ name: echo, transport: unix, path: echo.sock, codec: lp4, plugin: echo }' : undefined;
+    const run = await startServe(['--config', tmp.write(`echo-${transport}.yaml`, echoConfig(graceMs, listener)), '--workers', String(workers)]);
     runs.push(run);
-    const port = run.listeners().get('echo')?.port as number;
+    const printed = run.listeners().get('echo');
+    const where = transport === 'unix' ? { path: printed?.path as string } : { host: '127.0.0.1', port: printed?.port as number };
     const CONNECTIONS = 50;
     const MESSAGES = 200;
     const peers: RawPeer[] = [];
     for (let c = 0; c < CONNECTIONS; c++) {
-      const peer = await rawConnect({ host: '127.0.0.1', port });
+      const peer = await rawConnect(where);
       // One round trip first: the server has accepted the connection, not just the kernel.
       peer.socket.write(lp4('ping'));
       await peer.waitBytes(8);
@@ -75,9 +79,14 @@ describe('SIGTERM', () => {
       'every connection ended with FIN, none reset',
     );
     assert.deepEqual(exit, { code: 0, signal: null });
+    if (transport === 'unix') assert.equal(existsSync(where.path as string), false, 'the socket file is gone');
     assert.ok(tookMs < graceMs, `exited after ${tookMs} ms, within the ${graceMs} ms grace period`);
     const stopped = run.logs().filter((r) => r.msg === 'stopped' && r.listener === 'echo');
     assert.equal(stopped.length, workers);
+    assert.ok(
+      stopped.every((r) => (r.ended as number) > 0),
+      'every worker served some of the connections',
+    );
     assert.equal(
       stopped.reduce((n, r) => n + (r.ended as number), 0),
       CONNECTIONS,

@@ -2,7 +2,8 @@
  * Running the real `capstan` CLI in tests: spawn it, read what it prints,
  * signal it, and make sure it is gone when the test ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -256,5 +257,38 @@ export async function tlsPeer(port: number, host = '127.0.0.1'): Promise<TlsPeer
       });
       return lp4Frames(received.subarray(from))[0]?.toString() ?? '';
     },
+  };
+}
+
+/** Leaves a Unix socket file at `path` that no server answers on, as a server killed with SIGKILL does. */
+export function staleSocket(path: string): void {
+  const bindAndDie = "require('node:net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))";
+  const r = spawnSync(process.execPath, ['-e', bindAndDie, path], { timeout: 10_000 });
+  if (r.signal !== 'SIGKILL') throw new Error(`could not leave a stale socket at ${path}: ${r.stderr.toString()}`);
+}
+
+/** Sends SIGHUP and resolves with the reload's outcome line (`reloaded` or `reload failed …`) and where its output starts. */
+export async function hangUp(run: CliRun): Promise<{ line: string; from: number }> {
+  const from = run.out.length;
+  run.child.kill('SIGHUP');
+  const line = await run.waitForOut(/^reload(ed| failed)/, 30_000, from);
+  return { line, from };
+}
+
+/** Kills worker `id` (the first process to start under that id) and waits for the primary to report its replacement started. */
+export async function replaceWorker(run: CliRun, id: string): Promise<void> {
+  const ready = await run.waitForLog((r) => r.workerId === id && /ready/.test(String(r.msg)));
+  process.kill(ready.workerPid as number, 'SIGKILL');
+  const outcome = await run.waitForLog((r) => r.workerId === id && (r.msg === `worker ${id} replaced` || /^replacement worker/.test(String(r.msg))));
+  assert.equal(outcome.msg, `worker ${id} replaced`, `the replacement worker started (${String(outcome.message ?? '')})`);
+}
+
+/** A port on 127.0.0.1 that something else holds until `release`. */
+export async function occupiedPort(): Promise<{ port: number; release(): Promise<void> }> {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (blocker.address() as net.AddressInfo).port,
+    release: () => new Promise<void>((resolve) => blocker.close(() => resolve())),
   };
 }

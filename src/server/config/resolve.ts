@@ -98,13 +98,6 @@ export async function resolveConfig(source: ConfigSource, overrides: Overrides =
   }
   const asked = overrides.workers ?? config.workers ?? 1;
   const workers = asked === 'auto' ? availableParallelism() : asked;
-  if (workers !== 1) {
-    // listen() probes a Unix socket path for a live server before binding, and under cluster the
-    // second worker's probe reaches the first worker's socket: sharing one path needs a core change.
-    listeners.forEach((l, i) => {
-      if (l.transport === 'unix') issues.push({ path: ['listeners', i, 'transport'], message: 'unix listeners run with workers: 1 (one process); worker processes cannot share a socket path yet' });
-    });
-  }
   // Plugins, codecs and key material only once the plain checks pass: their errors would be noise otherwise.
   if (issues.length === 0) {
     await Promise.all(config.listeners.map((l, i) => completeListener(l, listeners[i] as ResolvedListener, ['listeners', i], source.dir, issues)));
