@@ -419,7 +419,10 @@ class Listener<D> implements Server<D> {
 
 /** A Unix socket file left by a dead server is removed; one a live server answers on is an error. */
 export async function removeStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
+  // In a cluster worker the primary binds and shares one socket among the workers: the primary
+  // clears stale files before forking (the application server does), and a probe from here would
+  // reach the shared socket and show up as a connection on it.
+  if (cluster.isWorker || !existsSync(path)) return;
   const alive = await new Promise<boolean>((resolve) => {
     const probe = net.connect({ path });
     probe.once('connect', () => {
@@ -428,9 +431,6 @@ export async function removeStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  // In a cluster worker the primary binds and shares one socket among the workers, so a live
-  // socket is most likely that shared one: let the primary decide (it fails if the path is taken).
-  if (alive && cluster.isWorker) return;
   if (alive) {
     throw capstanError('ERR_LISTEN_FAILED', `listen: another server is listening on ${path}`, { path: 'path', actual: path });
   }
