@@ -28,7 +28,7 @@ async function waitLines(peer: RawPeer, n: number): Promise<string[]> {
 
 async function freeOffsetFor(port: number): Promise<number> {
   for (let i = 0; i < 40; i++) {
-    const offset = 10_000 + Math.floor(Math.random() * 40_000);
+    const offset = 1_000 + Math.floor(Math.random() * 20_000); // ports stay below the ephemeral range
     if (await portIsFree(port + offset)) return offset;
   }
   throw new Error('no free port');

@@ -110,7 +110,7 @@ describe('SIGHUP', () => {
       if (transport === 'tcp') {
         let port = 0;
         for (let i = 0; i < 40 && port === 0; i++) {
-          const candidate = 20_000 + Math.floor(Math.random() * 30_000);
+          const candidate = 10_000 + Math.floor(Math.random() * 22_000); // below the ephemeral range
           if (await portIsFree(candidate)) port = candidate;
         }
         at = `port: ${port}`;

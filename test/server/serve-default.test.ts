@@ -10,7 +10,8 @@ const DEFAULT_PORTS = [7000, 7001, 7443, 9100];
 /** An offset that moves every default port onto a free one (dev machines often run something on 7000 or 9100). */
 async function freeOffset(): Promise<number> {
   for (let attempt = 0; attempt < 40; attempt++) {
-    const offset = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the ephemeral range (32768+), where other tests' client sockets cannot take the ports meanwhile.
+    const offset = 1_000 + Math.floor(Math.random() * 22_000);
     const free = await Promise.all(DEFAULT_PORTS.map((p) => portIsFree(p + offset)));
     if (free.every(Boolean)) return offset;
   }
@@ -81,8 +82,17 @@ describe('capstan serve with no config', () => {
   });
 
   it('serves every default listener and the admin endpoint (ports shifted by --port-offset)', async () => {
-    const offset = await freeOffset();
-    const run = await startServe(['--port-offset', String(offset)]);
+    // Another program may take a port between the check and the bind: try a few offsets.
+    let offset = 0;
+    let run: CliRun | null = null;
+    for (let attempt = 0; run === null; attempt++) {
+      offset = await freeOffset();
+      try {
+        run = await startServe(['--port-offset', String(offset)]);
+      } catch (err) {
+        if (attempt >= 3 || !/address is in use/.test(String(err))) throw err;
+      }
+    }
     runs.push(run);
     await checkDefaultServer(run, offset);
     assert.ok(

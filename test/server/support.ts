@@ -77,18 +77,18 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   };
   child.stdout?.on('data', collect(out));
   child.stderr?.on('data', collect(err));
+  let hasExited = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       children.delete(child);
-      // Let the last output arrive before waiters give up.
+      // Let the last output arrive before waiters give up; mark the exit before waking them.
       setImmediate(() => {
+        hasExited = true;
         resolve({ code, signal });
         for (const w of waiters) w();
       });
     }),
   );
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
 
   const waitUntil = <T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> =>
     new Promise<T>((resolve, reject) => {
