@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { listen, connect, lengthPrefixed, silentLogger, ManualClock, TimerWheel, type Connection, type TlsInfo } from '../../src/index.js';
 import { testPki } from '../support/certs.js';
 import { lp4, portOf, waitFor } from '../support/net.js';
@@ -189,6 +193,30 @@ describe('tls transport', () => {
     assert.equal(await peerCn(), 'stranger');
     assert.equal(early.send('still open'), true, 'connections made before the update stay up');
     await early.close();
+    await server.close();
+  });
+
+  it('loads its key and certificate from a PKCS#12 (pfx) bundle with a passphrase', async (t) => {
+    const pki = await testPki();
+    const dir = mkdtempSync(join(tmpdir(), 'capstan-pfx-'));
+    writeFileSync(join(dir, 'key.pem'), pki.serverKey);
+    writeFileSync(join(dir, 'cert.pem'), pki.serverCert);
+    const made = spawnSync('openssl', ['pkcs12', '-export', '-inkey', 'key.pem', '-in', 'cert.pem', '-passout', 'pass:s3cret', '-out', 'server.pfx'], { cwd: dir });
+    if (made.error !== undefined || made.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      if (process.env.CI === 'true') assert.fail(`openssl is needed to make the pfx bundle: ${made.error?.message ?? made.stderr.toString()}`);
+      return t.skip('openssl not found: cannot make a pfx bundle here');
+    }
+    const pfx = readFileSync(join(dir, 'server.pfx'));
+    rmSync(dir, { recursive: true, force: true });
+    await assert.rejects(listen({ port: 0, tls: { pfx, passphrase: 'wrong' }, handler: echo, logger: silentLogger }), { code: 'ERR_TLS_CONFIG' });
+    const server = await listen({ port: 0, tls: { pfx, passphrase: 's3cret' }, codec: lengthPrefixed(), handler: echo, logger: silentLogger });
+    const got: string[] = [];
+    const client = await connect({ port: portOf(server), tls: { ca: pki.caCert, servername: 'localhost' }, codec: lengthPrefixed(), logger: silentLogger, handler: { message: (_c, f) => void got.push(f.toString()) } });
+    client.send('from pfx');
+    await waitFor(() => got.length === 1);
+    assert.deepEqual(got, ['from pfx']);
+    await client.close();
     await server.close();
   });
 });
