@@ -27,6 +27,7 @@ import type { Handler } from './handler.js';
 import type { Limits } from './limits.js';
 import { discardBatch, sink, takeBatch, type OutboundState } from './outbound.js';
 import { tlsInfoOf, type TlsInfo } from './tls-info.js';
+import { checkDeadlines, scheduleNextDeadline } from './deadlines.js';
 
 export type { TlsInfo } from './tls-info.js';
 
@@ -70,26 +71,23 @@ const STATE_NAMES: readonly ConnectionState[] = ['handshake', 'open', 'ending', 
 const kConn = Symbol('capstan.connection');
 type OwnedSocket = Socket & { [kConn]?: Connection<any> };
 
-/**
- * Connection flags, packed into one field so an idle connection stays small.
- * F_OVER_HIGH: a send passed the high-water mark, so no more frames are delivered until a
- * flush brings the queue down. F_IN_DATA: inside a read's pump, which flushes at its end.
- */
-const F_USER_PAUSED = 1;
-const F_BP_PAUSED = 2;
-const F_NEED_DRAIN = 4;
-const F_IN_DATA = 8;
-const F_IN_LOOP = 16;
-const F_GOT_FIRST_BYTE = 32;
-const F_PEER_ENDED = 64;
-const F_PEER_END_HANDLED = 128;
-const F_PEER_ENDED_FIRST = 256;
-const F_OPENED = 512;
-const F_DRAINING = 1024;
-const F_DRAIN_LISTENING = 2048;
-const F_DRAIN_QUEUED = 4096;
-const F_OVER_HIGH = 8192;
-const F_DIRTY = 16384;
+import {
+  F_BP_PAUSED,
+  F_DIRTY,
+  F_DRAIN_LISTENING,
+  F_DRAIN_QUEUED,
+  F_DRAINING,
+  F_GOT_FIRST_BYTE,
+  F_IN_DATA,
+  F_IN_LOOP,
+  F_NEED_DRAIN,
+  F_OPENED,
+  F_OVER_HIGH,
+  F_PEER_END_HANDLED,
+  F_PEER_ENDED,
+  F_PEER_ENDED_FIRST,
+  F_USER_PAUSED,
+} from './flags.js';
 
 /**
  * Queues for received bytes are lent per read: a connection holds one only while
@@ -174,16 +172,16 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   private queue: ByteQueue = NO_BYTES;
   /** The socket's own queue as of the last flush (bytes); a cheap upper bound between flushes. */
   private sockQueued = 0;
-  private drainQuietMs = 0;
-  private reason: CloseReason | null = null;
+  /** @internal */ drainQuietMs = 0;
+  /** @internal */ reason: CloseReason | null = null;
   private error: Error | undefined = undefined;
-  private readonly createdAt: number;
-  private openedAt = 0;
-  private lastRead = 0;
-  private lastWrite = 0;
-  private endAt = 0;
-  private stallSince = 0;
-  private stallDone = 0;
+  /** @internal */ readonly createdAt: number;
+  /** @internal */ openedAt = 0;
+  /** @internal */ lastRead = 0;
+  /** @internal */ lastWrite = 0;
+  /** @internal */ endAt = 0;
+  /** @internal */ stallSince = 0;
+  /** @internal */ stallDone = 0;
 
   /** @internal */ outSlab: Buffer | null = null;
   /** @internal */ outStart = 0;
@@ -727,78 +725,13 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if (this.st === State.Open) this.ctx.wheel.scheduleBy(this, this.ctx.wheel.now() + quietMs);
   }
 
-  /** @internal Timeouts, checked lazily when the wheel says one may be due. */
+  /** @internal Timeouts, checked lazily when the wheel says one may be due (deadlines.ts). */
   onWheelDue(now: number): void {
-    if (this.st >= State.Closing) return;
-    const L = this.ctx.limits;
-    if (this.st === State.Handshake) {
-      if (L.handshakeTimeoutMs > 0) {
-        const due = this.createdAt + L.handshakeTimeoutMs;
-        if (now >= due) return this.destroy('handshake-timeout');
-        this.ctx.wheel.schedule(this, due);
-      }
-      return;
-    }
-    let next = Infinity;
-    if (this.st === State.Ending && L.lingerMs > 0) {
-      const due = this.endAt + L.lingerMs;
-      if (now >= due) return this.destroy('linger-timeout');
-      next = due;
-    }
-    const s = this.socket;
-    const pending = s.writableLength;
-    if (pending > 0 && L.writeTimeoutMs > 0) {
-      const done = s.bytesWritten - pending;
-      if (this.stallSince === 0 || done !== this.stallDone) {
-        this.stallSince = now;
-        this.stallDone = done;
-      } else if (now - this.stallSince >= L.writeTimeoutMs) {
-        return this.destroy('write-timeout');
-      }
-      next = Math.min(next, this.stallSince + L.writeTimeoutMs);
-    } else if (pending === 0) {
-      this.stallSince = 0;
-      // The socket drained below the mark without a 'drain' event (a high-water mark below Node's own).
-      if ((this.flags & F_BP_PAUSED) !== 0) this.drained();
-    }
-    if (this.st === State.Open) {
-      if ((this.flags & F_GOT_FIRST_BYTE) === 0 && L.firstByteTimeoutMs > 0) {
-        const due = this.openedAt + L.firstByteTimeoutMs;
-        if (now >= due) return this.destroy('first-byte-timeout');
-        next = Math.min(next, due);
-      }
-      if (L.idleTimeoutMs > 0) {
-        const due = Math.max(this.lastRead, this.lastWrite) + L.idleTimeoutMs;
-        if (now >= due) {
-          this.reason ??= 'idle-timeout';
-          this.end();
-          return this.scheduleNext(now);
-        }
-        next = Math.min(next, due);
-      }
-      if ((this.flags & F_DRAINING) !== 0) {
-        const due = Math.max(this.lastRead, this.openedAt) + this.drainQuietMs;
-        if (now >= due && pending === 0 && this.outBytes === 0) {
-          this.reason ??= 'shutdown';
-          this.end();
-          return this.scheduleNext(now);
-        }
-        next = Math.min(next, Math.max(due, now + 1));
-      }
-    }
-    if (next !== Infinity) this.ctx.wheel.schedule(this, next);
+    checkDeadlines(this, now);
   }
 
-  private scheduleNext(now: number): void {
-    const L = this.ctx.limits;
-    let next = Infinity;
-    if (this.st === State.Ending && L.lingerMs > 0) next = this.endAt + L.lingerMs;
-    if (this.st === State.Open) {
-      if ((this.flags & F_GOT_FIRST_BYTE) === 0 && L.firstByteTimeoutMs > 0) next = Math.min(next, this.openedAt + L.firstByteTimeoutMs);
-      if (L.idleTimeoutMs > 0) next = Math.min(next, Math.max(this.lastRead, this.lastWrite, now) + L.idleTimeoutMs);
-    }
-    if (this.socket.writableLength > 0 && L.writeTimeoutMs > 0) next = Math.min(next, now + L.writeTimeoutMs);
-    if (next !== Infinity) this.ctx.wheel.schedule(this, next);
+  /** @internal */
+  scheduleNext(now: number): void {
+    scheduleNextDeadline(this, now);
   }
-
 }

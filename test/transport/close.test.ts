@@ -68,7 +68,7 @@ describe('server.close', () => {
     // A well-behaved client closes its side when the server's FIN arrives.
     void quiet.ended.then(() => quiet.socket.end());
     const timer = setInterval(() => chatty.socket.write(lp4('still talking')), 10);
-    const result = await server.close({ graceMs: 600, quietMs: 200 });
+    const result = await server.close({ graceMs: 2_000, quietMs: 200 });
     clearInterval(timer);
     assert.deepEqual(result, { ended: 1, forced: 1 });
     assert.equal(await quiet.ended, 'end');

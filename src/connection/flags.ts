@@ -1,0 +1,20 @@
+/**
+ * Connection flags, packed into one field so an idle connection stays small.
+ * F_OVER_HIGH: a send passed the high-water mark, so no more frames are delivered until a
+ * flush brings the queue down. F_IN_DATA: inside a read's pump, which flushes at its end.
+ */
+export const F_USER_PAUSED = 1;
+export const F_BP_PAUSED = 2;
+export const F_NEED_DRAIN = 4;
+export const F_IN_DATA = 8;
+export const F_IN_LOOP = 16;
+export const F_GOT_FIRST_BYTE = 32;
+export const F_PEER_ENDED = 64;
+export const F_PEER_END_HANDLED = 128;
+export const F_PEER_ENDED_FIRST = 256;
+export const F_OPENED = 512;
+export const F_DRAINING = 1024;
+export const F_DRAIN_LISTENING = 2048;
+export const F_DRAIN_QUEUED = 4096;
+export const F_OVER_HIGH = 8192;
+export const F_DIRTY = 16384;
