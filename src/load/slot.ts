@@ -53,6 +53,9 @@ export class Slot implements Progress {
   working = false;
   /** Counted in the engine's slots that still wait for replies after the traffic stopped. */
   draining = false;
+  /** Fixed rate: messages that fell due in the current tick, to leave in one write, and the scheduled time (ms) of the first. */
+  due = 0;
+  dueAt = 0;
 
   constructor(
     readonly owner: SlotOwner,
@@ -63,24 +66,25 @@ export class Slot implements Progress {
 
   /**
    * Writes the next `k` messages of this connection's cycle (k ≤ the train's cap)
-   * as one view of the train, stamping each with `at`. Returns the bytes written;
-   * `blocked` tells whether the socket's buffer is now full.
+   * as one view of the train. Message i is stamped `at + i × step` (ms): a fixed-rate
+   * batch keeps each message's own scheduled time. `now` is the current time (ms).
+   * Returns the bytes written; `blocked` tells whether the socket's buffer is now full.
    */
-  send(messages: MessageSet, k: number, at: number): number {
+  send(messages: MessageSet, k: number, at: number, now: number, step = 0): number {
     const first = (this.issued + this.base) % messages.count;
     const a = messages.starts[first] as number;
     const b = messages.starts[first + k] as number;
     const ring = this.sentAt;
     if (ring !== null) {
       const cap = ring.length;
-      for (let i = this.issued, end = i + k; i < end; i++) ring[i % cap] = at;
+      for (let i = this.issued, end = i + k, t = at; i < end; i++, t += step) ring[i % cap] = t;
     }
     // A wait for replies starts now (`at` may be a scheduled time in the past).
-    if (this.issued === this.done) this.since = at > this.since ? at : performance.now();
+    if (this.issued === this.done) this.since = now;
     this.issued += k;
     this.quota -= k;
     this.blocked = !(this.socket as Socket).write(messages.train.subarray(a, b));
-    if (this.blocked) this.since = performance.now();
+    if (this.blocked) this.since = now;
     return b - a;
   }
 }
