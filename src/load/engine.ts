@@ -6,8 +6,8 @@
  *   connect() ──► run() ─────────────────────────────► finish()
  *   dial every     echo: depth messages in flight,       end each connection,
  *   slot, paced    a reply sends the next one            wait for the peer to
- *   (rate, max     rate: one message per slot per        close (bounded), then
- *   connecting)    interval, on a shared schedule        destroy what is left
+ *   (rate, max     rate: on one shared 1 ms tick, each   close (bounded), then
+ *   connecting)    slot's due messages in one write      destroy what is left
  *                  send: write while the socket takes it
  *                  idle: hold; churn: connect, echo, close, repeat
  *                  ── deadline/count/stop ─► wait for due replies (bounded)
