@@ -1,18 +1,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { listen, lengthPrefixed, silentLogger, type CloseReason } from '../../src/index.js';
+import { listen, lengthPrefixed, silentLogger, type CloseReason, type Server } from '../../src/index.js';
 import { lp4, portOf, rawConnect } from '../support/net.js';
+
+/** An lp4 echo server that records every close reason. */
+async function echoRecordingCloses(): Promise<{ server: Server; reasons: CloseReason[] }> {
+  const reasons: CloseReason[] = [];
+  const server = await listen({
+    port: 0,
+    codec: lengthPrefixed(),
+    logger: silentLogger,
+    handler: { message: (c, f) => void c.send(f), close: (_c, r) => void reasons.push(r) },
+  });
+  return { server, reasons };
+}
 
 describe('server.close', () => {
   it('answers every frame received before close, ends quiet connections gracefully and stops accepting', async () => {
-    const reasons: CloseReason[] = [];
-    const server = await listen({
-      port: 0,
-      codec: lengthPrefixed(),
-      logger: silentLogger,
-      handler: { message: (c, f) => void c.send(f), close: (_c, r) => void reasons.push(r) },
-    });
+    const { server, reasons } = await echoRecordingCloses();
     const port = portOf(server);
     const peers = await Promise.all(Array.from({ length: 20 }, () => rawConnect({ port })));
     const perPeer = 500;
@@ -55,13 +61,7 @@ describe('server.close', () => {
   });
 
   it('destroys connections that never go quiet at the grace deadline and reports how many', async () => {
-    const reasons: CloseReason[] = [];
-    const server = await listen({
-      port: 0,
-      codec: lengthPrefixed(),
-      logger: silentLogger,
-      handler: { message: (c, f) => void c.send(f), close: (_c, r) => void reasons.push(r) },
-    });
+    const { server, reasons } = await echoRecordingCloses();
     const port = portOf(server);
     const chatty = await rawConnect({ port });
     const quiet = await rawConnect({ port });
