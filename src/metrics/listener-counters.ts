@@ -7,7 +7,6 @@ import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
 /** Why an accepted socket was turned away before it became a connection. */
 export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing';
 
-export const REFUSE_REASONS: readonly RefuseReason[] = ['max-connections', 'max-per-address', 'fd-limit', 'closing'];
 
 /** A snapshot of one listener's counters. */
 export interface ListenerStats {

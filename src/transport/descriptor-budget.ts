@@ -27,11 +27,6 @@ function softLimit(): number {
 const limit = softLimit();
 let open = 0;
 
-/** Connections accepted by every listener in this process and not yet released. */
-export function acceptedSockets(): number {
-  return open;
-}
-
 /** The soft descriptor limit read at start (Infinity when unknown). */
 export function descriptorLimit(): number {
   return limit;
