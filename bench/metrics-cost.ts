@@ -1,12 +1,16 @@
 /**
  * What observability costs: a Capstan length-prefixed echo with the metrics
  * off (counters only: they are always on, plain field increments) and on
- * (handler-latency HDR recorder, event-loop and GC probes, the admin endpoint
- * scraped every second for /metrics and /stats.json), measured alternately in
- * the same run with ../shared/bench/tcpload. Target: on ≥ 0.98 × off.
+ * (the handler-latency recorder, and the admin endpoint with its event-loop
+ * and GC probes, scraped every second for /metrics and /stats.json), measured
+ * in the same run with ../shared/bench/tcpload. Target: on ≥ 0.98 × off.
  *
- *   node dist/bench/metrics-cost.js [--method paired|sequential] [--scrape-ms 1000] [--rounds 3]
- *                                   [--seconds 5] [--conns 100] [--size 64] [--depth 16]
+ *   node dist/bench/metrics-cost.js [--on latency,admin|latency|admin|none] [--method paired|sequential]
+ *                                   [--scrape-ms 1000] [--rounds 3] [--seconds 5] [--conns 100]
+ *                                   [--size 64] [--depth 16]
+ *
+ * `--on none` runs two identical servers: the ratio it prints is the method's
+ * own bias and its spread the noise, to set beside a real run.
  *
  * Server pinned to CPU 0 and load to CPU 1 when `taskset` exists. Prints one
  * line per run (messages/s and the server's CPU time per message, which is
@@ -22,7 +26,16 @@ import { cTool } from './tools.js';
 import { startAdminServer } from '../src/metrics/admin-server.js';
 import { collectWorkerSnapshot, combineSnapshots, latencyRecorder } from '../src/metrics/snapshot.js';
 
+/** What "on" turns on: the handler-latency recorder, and the admin endpoint with its process probes. */
+export type MetricsPart = 'latency' | 'admin';
+export const METRICS_PARTS: readonly MetricsPart[] = ['latency', 'admin'];
+
 export interface MetricsCostOptions {
+  /**
+   * The parts the "on" server runs (default both). Fewer parts split the cost; none is an
+   * A/A run that shows the method's own noise.
+   */
+  on: MetricsPart[];
   /**
    * `paired` (default): both servers share CPU 0 at the same time, each driven by its own
    * tcpload, so the scheduler gives them equal CPU and outside load hits both alike; the
@@ -62,8 +75,8 @@ function pinned(cpu: number, command: string, args: string[]): [string, string[]
   return existsSync('/usr/bin/taskset') ? ['/usr/bin/taskset', ['-c', String(cpu), command, ...args]] : [command, args];
 }
 
-/** Child side: serve the echo with metrics `on` or `off`, report the ports, stay until disconnected. */
-async function serve(mode: 'on' | 'off'): Promise<void> {
+/** Child side: serve the echo with the given metrics parts, report the ports, stay until disconnected. */
+async function serve(parts: ReadonlySet<MetricsPart>): Promise<void> {
   const name = 'bench-echo';
   const server: Server = await listen({
     name,
@@ -76,11 +89,11 @@ async function serve(mode: 'on' | 'off'): Promise<void> {
         conn.send(frame);
       },
     },
-    ...(mode === 'on' ? { latency: latencyRecorder(name) } : {}),
+    ...(parts.has('latency') ? { latency: latencyRecorder(name) } : {}),
   });
   const servers = new Map([[name, server]]);
   const admin =
-    mode === 'on'
+    parts.has('admin')
       ? await startAdminServer({ port: 0, logger: silentLogger, source: { ready: () => true, snapshot: async () => combineSnapshots([collectWorkerSnapshot('main', servers)], false) } })
       : null;
   const a = server.address;
@@ -92,15 +105,23 @@ async function serve(mode: 'on' | 'off'): Promise<void> {
 
 /**
  * Steady state is what is measured: a one-second load warms the JIT, and for
- * "on" a first scrape loads prom-client and hdr-histogram-js (which the library
- * loads on first use) before the clock starts.
+ * "on" {@link WARM_SCRAPES} scrapes of each admin path load prom-client and let
+ * V8 compile the scrape path, as a server scraped every second for a few
+ * minutes has it. Without them the first scrapes of a run cost several times
+ * more (20 ms for the first /metrics under load, about 2 ms a few seconds later,
+ * 0.25 ms compiled), which is the start-up of a process, not what metrics cost.
  */
 async function warmUp(server: { port: number; adminPort: number }, o: MetricsCostOptions): Promise<void> {
   if (server.adminPort !== 0) {
-    for (const path of ['metrics', 'stats.json']) await fetch(`http://127.0.0.1:${server.adminPort}/${path}`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text());
+    for (let i = 0; i < WARM_SCRAPES; i++) {
+      for (const path of ['metrics', 'stats.json']) await fetch(`http://127.0.0.1:${server.adminPort}/${path}`, { signal: AbortSignal.timeout(30_000) }).then((r) => r.text());
+    }
   }
   await runLoad(server.port, { ...o, seconds: 1 });
 }
+
+/** Scrapes of each admin path before measuring: about three minutes of a once-a-second dashboard. */
+const WARM_SCRAPES = 200;
 
 interface Started {
   child: ChildProcess;
@@ -108,11 +129,12 @@ interface Started {
   adminPort: number;
 }
 
-async function startServer(mode: 'on' | 'off'): Promise<Started> {
+async function startServer(mode: 'on' | 'off', o: MetricsCostOptions): Promise<Started> {
   const self = fileURLToPath(import.meta.url);
-  const [cmd, args] = pinned(0, process.execPath, [self, '--serve', mode]);
+  const serveArgs = ['--serve', mode === 'on' ? o.on.join(',') || 'none' : 'none'];
+  const [cmd, args] = pinned(0, process.execPath, [...(process.env.CAPSTAN_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), self, ...serveArgs]);
   // fork() cannot be wrapped in taskset, so the child is spawned with an IPC channel instead.
-  const child = existsSync('/usr/bin/taskset') ? spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : fork(self, ['--serve', mode]);
+  const child = existsSync('/usr/bin/taskset') ? spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : fork(self, serveArgs);
   try {
     const ports = await new Promise<{ port: number; adminPort: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`bench server (${mode}) did not start within 30 s`)), 30_000);
@@ -168,6 +190,7 @@ function runLoad(port: number, o: MetricsCostOptions): Promise<{ msgs: number; m
 
 /** Scrapes the admin endpoint every `everyMs`, as Prometheus and an open dashboard would. */
 function scrape(adminPort: number, everyMs: number): () => void {
+  if (adminPort === 0 || everyMs <= 0) return () => {};
   const base = `http://127.0.0.1:${adminPort}`;
   const timer = setInterval(() => {
     for (const path of ['metrics', 'stats.json']) void fetch(`${base}/${path}`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => undefined);
@@ -190,8 +213,8 @@ async function runPaired(o: MetricsCostOptions): Promise<MetricsCostResult> {
     const first = round % 2 === 0 ? 'off' : 'on';
     const started: Started[] = [];
     try {
-      started.push(await startServer(first));
-      started.push(await startServer(first === 'off' ? 'on' : 'off'));
+      started.push(await startServer(first, o));
+      started.push(await startServer(first === 'off' ? 'on' : 'off', o));
       const [a, b] = started as [Started, Started];
       const [off, on] = first === 'off' ? [a, b] : [b, a];
       const servers = [off, on];
@@ -232,7 +255,7 @@ export async function runMetricsCost(o: MetricsCostOptions): Promise<MetricsCost
     // Alternate the order each round so drift (thermal, other load) does not favour one mode.
     const order: ('on' | 'off')[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
     for (const mode of order) {
-      const { child, port, adminPort } = await startServer(mode);
+      const { child, port, adminPort } = await startServer(mode, o);
       let stopScraping = () => {};
       try {
         await warmUp({ port, adminPort }, o);
@@ -251,11 +274,21 @@ export async function runMetricsCost(o: MetricsCostOptions): Promise<MetricsCost
   return summarizeRuns(runs);
 }
 
+/** `latency,admin`, `latency`, `none` … as a list of parts. */
+function parseParts(text: string): MetricsPart[] {
+  if (text === 'none' || text === '') return [];
+  return text.split(',').map((p) => {
+    if (!(METRICS_PARTS as readonly string[]).includes(p)) throw new Error(`--on takes parts from ${METRICS_PARTS.join(', ')} (or none), got '${p}'`);
+    return p as MetricsPart;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       serve: { type: 'string' },
+      on: { type: 'string', default: METRICS_PARTS.join(',') },
       method: { type: 'string', default: 'paired' },
       'scrape-ms': { type: 'string', default: '1000' },
       rounds: { type: 'string', default: '3' },
@@ -265,16 +298,16 @@ export async function main(argv: string[]): Promise<number> {
       depth: { type: 'string', default: '16' },
     },
   });
-  if (values.serve === 'on' || values.serve === 'off') {
-    await serve(values.serve);
+  if (values.serve !== undefined) {
+    await serve(new Set(parseParts(values.serve)));
     return 0;
   }
   if (values.method !== 'paired' && values.method !== 'sequential') throw new Error(`--method must be paired or sequential, got '${values.method}'`);
-  const o: MetricsCostOptions = { method: values.method, scrapeMs: Number(values['scrape-ms']), rounds: Number(values.rounds), seconds: Number(values.seconds), conns: Number(values.conns), size: Number(values.size), depth: Number(values.depth) };
+  const o: MetricsCostOptions = { on: parseParts(values.on), method: values.method, scrapeMs: Number(values['scrape-ms']), rounds: Number(values.rounds), seconds: Number(values.seconds), conns: Number(values.conns), size: Number(values.size), depth: Number(values.depth) };
   const r = await runMetricsCost(o);
   const ok = r.ratio >= 0.98;
   process.stdout.write(
-    `RESULT bench=metrics-cost method=${o.method} scrape_ms=${o.scrapeMs} off_msgs_per_s=${Math.round(r.offMsgsPerSec)} on_msgs_per_s=${Math.round(r.onMsgsPerSec)} ratio=${r.ratio.toFixed(4)} ` +
+    `RESULT bench=metrics-cost on=${o.on.join(',') || 'none'} method=${o.method} scrape_ms=${o.scrapeMs} off_msgs_per_s=${Math.round(r.offMsgsPerSec)} on_msgs_per_s=${Math.round(r.onMsgsPerSec)} ratio=${r.ratio.toFixed(4)} ` +
       `off_cpu_ns_per_msg=${Math.round(r.offCpuNsPerMsg)} on_cpu_ns_per_msg=${Math.round(r.onCpuNsPerMsg)} cpu_ratio=${(r.onCpuNsPerMsg / r.offCpuNsPerMsg).toFixed(4)} target=0.98 ${ok ? 'pass' : 'FAIL'}\n`,
   );
   return ok ? 0 : 1;

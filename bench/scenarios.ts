@@ -301,7 +301,9 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
     return [];
   }
   process.env.TCPLOAD ??= ctx.tcpload;
-  const r = await runMetricsCost({ method: 'paired', scrapeMs: 1000, rounds: ctx.rounds + 1, seconds: ctx.seconds, conns: 100, size: 64, depth: 16 });
+  // Each round starts new processes, and one process's JIT can land a couple of per cent off
+  // another's, so this scenario takes many short rounds and the median of their paired ratios.
+  const r = await runMetricsCost({ on: ['latency', 'admin'], method: 'paired', scrapeMs: 1000, rounds: ctx.rounds * 4 + 1, seconds: Math.min(ctx.seconds, 4), conns: 100, size: 64, depth: 16 });
   const runs = new Map<string, Record<string, number>[]>([
     ['metrics on (scraped 1/s)', []],
     ['metrics off', []],
@@ -309,8 +311,9 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   for (const run of r.runs) {
     runs.get(run.mode === 'on' ? 'metrics on (scraped 1/s)' : 'metrics off')?.push({ msgsPerSec: run.msgsPerSec, cpuPerMsgUs: run.cpuNsPerMsg / 1000 });
   }
-  const t = table('metrics', 'cost of counters and the latency histogram: lp4 echo with a latency recorder and a 1/s scrape vs none, run side by side on CPU 0 (100 connections, 64 B, 16 in flight)', 'tcpload (C), one per server', [MSGS, CPU], runs);
-  t.targets.push(check('msgsPerSec', 'ratio', '>=', 0.98, t.ratios.msgsPerSec ?? 0));
+  const t = table('metrics', 'cost of counters and the latency histogram: lp4 echo with a latency recorder and the admin endpoint scraped 1/s vs neither, run side by side on CPU 0 (100 connections, 64 B, 16 in flight); ratio: median of the rounds\' paired ratios', 'tcpload (C), one per server', [MSGS, CPU], runs);
+  t.ratios.msgsPerSec = r.ratio;
+  t.targets.push(check('msgsPerSec', 'ratio', '>=', 0.98, r.ratio));
   return [t];
 }
 

@@ -6,7 +6,7 @@
  */
 import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
-import { summarize, type LatencySummary } from '../metrics/latency.js';
+import type { LatencySummary } from '../metrics/latency.js';
 
 export type { Histogram };
 
@@ -36,6 +36,19 @@ export function addEncoded(into: Histogram, encoded: string): void {
   const h = hdr.decodeFromCompressedBase64(encoded, 32, true);
   into.add(h);
   h.destroy();
+}
+
+/** The percentiles of a histogram (all zero when empty). */
+export function summarize(h: Histogram): LatencySummary {
+  if (h.totalCount === 0) return { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+  return {
+    count: h.totalCount,
+    p50: h.getValueAtPercentile(50),
+    p90: h.getValueAtPercentile(90),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+    max: h.maxValue,
+  };
 }
 
 export function latencySummary(h: Histogram): LatencyUs {

@@ -22,7 +22,7 @@ export interface MetricDef {
   values(snapshot: ServerSnapshot): Sample[];
 }
 
-/** The latency histogram, exposed from the cumulative HDR buckets. */
+/** The latency histogram, exposed from the recorder's cumulative buckets. */
 export const LATENCY_METRIC = {
   name: 'capstan_handler_latency_seconds',
   type: 'histogram',

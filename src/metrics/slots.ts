@@ -1,8 +1,8 @@
 /**
- * The hot-path half of the latency recorder: a fixed array of log-linear
- * counters. Recording is a `clz32`, a shift and an array increment (a few ns,
- * against ~80 ns for an HDR `recordValue`); the counters are poured into an
- * HDR histogram only when a snapshot is taken.
+ * The latency recorder's histogram: a fixed array of log-linear counters, the
+ * layout of an HDR histogram with 128 steps per power of two. Recording is a
+ * `clz32`, a shift and an array increment (a few ns, against ~80 ns for
+ * hdr-histogram-js's `recordValue`).
  *
  * ```
  *  value v (integer µs)      slot

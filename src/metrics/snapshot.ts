@@ -8,17 +8,17 @@
  *  ──────────────                       ─────────────
  *  listeners ─► collectWorkerSnapshot ──IPC──► combineSnapshots ─► /stats.json, /metrics, dashboard
  *  latencyRecorder ┘  (counters, process,        (counters summed,
- *                      latency window HDR-encoded) latency windows merged)
+ *                      latency window as slots)    latency windows merged)
  * ```
  *
  * **Latency across workers.** Percentiles cannot be summed, so each listener's
- * entry carries `latencyHist`: the recent window as an HDR histogram
- * (`encodeIntoCompressedBase64`, µs) plus cumulative Prometheus buckets.
- * {@link combineSnapshots} decodes and merges the windows, so the combined
- * percentiles are exact, and sums the buckets.
+ * entry carries `latencyHist`: the recent window as sparse log-linear slot
+ * counts (µs) plus cumulative Prometheus buckets. {@link combineSnapshots}
+ * adds the windows slot by slot, so the combined percentiles are exact, and
+ * sums the buckets.
  */
 import type { ListenerStats } from './listener-counters.js';
-import { encodeHistogram, findLatencyRecorder, mergeEncoded, summarize, type LatencyHistogram, type LatencySummary } from './latency.js';
+import { addSparseSlots, findLatencyRecorder, newSlotCounts, sparseSlots, summarizeSlots, type LatencyHistogram, type LatencySummary } from './latency.js';
 import { processStats, type ProcessStats } from './process-stats.js';
 
 export type { LatencySummary, LatencyHistogram } from './latency.js';
@@ -97,19 +97,19 @@ function combineListener(list: readonly ListenerSnapshot[]): ListenerSnapshot {
   const out = counters as unknown as ListenerSnapshot;
   const only = list.length === 1 ? list[0] : undefined;
   if (only?.latencyHist !== undefined) {
-    // One worker: its own figures are the combined ones, no need to decode and merge.
+    // One worker: its own figures are the combined ones.
     out.latencyUs = only.latencyUs;
     out.latencyHist = only.latencyHist;
   } else if (hists.length > 0) {
-    const merged = mergeEncoded(hists.map((h) => h.recent));
-    out.latencyUs = summarize(merged);
+    const merged = newSlotCounts();
+    for (const h of hists) addSparseSlots(merged, h.recent);
+    out.latencyUs = summarizeSlots(merged);
     out.latencyHist = {
-      recent: encodeHistogram(merged),
+      recent: sparseSlots(merged),
       buckets: sumArrays(hists.map((h) => h.buckets)),
       count: hists.reduce((n, h) => n + h.count, 0),
       sumUs: hists.reduce((n, h) => n + h.sumUs, 0),
     };
-    merged.destroy();
   }
   return out;
 }
