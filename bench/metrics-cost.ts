@@ -5,12 +5,13 @@
  * and GC probes, scraped every second for /metrics and /stats.json), measured
  * in the same run with ../shared/bench/tcpload. Target: on ≥ 0.98 × off.
  *
- *   node dist/bench/metrics-cost.js [--on latency,admin|latency|admin|none] [--method paired|sequential]
+ *   node dist/bench/metrics-cost.js [--on latency,probes,admin|latency,probes|…|none] [--method paired|sequential]
  *                                   [--scrape-ms 1000] [--rounds 3] [--seconds 5] [--conns 100]
  *                                   [--size 64] [--depth 16]
  *
  * `--on none` runs two identical servers: the ratio it prints is the method's
  * own bias and its spread the noise, to set beside a real run.
+ * `CAPSTAN_BENCH_NODE_ARGS` adds node flags to the servers (`--cpu-prof`, `--trace-deopt`).
  *
  * Server pinned to CPU 0 and load to CPU 1 when `taskset` exists. Prints one
  * line per run (messages/s and the server's CPU time per message, which is
@@ -25,10 +26,16 @@ import { lengthPrefixed, listen, silentLogger, type Server } from '../src/index.
 import { cTool } from './tools.js';
 import { startAdminServer } from '../src/metrics/admin-server.js';
 import { collectWorkerSnapshot, combineSnapshots, latencyRecorder } from '../src/metrics/snapshot.js';
+import { processStats } from '../src/metrics/process-stats.js';
 
-/** What "on" turns on: the handler-latency recorder, and the admin endpoint with its process probes. */
-export type MetricsPart = 'latency' | 'admin';
-export const METRICS_PARTS: readonly MetricsPart[] = ['latency', 'admin'];
+/**
+ * What "on" turns on: the handler-latency recorder (`latency`), the process
+ * probes (`probes`: event-loop delay and GC observer, which the first snapshot
+ * otherwise starts), and the admin endpoint on its thread, scraped every
+ * `scrapeMs` (`admin`, which starts the probes too).
+ */
+export type MetricsPart = 'latency' | 'probes' | 'admin';
+export const METRICS_PARTS: readonly MetricsPart[] = ['latency', 'probes', 'admin'];
 
 export interface MetricsCostOptions {
   /**
@@ -92,6 +99,7 @@ async function serve(parts: ReadonlySet<MetricsPart>): Promise<void> {
     ...(parts.has('latency') ? { latency: latencyRecorder(name) } : {}),
   });
   const servers = new Map([[name, server]]);
+  if (parts.has('probes')) processStats();
   const admin =
     parts.has('admin')
       ? await startAdminServer({ port: 0, logger: silentLogger, source: { ready: () => true, snapshot: async () => combineSnapshots([collectWorkerSnapshot('main', servers)], false) } })
@@ -222,7 +230,10 @@ async function runPaired(o: MetricsCostOptions): Promise<MetricsCostResult> {
       const stopScraping = scrape(on.adminPort, o.scrapeMs);
       try {
         const cpu0 = servers.map((x) => cpuSeconds(x.child.pid as number));
-        const loads = await Promise.all(servers.map((x) => runLoad(x.port, o)));
+        // The load generators start in the servers' start order, which alternates by round: A/A runs
+        // showed a bias of about 0.7 % against the server whose load always started second.
+        const loading = new Map(started.map((x) => [x, runLoad(x.port, o)]));
+        const loads = await Promise.all(servers.map((x) => loading.get(x) as Promise<{ msgs: number; msgsPerSec: number }>));
         servers.forEach((x, i) => {
           const { msgs, msgsPerSec } = loads[i] as { msgs: number; msgsPerSec: number };
           const cpuNsPerMsg = ((cpuSeconds(x.child.pid as number) - (cpu0[i] as number)) * 1e9) / Math.max(1, msgs);

@@ -50,7 +50,7 @@ export interface ConnectionContext {
   release(conn: Connection<any>): void;
 }
 
-/** Receives handler latency samples in microseconds (an HDR histogram, typically). */
+/** Receives handler latency samples in microseconds (typically the metrics module's `latencyRecorder`). */
 export interface LatencyRecorder {
   record(microseconds: number): void;
 }

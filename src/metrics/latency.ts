@@ -53,11 +53,14 @@ export const LATENCY_BUCKETS_US: readonly number[] = [
 /** A window closes at a snapshot taken at least this long (ms) after it opened. */
 export const WINDOW_MS = 900;
 
-/** The summary of slot counts (all zero when empty): HDR's percentile rule, each slot standing for its midpoint. */
-export function summarizeSlots(counts: Float64Array): LatencySummary {
+/**
+ * The summary of slot counts (all zero when empty): HDR's percentile rule, each
+ * slot standing for its midpoint. Only slots `lo … hi` are read (the rest must be empty).
+ */
+export function summarizeSlots(counts: Float64Array, lo = 0, hi = counts.length - 1): LatencySummary {
   let total = 0;
   let top = -1;
-  for (let i = 0; i < counts.length; i++) {
+  for (let i = lo; i <= hi; i++) {
     const n = counts[i] as number;
     if (n === 0) continue;
     total += n;
@@ -70,7 +73,7 @@ export function summarizeSlots(counts: Float64Array): LatencySummary {
   let want = 0;
   let need = Math.max(1, Math.floor(((ps[0] as number) / 100) * total + 0.5));
   let run = 0;
-  for (let i = 0; i <= top && want < ps.length; i++) {
+  for (let i = lo; i <= top && want < ps.length; i++) {
     run += counts[i] as number;
     while (want < ps.length && run >= need) {
       out[want] = slotValue(i);
@@ -81,10 +84,10 @@ export function summarizeSlots(counts: Float64Array): LatencySummary {
   return { count: total, p50: out[0] as number, p90: out[1] as number, p99: out[2] as number, p999: out[3] as number, max: slotValue(top) };
 }
 
-/** Slot counts as sparse `[slot, count, …]` pairs. */
-export function sparseSlots(counts: Float64Array): number[] {
+/** Slot counts as sparse `[slot, count, …]` pairs; only slots `lo … hi` are read. */
+export function sparseSlots(counts: Float64Array, lo = 0, hi = counts.length - 1): number[] {
   const out: number[] = [];
-  for (let i = 0; i < counts.length; i++) {
+  for (let i = lo; i <= hi; i++) {
     const n = counts[i] as number;
     if (n !== 0) out.push(i, n);
   }
@@ -108,11 +111,17 @@ export function newSlotCounts(): Float64Array {
 export class LatencyRecorder {
   // Every field holds its final type from the start: a field that changes type (null to an array)
   // changes the object's hidden class, which deoptimizes the connection code that inlined record().
-  /** Counts since the last collect, by slot (see slots.ts). */
+  /** Counts since the last collect, by slot (see slots.ts), and the range of slots they are in. */
   private readonly slots = newSlotCounts();
-  /** The window being filled, and the last closed one. */
+  private lo = SLOT_COUNT;
+  private hi = -1;
+  /** The window being filled and the last closed one, each with the range of its non-empty slots. */
   private building = newSlotCounts();
+  private buildingLo = SLOT_COUNT;
+  private buildingHi = -1;
   private recent = newSlotCounts();
+  private recentLo = SLOT_COUNT;
+  private recentHi = -1;
   /** False until the first window closes (until then the one being filled is shown). */
   private closedOne = false;
   private windowStart = Date.now();
@@ -130,6 +139,9 @@ export class LatencyRecorder {
     this.sumUs += v;
     const i = v < 256 ? v : slotOf(v);
     this.slots[i] = (this.slots[i] as number) + 1;
+    // The range keeps a snapshot's work to the slots in use (a few hundred of 3,200).
+    if (i < this.lo) this.lo = i;
+    if (i > this.hi) this.hi = i;
   }
 
   /**
@@ -142,18 +154,22 @@ export class LatencyRecorder {
     if (this.drainSlots()) view.stale = true;
     if (now - this.windowStart >= WINDOW_MS) {
       const next = this.recent;
-      next.fill(0);
+      if (this.recentHi >= 0) next.fill(0, this.recentLo, this.recentHi + 1);
       this.recent = this.building;
+      this.recentLo = this.buildingLo;
+      this.recentHi = this.buildingHi;
       this.building = next;
+      this.buildingLo = SLOT_COUNT;
+      this.buildingHi = -1;
       this.closedOne = true;
       this.windowStart = now;
       view.stale = true;
     }
     // The shown window changes about once a second; scrapes in between reuse its summary.
     if (view.stale) {
-      const h = this.closedOne ? this.recent : this.building;
-      view.summary = summarizeSlots(h);
-      view.sparse = sparseSlots(h);
+      const [h, lo, hi] = this.closedOne ? [this.recent, this.recentLo, this.recentHi] : [this.building, this.buildingLo, this.buildingHi];
+      view.summary = summarizeSlots(h, lo, hi);
+      view.sparse = sparseSlots(h, lo, hi);
       view.stale = false;
     }
     return {
@@ -164,13 +180,20 @@ export class LatencyRecorder {
 
   /** Moves the slot counts into the window and the buckets; true when there were any. */
   private drainSlots(): boolean {
-    const before = this.total;
+    const lo = this.lo;
+    const hi = this.hi;
+    if (hi < 0) return false;
+    this.lo = SLOT_COUNT;
+    this.hi = -1;
+    if (lo < this.buildingLo) this.buildingLo = lo;
+    if (hi > this.buildingHi) this.buildingHi = hi;
     const slots = this.slots;
     const into = this.building;
     const bounds = LATENCY_BUCKETS_US;
     const b = this.buckets;
     let i = 0;
-    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+    let added = 0;
+    for (let slot = lo; slot <= hi; slot++) {
       const n = slots[slot] as number;
       if (n === 0) continue;
       slots[slot] = 0;
@@ -179,9 +202,10 @@ export class LatencyRecorder {
       const v = slotValue(slot);
       while (v > (bounds[i] as number)) i++;
       b[i] = (b[i] as number) + n;
-      this.total += n;
+      added += n;
     }
-    return this.total !== before;
+    this.total += added;
+    return added > 0;
   }
 }
 

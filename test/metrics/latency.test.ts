@@ -74,5 +74,10 @@ describe('latency windows read off the slots', () => {
     const next = r.collect(t0 + WINDOW_MS).summary;
     assert.ok(within(next.p50, 2000), `then the next window shows (${next.p50})`);
     assert.equal(r.collect(t0 + WINDOW_MS).histogram.count, 200, 'the cumulative count keeps both');
+    const quiet = r.collect(t0 + 2 * WINDOW_MS);
+    assert.equal(quiet.summary.count, 0, 'a window with nothing recorded is empty (the reused array was cleared)');
+    assert.deepEqual(quiet.histogram.recent, []);
+    r.record(5);
+    assert.deepEqual(r.collect(t0 + 3 * WINDOW_MS).histogram.recent, [5, 1], 'and the next one holds only its own values');
   });
 });
