@@ -78,8 +78,16 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
           return send(res, 503, 'text/plain; charset=utf-8', 'event loop not responding\n');
         }
         return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-      case '/readyz':
-        return (await backend.ready()) ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', 'draining\n');
+      case '/readyz': {
+        let ready: boolean;
+        try {
+          ready = await backend.ready();
+        } catch (err) {
+          logger.warn({ err }, 'readiness check: the serving thread did not answer');
+          return send(res, 503, 'text/plain; charset=utf-8', 'event loop not responding\n');
+        }
+        return ready ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', 'draining\n');
+      }
       case '/metrics':
       case '/stats.json': {
         if (expected !== null && !authorized(req, expected)) {

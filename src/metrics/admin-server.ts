@@ -7,7 +7,7 @@
  * | `/metrics`    | Prometheus text format, with HELP and TYPE                     | yes   |
  * | `/stats.json` | the {@link ServerSnapshot} as JSON                             | yes   |
  * | `/healthz`    | 200 `ok` while the serving thread's event loop answers, else 503 | no  |
- * | `/readyz`     | 200 `ready`, or 503 `draining` while the server shuts down or reloads | no |
+ * | `/readyz`     | 200 `ready`, or 503 `draining` while the server shuts down or reloads (or the serving thread does not answer) | no |
  *
  * With a `token`, data paths need `Authorization: Bearer <token>`; the
  * dashboard page carries no data and reads the token from the URL fragment
@@ -157,14 +157,23 @@ export class AdminThread {
         }
         if (this.closing) return;
         this.logger.error({ code, restartInMs: this.restartMs }, 'admin thread stopped; starting it again');
-        this.restartTimer = setTimeout(() => {
-          this.restartTimer = null;
-          if (!this.closing) this.start(this.port).catch((err: unknown) => this.logger.error({ err }, 'admin thread did not restart'));
-        }, this.restartMs);
-        this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
+        this.restartLater();
       });
       worker.on('error', (err) => this.logger.error({ err }, 'admin thread failed'));
     });
+  }
+
+  /** Starts the thread again after the back-off, and keeps trying (the port may be taken meanwhile). */
+  private restartLater(): void {
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.closing) return;
+      this.start(this.port).catch((err: unknown) => {
+        this.logger.error({ err, retryInMs: this.restartMs }, 'admin thread did not restart');
+        if (!this.closing) this.restartLater();
+      });
+    }, this.restartMs);
+    this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
   }
 
   private answer(port: MessageChannel['port1'], m: Extract<FromAdminThread, { t: 'ask' }>): void {

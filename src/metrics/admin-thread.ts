@@ -12,9 +12,9 @@ import type { AdminThreadData, FromAdminThread, LogLevel, Question, ToAdminThrea
 /**
  * How long a question to the serving thread may go unanswered before the
  * request fails: a snapshot may wait on worker processes; a loop that cannot
- * answer a ping in two seconds is not healthy.
+ * answer a ping or a readiness question in two seconds is neither healthy nor ready.
  */
-const ANSWER_TIMEOUT_MS: Record<Question, number> = { snapshot: 10_000, ready: 10_000, ping: 2_000 };
+const ANSWER_TIMEOUT_MS: Record<Question, number> = { snapshot: 10_000, ready: 2_000, ping: 2_000 };
 
 const { host, port, token, channel } = workerData as AdminThreadData;
 const post = (m: FromAdminThread) => channel.postMessage(m);

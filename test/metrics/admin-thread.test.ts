@@ -11,19 +11,22 @@ import { waitFor } from '../support/net.js';
 const EMPTY: ServerSnapshot = { time: 0, draining: false, workers: [], combined: { listeners: {} } };
 
 describe('the admin thread', () => {
-  it('answers /healthz with 503 while the serving thread is blocked, and keeps serving the dashboard', async () => {
+  it('answers /healthz and /readyz with 503 while the serving thread is blocked, and keeps serving the dashboard', async () => {
     const child = fork(fileURLToPath(new URL('./fixtures/blocking-admin.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     try {
       const [{ port }] = (await once(child, 'message')) as [{ port: number }];
       const base = `http://127.0.0.1:${port}`;
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
-      child.send({ type: 'block', ms: 6_000 });
+      child.send({ type: 'block', ms: 8_000 });
       await once(child, 'message'); // blocking
       const started = Date.now();
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 503, 'a serving thread that cannot answer is not healthy');
       assert.match(await health.text(), /not responding/);
       assert.ok(Date.now() - started < 5_000, 'the health check gives up after its own timeout');
+      const readiness = await fetch(`${base}/readyz`);
+      assert.equal(readiness.status, 503, 'nor ready');
+      assert.match(await readiness.text(), /not responding/);
       assert.equal((await fetch(`${base}/`)).status, 200, 'the dashboard page is served by the admin thread alone');
       await once(child, 'message'); // unblocked
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
