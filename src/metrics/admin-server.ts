@@ -67,8 +67,12 @@ export interface AdminServerOptions {
 
 export const DEFAULT_ADMIN_PORT = 9100;
 
-/** The admin thread's heap limit: it holds a few snapshots and the dashboard's files, nothing more. */
-const THREAD_HEAP_MB = 64;
+/**
+ * The admin thread's heap limit: it holds a snapshot or two (tens of KB per
+ * worker and listener) and the dashboard's files; the bound keeps a runaway
+ * scrape from growing the process, with room for many workers × listeners.
+ */
+const THREAD_HEAP_MB = 256;
 /** A crashed admin thread is started again after this long, doubling up to {@link RESTART_MAX_MS}. */
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
