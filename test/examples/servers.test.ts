@@ -87,3 +87,35 @@ describe('examples/tls-echo', () => {
     assert.equal(echo.toString(), 'verified');
   });
 });
+
+describe('examples/metrics-echo', () => {
+  it('counts what a client did and shows it on /stats.json, /metrics and the dashboard', async () => {
+    const { example, line } = await startServer('metrics-echo', ['0']);
+    try {
+      const m = /listening on [^\s]+:(\d+), admin (http:\/\/[^\s]+)/.exec(line);
+      assert.ok(m !== null, line);
+      const [port, admin] = [Number(m[1]), m[2] as string];
+      const peer = await rawConnect({ port });
+      const stream = Buffer.concat([lp4('one'), lp4('two'), lp4('three')]);
+      peer.socket.write(stream);
+      assert.deepEqual(await peer.waitBytes(stream.length), stream);
+      peer.socket.end();
+      await once(peer.socket, 'close');
+      let echo: { framesIn: number; bytesIn: number; closes: Record<string, number> } | undefined;
+      for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 50))) {
+        const stats = (await (await fetch(`${admin}stats.json`)).json()) as { combined: { listeners: Record<string, typeof echo> } };
+        echo = stats.combined.listeners.echo;
+        if (echo !== undefined && (echo.closes['peer-closed'] ?? 0) + (echo.closes['local-end'] ?? 0) === 1) break;
+      }
+      assert.equal(echo?.framesIn, 3);
+      assert.equal(echo?.bytesIn, stream.length);
+      const metrics = await (await fetch(`${admin}metrics`)).text();
+      assert.match(metrics, /^capstan_messages_received_total\{worker="main",listener="echo"\} 3$/m);
+      assert.equal((await fetch(admin)).status, 200, 'the dashboard page');
+      assert.equal((await fetch(`${admin}readyz`)).status, 200);
+    } finally {
+      await example.stop();
+    }
+    assert.equal(await example.exited, 0, 'SIGTERM drains and exits 0');
+  });
+});
