@@ -83,8 +83,9 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
         try {
           ready = await backend.ready();
         } catch (err) {
-          logger.warn({ err }, 'readiness check: the serving thread did not answer');
-          return send(res, 503, 'text/plain; charset=utf-8', 'event loop not responding\n');
+          // Already logged on the serving thread when its check threw; a timeout is logged here.
+          logger.warn({ err }, 'readiness check failed');
+          return send(res, 503, 'text/plain; charset=utf-8', `not ready: ${(err as Error).message}\n`);
         }
         return ready ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', 'draining\n');
       }

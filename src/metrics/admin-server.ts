@@ -183,14 +183,21 @@ export class AdminThread {
   private answer(port: MessageChannel['port1'], m: Extract<FromAdminThread, { t: 'ask' }>): void {
     const reply = (r: Omit<Extract<ToAdminThread, { t: 'reply' }>, 't' | 'id'>) => port.postMessage({ t: 'reply', id: m.id, ...r } satisfies ToAdminThread);
     if (m.what === 'ping') return reply({});
-    if (m.what === 'ready') return reply({ ready: this.source.ready() });
-    this.source.snapshot().then(
-      (snapshot) => reply({ snapshotJson: JSON.stringify(snapshot) }),
-      (err: unknown) => {
-        this.logger.warn({ err }, 'admin: taking a snapshot failed');
-        reply({ error: err instanceof Error ? err.message : String(err) });
-      },
-    );
+    const failed = (what: string) => (err: unknown) => {
+      this.logger.warn({ err }, `admin: ${what} failed`);
+      reply({ error: err instanceof Error ? err.message : String(err) });
+    };
+    // The source is the caller's code: a throw is answered as an error, never left to end the process.
+    if (m.what === 'ready') {
+      try {
+        return reply({ ready: this.source.ready() });
+      } catch (err) {
+        return failed('the readiness check')(err);
+      }
+    }
+    Promise.resolve()
+      .then(() => this.source.snapshot())
+      .then((snapshot) => reply({ snapshotJson: JSON.stringify(snapshot) }), failed('taking a snapshot'));
   }
 
   async close(): Promise<void> {

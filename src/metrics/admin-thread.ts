@@ -65,7 +65,9 @@ const backend: AdminBackend = {
     return json;
   },
   async ready(): Promise<boolean> {
-    return (await ask('ready')).ready === true;
+    const r = await ask('ready');
+    if (r.error !== undefined) throw new Error(r.error);
+    return r.ready === true;
   },
   async ping(): Promise<void> {
     await ask('ping');

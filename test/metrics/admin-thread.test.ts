@@ -26,7 +26,7 @@ describe('the admin thread', () => {
       assert.ok(Date.now() - started < 5_000, 'the health check gives up after its own timeout');
       const readiness = await fetch(`${base}/readyz`);
       assert.equal(readiness.status, 503, 'nor ready');
-      assert.match(await readiness.text(), /not responding/);
+      assert.match(await readiness.text(), /not ready: the serving thread did not answer/);
       assert.equal((await fetch(`${base}/`)).status, 200, 'the dashboard page is served by the admin thread alone');
       await once(child, 'message'); // unblocked
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
@@ -62,6 +62,28 @@ describe('the admin thread', () => {
       await waitFor(() => taken === 2, 5_000, 'a second snapshot');
       release();
       assert.equal(((await (await later).json()) as ServerSnapshot).time, 2);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('answers 500 and 503 when the stats source throws instead of rejecting, and the process keeps serving', async () => {
+    const source: StatsSource = {
+      ready: () => {
+        throw new Error('readiness exploded');
+      },
+      snapshot: () => {
+        throw new Error('snapshot exploded');
+      },
+    };
+    const admin = await startAdminServer({ port: 0, logger: silentLogger, source });
+    const base = `http://127.0.0.1:${admin.address.port}`;
+    try {
+      const ready = await fetch(`${base}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.match(await ready.text(), /readiness exploded/);
+      assert.equal((await fetch(`${base}/stats.json`)).status, 500);
+      assert.equal((await fetch(`${base}/healthz`)).status, 200, 'the serving thread is alive and answering');
     } finally {
       await admin.close();
     }
