@@ -10,6 +10,7 @@
  * | `local-destroy`      | us         | `conn.destroy()` without a more specific reason                 |
  * | `idle-timeout`       | us         | no bytes either way for `idleTimeoutMs`                         |
  * | `first-byte-timeout` | us         | the peer sent nothing within `firstByteTimeoutMs` of connecting |
+ * | `frame-timeout`      | us         | a frame begun was not complete within `frameTimeoutMs`          |
  * | `write-timeout`      | us         | queued writes made no progress for `writeTimeoutMs`             |
  * | `handshake-timeout`  | us         | the TLS handshake did not finish within `handshakeTimeoutMs`    |
  * | `linger-timeout`     | us         | after our FIN the peer did not close within `lingerMs`          |
@@ -29,6 +30,7 @@ export type CloseReason =
   | 'local-destroy'
   | 'idle-timeout'
   | 'first-byte-timeout'
+  | 'frame-timeout'
   | 'write-timeout'
   | 'handshake-timeout'
   | 'linger-timeout'
@@ -49,6 +51,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'local-destroy',
   'idle-timeout',
   'first-byte-timeout',
+  'frame-timeout',
   'write-timeout',
   'handshake-timeout',
   'linger-timeout',

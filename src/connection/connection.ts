@@ -22,7 +22,7 @@ import type { Logger } from '../logger.js';
 import type { ListenerCounters } from '../metrics/listener-counters.js';
 import type { TimerWheel, WheelEntry } from '../timers/timer-wheel.js';
 import { reasonForError, type CloseReason } from './close-reason.js';
-import type { CloseLog } from './close-log.js';
+import type { EventLog } from './event-log.js';
 import type { Handler } from './handler.js';
 import type { Limits } from './limits.js';
 import { discardBatch, sink, takeBatch, type OutboundState } from './outbound.js';
@@ -39,7 +39,8 @@ export interface ConnectionContext {
   readonly counters: ListenerCounters;
   readonly wheel: TimerWheel;
   readonly logger: Logger;
-  readonly closeLog: CloseLog;
+  /** The rate-limited log of what peers cause (closes, discards, handler errors). */
+  readonly log: EventLog;
   /** Records, for one read batch in eight that produced replies, the µs from decoding to flushing them; `null` when off. */
   readonly latency: LatencyRecorder | null;
   /** Log connections that close before opening (failed TLS handshakes on a listener). */
@@ -182,6 +183,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal */ endAt = 0;
   /** @internal */ stallSince = 0;
   /** @internal */ stallDone = 0;
+  /** @internal When the frame waiting for more bytes began arriving (ms); 0 while no frame is partly received. */
+  partialAt = 0;
 
   /** @internal */ outSlab: Buffer | null = null;
   /** @internal */ outStart = 0;
@@ -385,7 +388,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal */
   frameDiscarded(bytes: number): void {
     this.ctx.counters.framesDiscarded++;
-    this.ctx.closeLog.discarded(this, bytes);
+    this.ctx.log.discarded(this, bytes);
   }
 
   /** @internal Rebinds the connection to a new socket (after a TLS wrap). */
@@ -476,6 +479,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const ctx = this.ctx;
     const h = ctx.handler;
     let frames = 0;
+    let needMore = false;
     while (this.st === State.Open && (this.flags & F_USER_PAUSED) === 0 && (this.flags & F_OVER_HIGH) === 0 && q.length > 0) {
       const before = q.length;
       let frame: Buffer | undefined;
@@ -485,7 +489,10 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
         this.decodeFailed(err);
         break;
       }
-      if (frame === undefined) break;
+      if (frame === undefined) {
+        needMore = true;
+        break;
+      }
       if (q.length >= before) {
         this.fail('protocol-error', capstanError('ERR_PROTOCOL', `codec ${this.codec.name} returned a frame without consuming input (a codec bug)`));
         break;
@@ -502,6 +509,16 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     ctx.counters.framesIn += frames;
     this.flags &= ~F_IN_LOOP;
+    // The frame deadline runs from the read that began the frame still waiting for bytes.
+    if (this.partialAt !== 0 && (frames > 0 || q.length === 0)) this.partialAt = 0;
+    if (needMore && this.partialAt === 0) this.frameStarted();
+  }
+
+  private frameStarted(): void {
+    const at = this.lastRead;
+    this.partialAt = at;
+    const ms = this.ctx.limits.frameTimeoutMs;
+    if (ms > 0 && this.st === State.Open) this.ctx.wheel.scheduleBy(this, at + ms);
   }
 
   private decodeFailed(err: unknown): void {
@@ -516,7 +533,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   private handlerThrew(err: unknown, method: string): void {
     this.ctx.counters.handlerErrors++;
     const error = err instanceof Error ? err : new Error(String(err));
-    this.ctx.logger.error({ conn: this.id, method, err: error }, `handler.${method} threw; closing the connection`);
+    this.ctx.log.handlerThrew(this, method, error);
     this.fail('handler-error', error);
   }
 
@@ -597,23 +614,41 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
         this.flags &= ~F_IN_DATA;
       }
     }
-    // Frames that waited for the queue to drain.
+    // Frames that waited for the queue to drain, and then the peer's FIN that came after them.
     if ((this.flags & F_IN_DATA) === 0 && (this.flags & F_IN_LOOP) === 0) {
       if (this.queue.length > 0 && this.st === State.Open && (this.flags & F_USER_PAUSED) === 0) this.pump();
       else this.flush();
+      if ((this.flags & F_PEER_ENDED) !== 0 && (this.flags & F_PEER_END_HANDLED) === 0 && this.st === State.Open) this.peerEnd();
     }
   }
 
-  /** @internal The peer sent FIN. */
+  /**
+   * @internal The peer sent FIN. Every complete frame received before it is
+   * delivered first, in order, even when backpressure is holding some of them
+   * (then `drained` finishes the job); only what is left after that can be a
+   * last unterminated frame or a truncated one.
+   */
   peerEnd(): void {
     if ((this.flags & F_PEER_ENDED) === 0) {
       this.flags |= F_PEER_ENDED;
       if (this.st !== State.Ending) this.flags |= F_PEER_ENDED_FIRST;
     }
+    if (this.st === State.Handshake) {
+      // The peer gave up before the TLS handshake finished (it rejected our certificate, or never spoke TLS).
+      this.destroy('tls-error', capstanError('ERR_TLS_HANDSHAKE_ABORTED', 'the peer closed the connection during the TLS handshake', { reason: 'tls-error' }));
+      return;
+    }
     if (this.st !== State.Open || (this.flags & F_PEER_END_HANDLED) !== 0) return;
     if ((this.flags & F_USER_PAUSED) !== 0) return; // finished by resume(), after the frames it still holds
-    this.flags |= F_PEER_END_HANDLED;
     const q = this.queue;
+    if (q.length > 0) {
+      if ((this.flags & (F_IN_DATA | F_IN_LOOP)) !== 0) return; // inside a pump: it calls back when done
+      if ((this.flags & (F_BP_PAUSED | F_OVER_HIGH)) === 0) this.pump();
+      if (this.st !== State.Open || (this.flags & F_USER_PAUSED) !== 0) return;
+      // Replies to earlier frames are still queued above the mark: drained() calls back.
+      if (q.length > 0 && (this.flags & (F_BP_PAUSED | F_OVER_HIGH)) !== 0) return;
+    }
+    this.flags |= F_PEER_END_HANDLED;
     if (q.length > 0) {
       const last = this.decoder.finish?.(q);
       if (last !== undefined) {
@@ -654,6 +689,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   socketError(err: Error): void {
     if (this.reason === null) this.reason = reasonForError(err);
     this.error ??= err;
+    // Stream errors destroy the socket themselves; errors a TLS socket only emits (a refused renegotiation) do not.
+    if (!this.socket.destroyed) this.destroy(this.reason, err);
   }
 
   /** @internal The socket closed: deliver `close` exactly once and release. */
@@ -669,7 +706,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.reason = reason;
     ctx.counters.closes[reason]++;
     // A client's failed connect is reported to its caller, not logged as a closed connection.
-    if (!wasHandshake || ctx.logFailedOpens) ctx.closeLog.closed(this, reason, this.error);
+    if (!wasHandshake || ctx.logFailedOpens) ctx.log.closed(this, reason, this.error);
     if (!wasHandshake) {
       const h = ctx.handler;
       if (h.close !== undefined) {
@@ -677,10 +714,11 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
           h.close(this, reason, this.error);
         } catch (err) {
           ctx.counters.handlerErrors++;
-          ctx.logger.error({ conn: this.id, method: 'close', err }, 'handler.close threw');
+          ctx.log.handlerThrew(this, 'close', err instanceof Error ? err : new Error(String(err)));
         }
       }
-    } else if (reason === 'tls-error' || reason === 'handshake-timeout') {
+    } else if ((this.socket as { encrypted?: boolean }).encrypted === true && reason !== 'shutdown' && reason !== 'local-destroy' && reason !== 'local-end') {
+      // The peer broke off the TLS handshake (FIN, RST, a bad record) or let it time out.
       ctx.counters.tlsHandshakeFailures++;
     }
     ctx.release(this);

@@ -8,6 +8,7 @@
  * |--------------------|-----------------------------------|-----------------------------|
  * | handshake          | accept (or connect, for clients)  | destroy `handshake-timeout` |
  * | first byte         | open, until the first byte        | destroy `first-byte-timeout`|
+ * | frame              | the read that began a partial frame | destroy `frame-timeout`   |
  * | idle               | last byte read or written         | end `idle-timeout`          |
  * | write stall        | last completed write while queued | destroy `write-timeout`     |
  * | linger             | our FIN                           | destroy `linger-timeout`    |
@@ -15,6 +16,7 @@
  */
 import type { Connection } from './connection.js';
 import { State } from './connection.js';
+import { capstanError } from '../errors.js';
 import { F_BP_PAUSED, F_DRAINING, F_GOT_FIRST_BYTE } from './flags.js';
 
 /** Called by the wheel when one of `c`'s deadlines may have passed. */
@@ -57,6 +59,20 @@ export function checkDeadlines(c: Connection<any>, now: number): void {
       if (now >= due) return void c.destroy('first-byte-timeout');
       next = Math.min(next, due);
     }
+    if (c.partialAt !== 0 && L.frameTimeoutMs > 0) {
+      const due = c.partialAt + L.frameTimeoutMs;
+      if (now >= due) {
+        return void c.destroy(
+          'frame-timeout',
+          capstanError('ERR_FRAME_TIMEOUT', `a frame begun ${now - c.partialAt} ms ago is still incomplete (frameTimeoutMs ${L.frameTimeoutMs}): the peer sends too slowly`, {
+            reason: 'frame-timeout',
+            limit: L.frameTimeoutMs,
+            actual: now - c.partialAt,
+          }),
+        );
+      }
+      next = Math.min(next, due);
+    }
     if (L.idleTimeoutMs > 0) {
       const due = Math.max(c.lastRead, c.lastWrite) + L.idleTimeoutMs;
       if (now >= due) {
@@ -86,6 +102,7 @@ export function scheduleNextDeadline(c: Connection<any>, now: number): void {
   if (c.st === State.Ending && L.lingerMs > 0) next = c.endAt + L.lingerMs;
   if (c.st === State.Open) {
     if ((c.flags & F_GOT_FIRST_BYTE) === 0 && L.firstByteTimeoutMs > 0) next = Math.min(next, c.openedAt + L.firstByteTimeoutMs);
+    if (c.partialAt !== 0 && L.frameTimeoutMs > 0) next = Math.min(next, c.partialAt + L.frameTimeoutMs);
     if (L.idleTimeoutMs > 0) next = Math.min(next, Math.max(c.lastRead, c.lastWrite, now) + L.idleTimeoutMs);
   }
   if (c.socket.writableLength > 0 && L.writeTimeoutMs > 0) next = Math.min(next, now + L.writeTimeoutMs);

@@ -11,6 +11,12 @@ export interface Limits {
   maxFrameBytes?: number;
   /** Close a connection whose peer sends nothing within this many ms of connecting. Default 30,000. */
   firstByteTimeoutMs: number;
+  /**
+   * Destroy a connection whose frame (or line), once its first byte has arrived, is
+   * not complete within this many ms: a peer dripping one byte at a time stays under
+   * the idle timeout but not under this. Default 60,000.
+   */
+  frameTimeoutMs: number;
   /** Close a connection (gracefully) after this many ms without bytes in either direction. Default 300,000. */
   idleTimeoutMs: number;
   /** Destroy a connection whose queued writes make no progress for this many ms. Default 30,000. */
@@ -29,6 +35,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,
   firstByteTimeoutMs: 30_000,
+  frameTimeoutMs: 60_000,
   idleTimeoutMs: 300_000,
   writeTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,

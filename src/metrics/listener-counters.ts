@@ -35,7 +35,7 @@ export interface ListenerStats {
   /** Closed connections by close reason. */
   closes: Record<CloseReason, number>;
   /** Timeouts by kind (the timeout close reasons). */
-  timeouts: { firstByte: number; idle: number; write: number; handshake: number; linger: number };
+  timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
 }
 
 export class ListenerCounters {
@@ -78,6 +78,7 @@ export class ListenerCounters {
       closes: { ...c },
       timeouts: {
         firstByte: c['first-byte-timeout'],
+        frame: c['frame-timeout'],
         idle: c['idle-timeout'],
         write: c['write-timeout'],
         handshake: c['handshake-timeout'],

@@ -20,7 +20,7 @@ import tls, { type ConnectionOptions } from 'node:tls';
 import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { CloseLog } from '../connection/close-log.js';
+import { EventLog } from '../connection/event-log.js';
 import { Connection, type ConnectionContext } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { resolveLimits, type Limits } from '../connection/limits.js';
@@ -147,14 +147,15 @@ class ClientImpl<D> implements Client<D> {
             jitter: (r === true ? undefined : r.jitter) ?? 0.5,
             maxAttempts: (r === true ? undefined : r.maxAttempts) ?? 0,
           };
+    const wheel = options.timerWheel ?? sharedTimerWheel();
     this.ctx = {
       handler: options.handler,
       codec,
       limits,
       counters: this.counters,
-      wheel: options.timerWheel ?? sharedTimerWheel(),
+      wheel,
       logger,
-      closeLog: new CloseLog(logger),
+      log: new EventLog(logger, wheel),
       latency: null,
       logFailedOpens: false,
       resettable: transport === 'tcp',

@@ -22,7 +22,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { CloseLog } from '../connection/close-log.js';
+import { EventLog } from '../connection/event-log.js';
 import { Connection, type ConnectionContext, type LatencyRecorder } from '../connection/connection.js';
 import { peerVerdict } from '../connection/tls-info.js';
 import type { Handler } from '../connection/handler.js';
@@ -168,6 +168,7 @@ class Listener<D> implements Server<D> {
   private secureContext: SecureContext | null;
   private tlsOptions: TlsServerOptions | undefined;
   private readonly logger: Logger;
+  private readonly log: EventLog;
   private closePromise: Promise<CloseResult> | null = null;
   private onEmpty: (() => void) | null = null;
   private forced = 0;
@@ -190,14 +191,16 @@ class Listener<D> implements Server<D> {
     const live = this.live;
     const perAddress = this.perAddress;
     const counters = this.counters;
+    const wheel = options.timerWheel ?? sharedTimerWheel();
+    this.log = new EventLog(this.logger, wheel);
     this.ctx = {
       handler: options.handler,
       codec,
       limits: this.limits,
       counters,
-      wheel: options.timerWheel ?? sharedTimerWheel(),
+      wheel,
       logger: this.logger,
-      closeLog: new CloseLog(this.logger),
+      log: this.log,
       latency: options.latency ?? null,
       logFailedOpens: true,
       resettable: transport === 'tcp',
@@ -305,31 +308,21 @@ class Listener<D> implements Server<D> {
   private acceptFailed(err: NodeJS.ErrnoException): void {
     const code = err.code ?? 'UNKNOWN';
     const errors = this.counters.acceptErrors;
-    errors[code] = (errors[code] ?? 0) + 1;
-    const n = errors[code] as number;
-    // Log the first failure and then every power of two, so descriptor exhaustion cannot flood the log.
-    if ((n & (n - 1)) === 0) {
-      this.logger.warn(
-        { code, count: n, active: this.live.size },
-        code === 'EMFILE' || code === 'ENFILE'
-          ? 'accept failed: out of file descriptors; shedding new connections until descriptors free up (raise ulimit -n or lower limits.maxConnections)'
-          : `accept failed: ${err.message}`,
-      );
-    }
-  }
-
-  private outOfDescriptors(): void {
-    const n = this.counters.refused['fd-limit'] + 1;
-    if ((n & (n - 1)) === 0) {
-      this.logger.warn(
-        { refused: n, limit: descriptorLimit(), active: this.live.size },
-        'refusing connections: the process is near its file-descriptor limit (raise ulimit -n, or lower limits.maxConnections, or add worker processes)',
-      );
-    }
+    const n = (errors[code] ?? 0) + 1;
+    errors[code] = n;
+    this.log.acceptFailed(
+      code,
+      { count: n, active: this.live.size },
+      code === 'EMFILE' || code === 'ENFILE'
+        ? 'accept failed: out of file descriptors; shedding new connections until descriptors free up (raise ulimit -n or lower limits.maxConnections)'
+        : `accept failed: ${err.message}`,
+    );
   }
 
   private refuse(socket: Socket, reason: RefuseReason): void {
-    this.counters.refused[reason]++;
+    const counters = this.counters;
+    const n = ++counters.refused[reason];
+    if (reason !== 'closing') this.log.refused(`${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason, { refused: n, active: this.live.size }, REFUSAL_MESSAGES[reason](this.limits));
     if (this.transport === 'tcp' && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
     else socket.destroy();
   }
@@ -340,10 +333,7 @@ class Listener<D> implements Server<D> {
     const addr = socket.remoteAddress;
     const fromAddress = addr === undefined ? 0 : (this.perAddress.get(addr) ?? 0);
     if (fromAddress >= this.limits.maxConnectionsPerAddress) return this.refuse(socket, 'max-per-address');
-    if (!takeDescriptor()) {
-      this.outOfDescriptors();
-      return this.refuse(socket, 'fd-limit');
-    }
+    if (!takeDescriptor()) return this.refuse(socket, 'fd-limit');
     if (addr !== undefined) this.perAddress.set(addr, fromAddress + 1);
     this.counters.accepted++;
     this.counters.active++;
@@ -361,6 +351,7 @@ class Listener<D> implements Server<D> {
             return;
           }
         }
+        refuseRenegotiation(tlsSocket);
         conn.open();
       });
       return;
@@ -415,6 +406,38 @@ class Listener<D> implements Server<D> {
     });
     return this.closePromise;
   }
+}
+
+/** What a refusal's log line tells the operator to do. */
+const REFUSAL_MESSAGES: Record<RefuseReason, (limits: Limits) => string> = {
+  'max-connections': (l) => `refusing a connection: the listener holds limits.maxConnections (${l.maxConnections}) connections`,
+  'max-per-address': (l) => `refusing a connection: that address holds limits.maxConnectionsPerAddress (${l.maxConnectionsPerAddress}) connections`,
+  'fd-limit': () =>
+    `refusing a connection: the process is near its file-descriptor limit (${descriptorLimit()}); raise ulimit -n, lower limits.maxConnections, or add worker processes`,
+  closing: () => 'refusing a connection: the listener is closing',
+};
+
+/**
+ * Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per
+ * request and serves no purpose here, so the first attempt closes the connection.
+ * Node reports the attempt to a server socket made outside `tls.Server` only as
+ * its `_tlsError` event (it withholds `error` until `tls.Server` releases
+ * control), so that is where the refusal is heard; the tests fail if it is not.
+ */
+function refuseRenegotiation(socket: TLSSocket): void {
+  socket.disableRenegotiation();
+  socket.on('_tlsError', onTlsSessionError);
+}
+
+function onTlsSessionError(this: TLSSocket, err: NodeJS.ErrnoException): void {
+  if (this.destroyed) return;
+  const renegotiation = err.code === 'ERR_TLS_RENEGOTIATION_DISABLED' || err.code === 'ERR_TLS_SESSION_ATTACK';
+  this.destroy(
+    capstanError('ERR_TLS_RENEGOTIATION', renegotiation ? 'the client tried to renegotiate the TLS session, which this server refuses' : `TLS session failed: ${err.message}`, {
+      reason: 'tls-error',
+      cause: err,
+    }),
+  );
 }
 
 /** A Unix socket file left by a dead server is removed; one a live server answers on is an error. */

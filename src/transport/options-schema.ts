@@ -17,6 +17,7 @@ export const LimitsSchema = Type.Object(
     maxConnectionsPerAddress: Type.Optional(Count('Open connections from one remote address. Default 1000.')),
     maxFrameBytes: Type.Optional(Count("Largest frame or line accepted; overrides the codec's own bound.")),
     firstByteTimeoutMs: Type.Optional(Ms('Close a connection that sends nothing within this many ms. 0 disables. Default 30000.')),
+    frameTimeoutMs: Type.Optional(Ms('Destroy a connection whose frame, once begun, is not complete within this many ms (slow drip). 0 disables. Default 60000.')),
     idleTimeoutMs: Type.Optional(Ms('Close after this many ms without bytes either way. 0 disables. Default 300000.')),
     writeTimeoutMs: Type.Optional(Ms('Destroy when queued writes make no progress for this many ms. 0 disables. Default 30000.')),
     handshakeTimeoutMs: Type.Optional(Ms('Destroy when the TLS handshake takes longer. 0 disables. Default 10000.')),
