@@ -5,6 +5,7 @@
  */
 import { isAbnormal, type CloseReason } from './close-reason.js';
 import type { Logger } from '../logger.js';
+import { LogLimiter } from '../log-limiter.js';
 
 interface Loggable {
   readonly id: number;
@@ -13,18 +14,18 @@ interface Loggable {
 }
 
 export class CloseLog {
-  private windowStart = 0;
-  private inWindow = 0;
-  private suppressed = 0;
+  private readonly budget: LogLimiter;
 
   /** `logger` is the listener's (or client's) child logger, which already names it. */
   constructor(
     private readonly logger: Logger,
-    private readonly perSecond = 20,
-  ) {}
+    perSecond = 20,
+  ) {
+    this.budget = new LogLimiter(logger, perSecond, 'connection log lines');
+  }
 
   closed(conn: Loggable, reason: CloseReason, error: Error | undefined): void {
-    if (!isAbnormal(reason) || !this.allow()) return;
+    if (!isAbnormal(reason) || !this.budget.allow()) return;
     this.logger.warn(
       {
         conn: conn.id,
@@ -37,25 +38,7 @@ export class CloseLog {
   }
 
   discarded(conn: Loggable, bytes: number): void {
-    if (!this.allow()) return;
+    if (!this.budget.allow()) return;
     this.logger.warn({ conn: conn.id, bytes }, 'oversized frame discarded');
-  }
-
-  private allow(): boolean {
-    const now = Date.now();
-    if (now - this.windowStart >= 1000) {
-      if (this.suppressed > 0) {
-        this.logger.warn({ suppressed: this.suppressed }, `suppressed ${this.suppressed} connection log lines`);
-      }
-      this.windowStart = now;
-      this.inWindow = 0;
-      this.suppressed = 0;
-    }
-    if (this.inWindow < this.perSecond) {
-      this.inWindow++;
-      return true;
-    }
-    this.suppressed++;
-    return false;
   }
 }
