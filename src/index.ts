@@ -45,6 +45,8 @@ export { ConfigSchema } from './server/config/schema.js';
 export type { Config, ListenerConfig } from './server/config/schema.js';
 export { startAdminServer, DEFAULT_ADMIN_PORT } from './metrics/admin-server.js';
 export type { AdminServer, AdminServerOptions, StatsSource } from './metrics/admin-server.js';
+export { DEFAULT_ADMIN_LIMITS } from './metrics/admin-guard.js';
+export type { AdminLimits } from './metrics/admin-guard.js';
 export { collectWorkerSnapshot, combineSnapshots, latencyRecorder, LATENCY_BUCKETS_US } from './metrics/snapshot.js';
 export type { WorkerSnapshot, ServerSnapshot, ListenerSnapshot, LatencySummary, LatencyHistogram, ProcessStats } from './metrics/snapshot.js';
 export { runLoad } from './load/run.js';

@@ -1,19 +1,13 @@
 /**
  * A listener's (or client's) log of what peers cause: abnormal closes, frames
  * discarded, handler errors, refused connections and accept failures. Peers
- * decide how often these happen, so every line goes through one rate limit per
- * listener: at most `perSecond` lines in a one-second window, then one summary
- * line saying how many were suppressed, and of which kind.
- *
- * ```
- *  window  ├── 20 lines ──┤ suppressed … │ summary line (from the timer wheel)
- *          0 ms                          1,000 ms
- * ```
- *
- * The summary comes from the timer wheel at the end of the window, so the last
- * burst of a flood is reported even when nothing happens after it.
+ * decide how often these happen, so every line goes through one per-listener
+ * {@link LogLimiter} (20 lines a second, then a summary), and the summary of a
+ * suppressed burst comes from the timer wheel at the end of its window, so the
+ * last burst of a flood is reported even when nothing happens after it.
  */
 import { isAbnormal, type CloseReason } from './close-reason.js';
+import { LogLimiter } from '../log-limiter.js';
 import type { Logger } from '../logger.js';
 import type { TimerWheel, WheelEntry } from '../timers/timer-wheel.js';
 
@@ -23,26 +17,22 @@ interface Loggable {
   readonly remotePort: number;
 }
 
-const WINDOW_MS = 1000;
-
 export class EventLog implements WheelEntry {
   wheelNext: WheelEntry | null = null;
   wheelPrev: WheelEntry | null = null;
   wheelSlot = -1;
   wheelDue = 0;
 
-  private windowStart = -Infinity;
-  private inWindow = 0;
-  private suppressed = 0;
-  /** Suppressed lines by kind (close reason, refusal reason …), for the summary; made only when a flood is suppressed. */
-  private kinds: Record<string, number> | null = null;
+  private readonly budget: LogLimiter;
 
   /** `logger` is the listener's (or client's) child logger, which already names it. */
   constructor(
     private readonly logger: Logger,
     private readonly wheel: TimerWheel,
-    private readonly perSecond = 20,
-  ) {}
+    perSecond = 20,
+  ) {
+    this.budget = new LogLimiter(logger, perSecond, 'connection log lines', wheel);
+  }
 
   closed(conn: Loggable, reason: CloseReason, error: Error | undefined): void {
     if (!isAbnormal(reason) || !this.allow(reason)) return;
@@ -81,37 +71,13 @@ export class EventLog implements WheelEntry {
   }
 
   /** The wheel calls this at the end of a window in which lines were suppressed. */
-  onWheelDue(now: number): void {
-    this.summarize();
-    this.windowStart = now;
-    this.inWindow = 0;
+  onWheelDue(): void {
+    this.budget.flush();
   }
 
   private allow(kind: string): boolean {
-    const now = this.wheel.now();
-    if (now - this.windowStart >= WINDOW_MS) {
-      this.summarize();
-      this.wheel.cancel(this);
-      this.windowStart = now;
-      this.inWindow = 0;
-    }
-    if (this.inWindow < this.perSecond) {
-      this.inWindow++;
-      return true;
-    }
-    if (this.suppressed++ === 0) {
-      this.kinds = {};
-      this.wheel.schedule(this, this.windowStart + WINDOW_MS);
-    }
-    const kinds = this.kinds as Record<string, number>;
-    kinds[kind] = (kinds[kind] ?? 0) + 1;
+    if (this.budget.allow(kind)) return true;
+    if (this.wheelSlot === -1) this.wheel.schedule(this, this.budget.windowEnd);
     return false;
-  }
-
-  private summarize(): void {
-    if (this.suppressed === 0) return;
-    this.logger.warn({ suppressed: this.suppressed, kinds: this.kinds }, `suppressed ${this.suppressed} log lines in the last second (at most ${this.perSecond} a second)`);
-    this.suppressed = 0;
-    this.kinds = null;
   }
 }

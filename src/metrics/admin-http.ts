@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../logger.js';
+import { AdminGuard, httpServerOptions, type AdminConnectionStats, type AdminLimits } from './admin-guard.js';
 import { dashboardAsset } from './dashboard/assets.js';
 import { createExposition } from './prometheus.js';
 import type { ServerSnapshot } from './snapshot.js';
@@ -23,6 +24,7 @@ export interface AdminHttpOptions {
   host: string;
   port: number;
   token?: string | undefined;
+  limits: AdminLimits;
 }
 
 /** Why binding failed, in words an operator can act on. */
@@ -37,18 +39,16 @@ export class AdminBindError extends Error {
 
 /** Binds the admin HTTP server; rejects with {@link AdminBindError}. */
 export async function serveAdminHttp(o: AdminHttpOptions, backend: AdminBackend, logger: Logger): Promise<{ server: HttpServer; host: string; port: number }> {
-  const handle = requestHandler(backend, o.token, logger);
-  const server = createServer((req, res) => {
+  const server = createServer(httpServerOptions(o.limits));
+  const guard = new AdminGuard(server, o.limits, logger);
+  const handle = requestHandler(backend, o.token, logger, () => guard.stats());
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       logger.warn({ err, url: req.url }, 'admin request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
   });
-  server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  server.maxConnections = 64;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new AdminBindError(`admin: cannot bind ${o.host}:${o.port}: ${err.code === 'EADDRINUSE' ? 'the address is in use: choose another admin port' : err.message}`, err.code)),
@@ -60,7 +60,7 @@ export async function serveAdminHttp(o: AdminHttpOptions, backend: AdminBackend,
   return typeof a === 'object' && a !== null ? { server, host: a.address, port: a.port } : { server, host: o.host, port: o.port };
 }
 
-function requestHandler(backend: AdminBackend, token: string | undefined, logger: Logger) {
+function requestHandler(backend: AdminBackend, token: string | undefined, logger: Logger, connections: () => AdminConnectionStats) {
   const exposition = createExposition();
   const expected = token === undefined ? null : Buffer.from(`Bearer ${token}`);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -97,7 +97,7 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
           return send(res, 401, 'text/plain; charset=utf-8', 'a valid bearer token is required (Authorization: Bearer <token>)\n');
         }
         const json = await backend.snapshotJson();
-        if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot));
+        if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot, connections()));
         return send(res, 200, 'application/json; charset=utf-8', json);
       }
       default: {

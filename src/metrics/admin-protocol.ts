@@ -3,6 +3,7 @@
  * and admin-thread.ts), over a MessageChannel of their own.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { AdminLimits } from './admin-guard.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -29,5 +30,6 @@ export interface AdminThreadData {
   host: string;
   port: number;
   token?: string | undefined;
+  limits: AdminLimits;
   channel: MessagePort;
 }

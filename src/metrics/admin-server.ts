@@ -14,6 +14,12 @@
  * (`/#token=…`, never sent to the server or written to logs) to send it along.
  * Health checks stay open so a load balancer needs no secret.
  *
+ * **Slow clients.** Its connections are capped in all and per remote address,
+ * request heads have a deadline checked four times a second, and at the cap a
+ * new connection replaces the one that has waited longest for a request, so
+ * `/healthz` keeps answering while slow clients try to hold every slot (see
+ * {@link AdminLimits} and admin-guard.ts).
+ *
  * **Its own thread.** The HTTP server runs on a worker thread; the calling
  * thread only answers its questions (a snapshot, readiness, a ping) over a
  * MessageChannel. Run on the serving thread, the admin server's HTTP sockets
@@ -36,6 +42,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { isIP } from 'node:net';
 import { capstanError } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { DEFAULT_ADMIN_LIMITS, resolveAdminLimits, type AdminLimits } from './admin-guard.js';
 import type { AdminThreadData, FromAdminThread, ToAdminThread } from './admin-protocol.js';
 import type { ServerSnapshot } from './snapshot.js';
 
@@ -61,6 +68,12 @@ export interface AdminServerOptions {
   /** Bearer token required on `/metrics` and `/stats.json` when set (the application server requires one off loopback). */
   token?: string;
   source: StatsSource;
+  /**
+   * Bounds on the endpoint's own connections, so slow or greedy clients cannot
+   * keep health checks from being answered; each one left out takes its
+   * default (see {@link AdminLimits}).
+   */
+  limits?: Partial<AdminLimits>;
   /** Default: pino on stderr at `warn`. */
   logger?: Logger;
 }
@@ -92,11 +105,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length === 0)) {
     throw capstanError('ERR_INVALID_OPTION', 'admin: token must be a non-empty string (or left out)', { path: 'token' });
   }
+  const limits = resolveAdminLimits(options.limits);
   const logger = (options.logger ?? defaultLogger()).child({ component: 'admin' });
   if (options.token === undefined && !isLoopback(host)) {
     logger.warn({ host }, 'admin endpoint bound off loopback without a token: anyone who can reach it can read the counters');
   }
-  const admin = new AdminThread(host, options.token, options.source, logger);
+  const admin = new AdminThread(host, options.token, options.source, logger, limits);
   const address = await admin.start(port);
   logger.info({ ...address }, 'admin endpoint listening');
   return { address, close: () => admin.close() };
@@ -124,12 +138,13 @@ export class AdminThread {
     private readonly token: string | undefined,
     private readonly source: StatsSource,
     private readonly logger: Logger,
+    private readonly limits: AdminLimits = DEFAULT_ADMIN_LIMITS,
   ) {}
 
   /** Starts the thread and resolves with the address it bound. */
   start(port: number): Promise<{ host: string; port: number }> {
     const { port1, port2 } = new MessageChannel();
-    const data: AdminThreadData = { host: this.host, port, token: this.token, channel: port2 };
+    const data: AdminThreadData = { host: this.host, port, token: this.token, limits: this.limits, channel: port2 };
     const worker = new Worker(new URL('./admin-thread.js', import.meta.url), { workerData: data, transferList: [port2], resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
     this.worker = worker;
     this.channel = port1;

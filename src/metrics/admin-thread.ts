@@ -16,7 +16,7 @@ import type { AdminThreadData, FromAdminThread, LogLevel, Question, ToAdminThrea
  */
 const ANSWER_TIMEOUT_MS: Record<Question, number> = { snapshot: 10_000, ready: 2_000, ping: 2_000 };
 
-const { host, port, token, channel } = workerData as AdminThreadData;
+const { host, port, token, limits, channel } = workerData as AdminThreadData;
 const post = (m: FromAdminThread) => channel.postMessage(m);
 
 interface Pending {
@@ -117,7 +117,7 @@ function shutDown(): void {
 }
 
 try {
-  const bound = await serveAdminHttp({ host, port, token }, backend, bridgeLogger({}));
+  const bound = await serveAdminHttp({ host, port, token, limits }, backend, bridgeLogger({}));
   server = bound.server;
   post({ t: 'listening', host: bound.host, port: bound.port });
   if (closing) shutDown(); // close() came while binding

@@ -7,6 +7,7 @@
  * (`sum without (worker) (…)`) for the whole server. No "combined" series is
  * exposed, so such sums never count anything twice.
  */
+import type { AdminConnectionStats } from './admin-guard.js';
 import type { ListenerStats } from './listener-counters.js';
 import type { ServerSnapshot } from './snapshot.js';
 import type { ProcessStats } from './process-stats.js';
@@ -14,12 +15,13 @@ import type { ProcessStats } from './process-stats.js';
 export type Labels = Record<string, string>;
 export type Sample = [labels: Labels, value: number];
 
-export interface MetricDef {
+/** A metric read from `S`: a {@link ServerSnapshot}, or the admin endpoint's own counters. */
+export interface MetricDef<S = ServerSnapshot> {
   name: string;
   type: 'counter' | 'gauge';
   help: string;
   labels: readonly string[];
-  values(snapshot: ServerSnapshot): Sample[];
+  values(source: S): Sample[];
 }
 
 /** The latency histogram, exposed from the recorder's cumulative buckets. */
@@ -96,4 +98,26 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_gc_pause_max_seconds', type: 'gauge', labels: W, help: 'Longest garbage-collection pause since the worker started.', values: perWorker((p) => p.gc.maxPauseMs / 1e3) },
   { name: 'capstan_workers', type: 'gauge', labels: [], help: 'Worker processes reporting to this admin endpoint.', values: (s) => [[{}, s.workers.length]] },
   { name: 'capstan_draining', type: 'gauge', labels: [], help: '1 while the server shuts down or reloads (then /readyz fails), else 0.', values: (s) => [[{}, s.draining ? 1 : 0]] },
+];
+
+const keyed = (label: string, record: Record<string, number>): Sample[] => Object.entries(record).map(([k, v]): Sample => [{ [label]: k }, v]);
+
+/** The admin endpoint's own connections, counted on its thread (no `worker` label: there is one endpoint). */
+export const ADMIN_METRICS: readonly MetricDef<AdminConnectionStats>[] = [
+  { name: 'capstan_admin_connections_accepted_total', type: 'counter', labels: [], help: 'Connections the admin endpoint admitted.', values: (a) => [[{}, a.accepted]] },
+  { name: 'capstan_admin_connections_active', type: 'gauge', labels: [], help: 'Admin connections open now.', values: (a) => [[{}, a.active]] },
+  {
+    name: 'capstan_admin_connections_refused_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Admin connections closed on accept, by reason (max-per-address, max-connections).',
+    values: (a) => keyed('reason', a.refused),
+  },
+  {
+    name: 'capstan_admin_connections_closed_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Admin connections the endpoint closed, by reason (evicted, request-timeout, bad-request).',
+    values: (a) => keyed('reason', a.closed),
+  },
 ];

@@ -6,8 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
+import type { AdminConnectionStats } from './admin-guard.js';
 import { LATENCY_BUCKETS_US } from './latency.js';
-import { LATENCY_METRIC, METRICS, type MetricDef } from './metric-defs.js';
+import { ADMIN_METRICS, LATENCY_METRIC, METRICS, type MetricDef, type Sample } from './metric-defs.js';
 import type { ServerSnapshot } from './snapshot.js';
 
 const require = createRequire(import.meta.url);
@@ -15,8 +16,8 @@ const require = createRequire(import.meta.url);
 export interface Exposition {
   /** The `Content-Type` of {@link Exposition.render}'s output. */
   readonly contentType: string;
-  /** The exposition text of `snapshot`, with HELP and TYPE lines. */
-  render(snapshot: ServerSnapshot): Promise<string>;
+  /** The exposition text of `snapshot` and, when given, the admin endpoint's own counters, with HELP and TYPE lines. */
+  render(snapshot: ServerSnapshot, admin?: AdminConnectionStats): Promise<string>;
 }
 
 export function createExposition(): Exposition {
@@ -24,23 +25,27 @@ export function createExposition(): Exposition {
   const prom = require('prom-client') as typeof PromClient;
   const registry = new prom.Registry();
   let current: ServerSnapshot | null = null;
+  let currentAdmin: AdminConnectionStats | null = null;
   const snapshot = (): ServerSnapshot => {
     if (current === null) throw new Error('internal: a metric was collected outside render()');
     return current;
   };
-  for (const def of METRICS) registry.registerMetric(snapshotMetric(def, snapshot) as unknown as PromClient.Metric);
+  for (const def of METRICS) registry.registerMetric(snapshotMetric(def, (d) => d.values(snapshot())) as unknown as PromClient.Metric);
+  for (const def of ADMIN_METRICS) registry.registerMetric(snapshotMetric(def, (d) => (currentAdmin === null ? [] : d.values(currentAdmin))) as unknown as PromClient.Metric);
   registry.registerMetric(latencyHistogram(snapshot) as unknown as PromClient.Metric);
   // Metrics are read across awaits inside registry.metrics(), so scrapes take turns.
   let queue: Promise<unknown> = Promise.resolve();
   return {
     contentType: registry.contentType,
-    render(s) {
+    render(s, admin) {
       const run = queue.then(async () => {
         current = s;
+        currentAdmin = admin ?? null;
         try {
           return await registry.metrics();
         } finally {
           current = null;
+          currentAdmin = null;
         }
       });
       queue = run.catch(() => undefined);
@@ -50,19 +55,19 @@ export function createExposition(): Exposition {
 }
 
 /**
- * A metric whose values are read from the scrape's snapshot. prom-client's
+ * A metric whose values are read for the scrape (from its snapshot, or the admin's counters). prom-client's
  * Registry formats any metric by calling its `get()`; building the value list
  * directly skips the label hashing and resetting a Gauge or Counter would do
  * on every scrape (most of the scrape's cost).
  */
-function snapshotMetric(def: MetricDef, snapshot: () => ServerSnapshot) {
+function snapshotMetric<S>(def: MetricDef<S>, read: (def: MetricDef<S>) => Sample[]) {
   return {
     name: def.name,
     help: def.help,
     type: def.type,
     aggregator: 'sum',
     async get() {
-      const values = def.values(snapshot()).map(([labels, value]) => ({ labels, value }));
+      const values = read(def).map(([labels, value]) => ({ labels, value }));
       return { name: def.name, help: def.help, type: def.type, aggregator: 'sum', values };
     },
   };

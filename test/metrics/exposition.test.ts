@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import parsePrometheus, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { silentLogger, type Server } from '../../src/index.js';
 import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
-import { LATENCY_METRIC, METRICS } from '../../src/metrics/metric-defs.js';
+import { ADMIN_METRICS, LATENCY_METRIC, METRICS } from '../../src/metrics/metric-defs.js';
 import { createExposition } from '../../src/metrics/prometheus.js';
 import { combineSnapshots, collectWorkerSnapshot } from '../../src/metrics/snapshot.js';
 import { ListenerCounters } from '../../src/metrics/listener-counters.js';
@@ -52,7 +52,7 @@ describe('the /metrics exposition', () => {
   });
 
   it('parses, with HELP and TYPE for every metric Capstan defines', () => {
-    for (const def of METRICS) {
+    for (const def of [...METRICS, ...ADMIN_METRICS]) {
       const f = family(families, def.name);
       assert.equal(f.type, def.type.toUpperCase(), `${def.name} type`);
       assert.equal(f.help, def.help, `${def.name} help`);
@@ -94,6 +94,13 @@ describe('the /metrics exposition', () => {
     assert.ok(elu >= 0 && elu <= 1);
     assert.equal(value(families, 'capstan_workers', {}), 1);
   });
+
+  it("counts the admin endpoint's own connections, the scrape's among them", () => {
+    assert.equal(value(families, 'capstan_admin_connections_accepted_total', {}), 1);
+    assert.equal(value(families, 'capstan_admin_connections_active', {}), 1);
+    for (const reason of ['max-per-address', 'max-connections']) assert.equal(value(families, 'capstan_admin_connections_refused_total', { reason }), 0);
+    for (const reason of ['evicted', 'request-timeout', 'bad-request']) assert.equal(value(families, 'capstan_admin_connections_closed_total', { reason }), 0);
+  });
 });
 
 describe('exposition edge cases', () => {
@@ -121,7 +128,7 @@ describe('exposition edge cases', () => {
 describe('docs/metrics.md', () => {
   it('documents every metric with its type and labels', () => {
     const doc = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
-    for (const def of [...METRICS, LATENCY_METRIC]) {
+    for (const def of [...METRICS, LATENCY_METRIC, ...ADMIN_METRICS]) {
       const row = doc.split('\n').find((l) => l.includes(`\`${def.name}\``));
       assert.ok(row !== undefined, `${def.name} has a row`);
       assert.ok(row.includes(def.type), `${def.name} row names its type`);
