@@ -34,9 +34,11 @@ export interface Decoder {
    */
   decode(queue: ByteQueue): Buffer | undefined;
   /**
-   * Called once when the peer ends its side with `queue.length > 0`: may return a
-   * last frame (for example an unterminated final line); returns `undefined` to
-   * report the leftover bytes as a truncated frame.
+   * Called once when the peer ends its side with `queue.length > 0` and `decode`
+   * has returned every whole frame: may return a last frame (for example an
+   * unterminated final line); returns `undefined` to report the leftover bytes
+   * as a truncated frame.
+   * @throws the same typed errors as `decode`, when the last bytes are invalid.
    */
   finish?(queue: ByteQueue): Buffer | undefined;
 }

@@ -10,6 +10,13 @@
  *   D: any byte sequence, default CRLF      in: LF or CRLF; out: always CRLF
  * ```
  *
+ * A line ends at LF; a CR right before the LF belongs to the line end. Any other
+ * CR (a "bare" CR) is line content, both ways: the decoder hands it over and the
+ * encoder sends it, so every line a peer sends can be echoed back unchanged.
+ * Protocols that forbid bare CRs (SMTP, RFC 5321 §2.3.8) set `bareCR: 'reject'`:
+ * the decoder then closes with `protocol-error` (`ERR_BARE_CR`) at the first one,
+ * and the encoder refuses lines that contain one.
+ *
  * The decoder is a small state machine over the connection's {@link ByteQueue}:
  *
  * ```
@@ -77,11 +84,18 @@ export interface LinesOptions {
    */
   emitUnterminated?: boolean;
   /**
-   * Reject (`ERR_INVALID_FRAME`) a line to send that contains CR or LF, so a
-   * value taken from one peer cannot inject extra lines (CRLF injection).
-   * Default `true`.
+   * Reject (`ERR_INVALID_FRAME`) a line to send that contains LF (or, with
+   * `bareCR: 'reject'`, CR), so a value taken from one peer cannot inject extra
+   * lines (CRLF injection). Default `true`.
    */
   checkOutbound?: boolean;
+  /**
+   * A CR that is not right before LF: line content (`'content'`, the default,
+   * as Netty's LineBasedFrameDecoder treats it), or a protocol error
+   * (`'reject'`: received, the connection closes with `protocol-error` and
+   * `ERR_BARE_CR`; sent, `send` throws `ERR_INVALID_FRAME`).
+   */
+  bareCR?: 'content' | 'reject';
 }
 
 const CR = 13;
@@ -89,7 +103,8 @@ const LF = Buffer.from('\n');
 const CRLF = Buffer.from('\r\n');
 const MAX_DELIMITER_BYTES = 64;
 const DELIMITED_KEYS = ['delimiter', 'keepDelimiter', 'maxFrameBytes', 'onOversize', 'emitUnterminated', 'checkOutbound'];
-const LINES_KEYS = ['maxLineBytes', 'maxFrameBytes', 'onOversize', 'emitUnterminated', 'checkOutbound'];
+const LINES_KEYS = ['maxLineBytes', 'maxFrameBytes', 'onOversize', 'emitUnterminated', 'checkOutbound', 'bareCR'];
+const CR_BYTE = Buffer.of(CR);
 
 /** Everything a decoder and encoder need, fixed when the codec is built. */
 interface Framing {
@@ -100,6 +115,8 @@ interface Framing {
   readonly terminator: Buffer;
   /** Lines: a CR right before the LF belongs to the delimiter. */
   readonly stripCR: boolean;
+  /** Lines: any other CR is a protocol error (received) or refused (sent). */
+  readonly rejectBareCR: boolean;
   readonly keepDelimiter: boolean;
   readonly max: number;
   readonly discard: boolean;
@@ -124,6 +141,7 @@ export function delimited(options: DelimitedOptions = {}): Codec {
       delimiter,
       terminator: keepDelimiter ? Buffer.alloc(0) : delimiter,
       stripCR: false,
+      rejectBareCR: false,
       keepDelimiter,
       max: checkInteger('delimited', 'maxFrameBytes', options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 1),
       discard: checkPolicy('delimited', options.onOversize),
@@ -156,6 +174,7 @@ export function lines(options: LinesOptions = {}): Codec {
       delimiter: LF,
       terminator: CRLF,
       stripCR: true,
+      rejectBareCR: checkBareCR(options.bareCR),
       keepDelimiter: false,
       max: checkInteger('lines', maxKey, options.maxFrameBytes ?? options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES, 1),
       discard: checkPolicy('lines', options.onOversize),
@@ -213,6 +232,7 @@ class DelimiterDecoder implements Decoder {
         continue;
       }
       if (f.keepDelimiter) return queue.take(at + dlen);
+      if (f.rejectBareCR) checkNoCR(queue, content);
       const frame = queue.take(content);
       queue.skip(at + dlen - content);
       return frame;
@@ -236,6 +256,7 @@ class DelimiterDecoder implements Decoder {
       return undefined;
     }
     if (!f.emitUnterminated || content > f.max) return undefined;
+    if (f.rejectBareCR) checkNoCR(queue, content);
     const frame = queue.take(content);
     queue.skip(queue.length);
     this.scanned = 0;
@@ -336,8 +357,10 @@ class DelimiterEncoder implements Encoder {
     let at: number;
     if (f.stripCR) {
       at = body.indexOf(LF[0] as number);
-      const cr = body.indexOf(CR);
-      if (cr !== -1 && (at === -1 || cr < at)) at = cr;
+      if (f.rejectBareCR) {
+        const cr = body.indexOf(CR);
+        if (cr !== -1 && (at === -1 || cr < at)) at = cr;
+      }
     } else {
       at = body.length === 0 ? -1 : chunkIndexOf(body, f.delimiter, 0);
       if (at === -1) at = this.overlapAtEnd(body);
@@ -345,7 +368,7 @@ class DelimiterEncoder implements Encoder {
     if (at !== -1) {
       throw capstanError(
         'ERR_INVALID_FRAME',
-        `${f.name}: a frame to send contains the ${f.stripCR ? 'line end (CR or LF)' : 'delimiter'} at byte ${at}; ` +
+        `${f.name}: a frame to send contains the ${f.stripCR ? (f.rejectBareCR ? 'line end (CR or LF)' : 'line end (LF)') : 'delimiter'} at byte ${at}; ` +
           'it would reach the peer as more than one frame (escape it, or set checkOutbound: false if that is intended)',
         { actual: at },
       );
@@ -384,6 +407,20 @@ function checkBoolean(codec: string, key: string, value: unknown, fallback: bool
     throw capstanError('ERR_INVALID_OPTION', `${codec}: option ${key} must be a boolean, got ${JSON.stringify(value)}`, { path: key, actual: value });
   }
   return value;
+}
+
+/** With `bareCR: 'reject'`: the first `content` bytes of the queue hold no CR. */
+function checkNoCR(queue: ByteQueue, content: number): void {
+  const cr = queue.indexOf(CR_BYTE, 0);
+  if (cr !== -1 && cr < content) {
+    throw capstanError('ERR_BARE_CR', `line: a CR not followed by LF at byte ${cr} of a line (bareCR: 'reject')`, { reason: 'protocol-error', actual: cr });
+  }
+}
+
+function checkBareCR(value: unknown): boolean {
+  if (value === undefined || value === 'content') return false;
+  if (value === 'reject') return true;
+  throw capstanError('ERR_INVALID_OPTION', `lines: option bareCR must be 'content' or 'reject', got ${JSON.stringify(value)}`, { path: 'bareCR', actual: value });
 }
 
 function checkPolicy(codec: string, value: unknown): boolean {

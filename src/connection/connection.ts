@@ -650,7 +650,13 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     this.flags |= F_PEER_END_HANDLED;
     if (q.length > 0) {
-      const last = this.decoder.finish?.(q);
+      let last: Buffer | undefined;
+      try {
+        last = this.decoder.finish?.(q);
+      } catch (err) {
+        this.decodeFailed(err);
+        return;
+      }
       if (last !== undefined) {
         this.ctx.counters.framesIn++;
         this.flags |= F_IN_DATA;

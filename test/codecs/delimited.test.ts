@@ -81,11 +81,30 @@ describe('lines codec', () => {
     assert.equal(got.left, 4);
   });
 
-  it('refuses to send a line containing CR or LF, unless checkOutbound is false', () => {
-    for (const bad of ['a\nb', 'a\rb', 'tail\r', '\n']) {
+  it('refuses to send a line containing LF, unless checkOutbound is false', () => {
+    for (const bad of ['a\nb', '\n', 'a\r\nb']) {
       assert.throws(() => encodeAll(lines(), [Buffer.from(bad)]), { code: 'ERR_INVALID_FRAME' });
     }
     assert.equal(encodeAll(lines({ checkOutbound: false }), [Buffer.from('a\nb')]).toString(), 'a\nb\r\n');
+  });
+
+  it('treats a bare CR as line content both ways, so the line echoes back unchanged', () => {
+    const got = decodeChunks(lines(), chunks('hello\na\rb\ntail\r\r\nafter\n'));
+    assert.deepEqual(text(got.frames), ['hello', 'a\rb', 'tail\r', 'after']);
+    const wire = encodeAll(lines(), got.frames);
+    assert.equal(wire.toString(), 'hello\r\na\rb\r\ntail\r\r\nafter\r\n');
+    assert.deepEqual(text(decodeChunks(lines(), [wire]).frames), ['hello', 'a\rb', 'tail\r', 'after']);
+  });
+
+  it("closes at the first bare CR with bareCR: 'reject', and refuses to send one", () => {
+    const got = decodeChunks(lines({ bareCR: 'reject' }), chunks('ok\r\nbad\rline\nnever\n'));
+    assert.deepEqual(text(got.frames), ['ok']);
+    assert.equal((got.error as { code?: string }).code, 'ERR_BARE_CR');
+    assert.equal((got.error as { reason?: string }).reason, 'protocol-error');
+    const tail = decodeChunks(lines({ bareCR: 'reject' }), chunks('unterminated\rtail'), { finish: true });
+    assert.equal((tail.error as { code?: string }).code, 'ERR_BARE_CR');
+    for (const bad of ['a\rb', 'tail\r']) assert.throws(() => encodeAll(lines({ bareCR: 'reject' }), [Buffer.from(bad)]), { code: 'ERR_INVALID_FRAME' });
+    assert.throws(() => lines({ bareCR: 'strip' as 'reject' }), { code: 'ERR_INVALID_OPTION' });
   });
 
   it('applies withMaxFrameBytes as the new line bound and keeps the other options', () => {

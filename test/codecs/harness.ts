@@ -92,8 +92,13 @@ export function decodeChunks(
     if (err instanceof assert.AssertionError) throw err;
     out.error = err;
   }
-  // Outside the try: finish runs from a socket event, where nothing may throw.
-  if (options.finish === true && out.error === undefined && queue.length > 0) out.last = decoder.finish?.(queue);
+  if (options.finish === true && out.error === undefined && queue.length > 0) {
+    try {
+      out.last = decoder.finish?.(queue);
+    } catch (err) {
+      out.error = err;
+    }
+  }
   out.left = queue.length;
   return out;
 }

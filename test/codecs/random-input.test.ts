@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { delimited, lines, raw, type Codec } from '../../src/index.js';
 import { CODEC_CASES } from './cases.js';
-import { RUNS, assertDecodeError, decodeChunks, ownCopy } from './harness.js';
+import { RUNS, assertDecodeError, decodeChunks, encodeAll, ownCopy } from './harness.js';
 
 const MAX = 64;
 
@@ -44,6 +44,20 @@ for (const s of subjects) {
           const got = decodeChunks(s.codec, chunks, { finish: true });
           if (got.error !== undefined) assertDecodeError(got.error);
           assert.ok(got.frames.every((f) => f.length <= s.codec.maxFrameBytes + s.frameSlack));
+        }),
+        RUNS,
+      );
+    });
+
+    it('encodes every frame it decodes from any bytes, back to the same frame: an echo of peer input never throws', () => {
+      fc.assert(
+        fc.property(hostile, (chunks) => {
+          const got = decodeChunks(s.codec, chunks, { finish: true });
+          for (const frame of got.frames) {
+            const again = decodeChunks(s.codec, [encodeAll(s.codec, [frame])], { finish: true });
+            assert.equal(again.error, undefined);
+            assert.deepEqual(again.frames, [frame]);
+          }
         }),
         RUNS,
       );

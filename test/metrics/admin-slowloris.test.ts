@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { isCapstanError, type Logger } from '../../src/index.js';
+import { isCapstanError } from '../../src/index.js';
 import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
 import { DEFAULT_ADMIN_LIMITS } from '../../src/metrics/admin-guard.js';
+import { recordingLogger, type LoggedLine } from '../support/logger.js';
 import { waitFor } from '../support/net.js';
 import { getFresh, horde, loopbackAddresses, trickle, type Horde, type SlowClient } from './slow-clients.js';
 import { localSource, withTimeout } from './support.js';
@@ -12,15 +13,7 @@ const H = DEFAULT_ADMIN_LIMITS.headersTimeoutMs;
 /** What a well-behaved request may take while the attack runs: seconds, for loaded CI machines. */
 const ANSWER_MS = 5_000;
 
-interface Line {
-  level: string;
-  msg: string | undefined;
-}
-
-function recordingLogger(lines: Line[]): Logger {
-  const log = (level: string) => (_obj: object, msg?: string) => void lines.push({ level, msg });
-  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: () => recordingLogger(lines) };
-}
+type Line = LoggedLine;
 
 async function withAdmin<T>(run: (admin: AdminServer, lines: Line[]) => Promise<T>, limits?: Parameters<typeof startAdminServer>[0]['limits']): Promise<T> {
   const lines: Line[] = [];

@@ -34,6 +34,14 @@ async function lineEcho(port: number, line: string): Promise<string> {
   return got.toString();
 }
 
+/** The peer bytes that once made the built-in line echo throw: a bare CR inside a line. */
+async function bareCrEcho(port: number): Promise<{ got: string; how: string }> {
+  const peer = await rawConnect({ host: '127.0.0.1', port });
+  peer.socket.end('hello\na\rb\nafter\n');
+  const how = await peer.ended;
+  return { got: peer.received().toString(), how };
+}
+
 async function tlsEcho(port: number, payload: string): Promise<{ reply: string; subject: string | undefined }> {
   // The default listener's certificate is self-signed, so there is no CA to verify against.
   const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false });
@@ -60,17 +68,18 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
   );
   assert.equal(await lp4Echo(7000 + offset, 'framed hello'), 'framed hello');
   assert.equal(await lineEcho(7001 + offset, 'line hello'), 'line hello\r\n');
+  assert.deepEqual(await bareCrEcho(7001 + offset), { got: 'hello\r\na\rb\r\nafter\r\n', how: 'end' });
   assert.deepEqual(await tlsEcho(7443 + offset, 'secret hello'), { reply: 'secret hello', subject: 'localhost' });
   assert.equal(run.adminUrl(), `http://127.0.0.1:${9100 + offset}/`);
   const health = await fetch(`${run.adminUrl()}healthz`);
   assert.equal(health.status, 200);
-  const stats = (await (await fetch(`${run.adminUrl()}stats.json`)).json()) as { combined: { listeners: Record<string, { accepted: number }> } };
+  const stats = (await (await fetch(`${run.adminUrl()}stats.json`)).json()) as { combined: { listeners: Record<string, { accepted: number; handlerErrors: number }> } };
   assert.deepEqual(
-    Object.entries(stats.combined.listeners).map(([name, l]) => [name, l.accepted]),
+    Object.entries(stats.combined.listeners).map(([name, l]) => [name, l.accepted, l.handlerErrors]),
     [
-      ['echo-lp4', 1],
-      ['echo-line', 1],
-      ['echo-tls', 1],
+      ['echo-lp4', 1, 0],
+      ['echo-line', 2, 0],
+      ['echo-tls', 1, 0],
     ],
   );
 }
