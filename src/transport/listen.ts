@@ -33,7 +33,7 @@ import { ListenerCounters, type ListenerStats, type RefuseReason } from '../metr
 import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
 import { ListenOptionsSchema, TlsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
 import { createServerContext, tlsSocketOptions } from './tls-context.js';
-import { descriptorLimit, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
+import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
 export type Transport = 'tcp' | 'tls' | 'unix';
 
@@ -310,6 +310,8 @@ class Listener<D> implements Server<D> {
     const errors = this.counters.acceptErrors;
     const n = (errors[code] ?? 0) + 1;
     errors[code] = n;
+    // Something besides connections took descriptors since the budget last counted them.
+    if (code === 'EMFILE' || code === 'ENFILE') recountDescriptors();
     this.log.acceptFailed(
       code,
       { count: n, active: this.live.size },
@@ -322,7 +324,10 @@ class Listener<D> implements Server<D> {
   private refuse(socket: Socket, reason: RefuseReason): void {
     const counters = this.counters;
     const n = ++counters.refused[reason];
-    if (reason !== 'closing') this.log.refused(`${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason, { refused: n, active: this.live.size }, REFUSAL_MESSAGES[reason](this.limits));
+    if (reason !== 'closing') {
+      const detail = reason === 'fd-limit' ? { refused: n, active: this.live.size, descriptors: descriptorUse() } : { refused: n, active: this.live.size };
+      this.log.refused(`${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, reason, detail, REFUSAL_MESSAGES[reason](this.limits));
+    }
     if (this.transport === 'tcp' && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
     else socket.destroy();
   }
