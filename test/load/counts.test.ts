@@ -66,6 +66,18 @@ describe('load client counts', () => {
     assert.ok(r.clientCpu.seconds > 0 && r.clientCpu.perMsgUs > 0, JSON.stringify(r.clientCpu));
   });
 
+  it('never ends a timed run before its duration, however often it runs', async () => {
+    const server = await capstanServer('lp4', true);
+    fixtures.push(server);
+    // Short runs, many of them: with the deadline on the event loop's millisecond clock,
+    // about one 50 ms run in four ended a fraction of a millisecond early.
+    for (let i = 0; i < 20; i++) {
+      const r = await runLoad({ target: server.target, framing: 'lp4', connections: 2, depth: 2, durationSec: 0.05 });
+      assert.equal(r.errors.total, 0, JSON.stringify(r.errorSamples));
+      assert.ok(r.durationSec >= 0.05, `run ${i + 1}: window ${r.durationSec} s`);
+    }
+  });
+
   it('keeps to a fixed rate: a counted run at a known rate cannot finish sooner than its schedule', async () => {
     const server = await capstanServer('lp4', true);
     fixtures.push(server);
