@@ -31,7 +31,7 @@ describe('load client counts', () => {
     assert.equal(r.errors.total, 0, JSON.stringify(r.errorSamples));
     assert.equal(r.sent.msgs, 777);
     assert.equal(r.received.msgs, 0);
-    await waitFor(() => server.frames === 777, 10_000, `the server to count 777 frames (has ${server.frames})`);
+    await waitFor(() => server.frames === 777, 30_000, `the server to count 777 frames (has ${server.frames})`);
   });
 
   it('counts bytes each way exactly for raw framing', async () => {
@@ -95,7 +95,7 @@ describe('load client counts', () => {
     assert.equal(r.errors.total, 0, JSON.stringify(r.errorSamples));
     assert.equal(r.received.msgs, 60);
     assert.equal(r.connections.established, 60);
-    await waitFor(() => server.accepted === 60, 5000, `60 accepted connections (has ${server.accepted})`);
+    await waitFor(() => server.accepted === 60, 30_000, `60 accepted connections (has ${server.accepted})`);
     assert.ok(r.connectsPerSec > 0);
   });
 
