@@ -144,7 +144,7 @@ export class Engine implements SlotOwner {
     } else if (o.mode === 'send') {
       this.schedulePump();
     }
-    this.deadline = setTimeout(() => this.stopTraffic(), o.durationSec * 1000);
+    this.deadline = setTimeout(() => this.onDeadline(), o.durationSec * 1000);
     if (this.active === 0) this.stopTraffic();
     await this.until(() => !this.running);
     if (this.verifier !== null) await this.until(() => this.waiting === 0);
@@ -417,6 +417,18 @@ export class Engine implements SlotOwner {
     if (!slot.working) return;
     slot.working = false;
     if (--this.active === 0) this.stopTraffic();
+  }
+
+  /**
+   * Timers run on the event loop's millisecond clock, which can fire up to a
+   * millisecond before the window, measured with `performance.now()`, is as
+   * long as asked: a 0.5 s run then reported 0.499 s. Wait out what is left.
+   */
+  private onDeadline(): void {
+    this.deadline = null;
+    const left = this.options.durationSec * 1000 - (performance.now() - this.startedAt);
+    if (left > 0) this.deadline = setTimeout(() => this.onDeadline(), Math.ceil(left));
+    else this.stopTraffic();
   }
 
   private stopTraffic(): void {

@@ -14,7 +14,7 @@ describe('connection lifecycle', () => {
     const server = await lpServer(handler);
     const peer = await rawConnect({ port: portOf(server) });
     peer.socket.write(Buffer.concat([lp4('a'), lp4('b'), lp4('c')]));
-    await waitFor(() => rec.events.length >= 4, 5000, 'three messages');
+    await waitFor(() => rec.events.length >= 4, 30_000, 'three messages');
     peer.socket.end();
     assert.equal(await rec.closed, 'peer-closed');
     assert.deepEqual(rec.events, ['open', 'message:a', 'message:b', 'message:c', 'end', 'close:peer-closed']);

@@ -115,7 +115,7 @@ describe('timeouts on the timer wheel', () => {
     const peer = await rawConnect({ port: portOf(server) });
     peer.socket.pause();
     peer.socket.write(lp4('go'));
-    await waitFor(() => (rec.conn?.bufferedBytes ?? 0) > 0 && rec.conn?.isPaused === true, 10_000, 'backpressure');
+    await waitFor(() => (rec.conn?.bufferedBytes ?? 0) > 0 && rec.conn?.isPaused === true, 30_000, 'backpressure');
     vt.advance(1_000);
     vt.advance(6_000);
     assert.equal(await rec.closed, 'write-timeout');

@@ -102,7 +102,7 @@ describe('examples/metrics-echo', () => {
       peer.socket.end();
       await once(peer.socket, 'close');
       let echo: { framesIn: number; bytesIn: number; closes: Record<string, number> } | undefined;
-      for (const start = Date.now(); Date.now() - start < 10_000; await new Promise((r) => setTimeout(r, 50))) {
+      for (const start = Date.now(); Date.now() - start < 30_000; await new Promise((r) => setTimeout(r, 50))) {
         const stats = (await (await fetch(`${admin}stats.json`)).json()) as { combined: { listeners: Record<string, typeof echo> } };
         echo = stats.combined.listeners.echo;
         if (echo !== undefined && (echo.closes['peer-closed'] ?? 0) + (echo.closes['local-end'] ?? 0) === 1) break;

@@ -14,7 +14,7 @@ export interface RunningExample {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Resolves with the exit code (or signal name) once the process has ended. */
   exited: Promise<number | string>;
-  /** Ends the process: SIGTERM, then SIGKILL if it is still there after a few seconds. */
+  /** Ends the process: SIGTERM, then SIGKILL if it is still there after half a minute. */
   stop(): Promise<void>;
 }
 
@@ -66,7 +66,9 @@ export function runExample(name: string, args: readonly string[] = []): RunningE
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      // Only a hung process waits this long; a tight limit would turn a slow but clean exit (which
+      // metrics-echo checks) into a SIGKILL on a loaded machine.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(timer);
     },

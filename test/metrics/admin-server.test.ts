@@ -52,7 +52,7 @@ describe('the admin endpoint', () => {
 
   it('serves /stats.json with each worker and the combined listeners', async () => {
     const traffic = await driveEcho(portOf(server), 2, 5, 10);
-    await waitFor(() => server.stats().active === 0, 10_000, 'connections to close');
+    await waitFor(() => server.stats().active === 0, 30_000, 'connections to close');
     const res = await fetch(`${base}/stats.json`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);

@@ -34,7 +34,7 @@ describe('the /metrics exposition', () => {
   before(async () => {
     server = await echoServer('expo-echo');
     traffic = await driveEcho(portOf(server), 4, 25, 60, true);
-    await waitFor(() => server.stats().active === 0, 10_000, 'connections to close');
+    await waitFor(() => server.stats().active === 0, 30_000, 'connections to close');
     admin = await startAdminServer({ port: 0, logger: silentLogger, source: localSource(new Map([['expo-echo', server]])) });
     const res = await fetch(`http://127.0.0.1:${admin.address.port}/metrics`);
     assert.equal(res.status, 200);

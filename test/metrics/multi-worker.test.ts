@@ -30,7 +30,7 @@ describe('two worker processes', () => {
     const [a, b] = workers as [WorkerProcess, WorkerProcess];
     traffic = await Promise.all([driveEcho(a.port, 2, 15, 40, true), driveEcho(b.port, 3, 11, 90, true)]);
     // The workers count a close once the FIN exchange finishes: wait until both report none active.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       snaps = await Promise.all(workers.map((w) => w.snapshot()));
       if (snaps.every((s) => s.listeners['mw-echo']?.active === 0) || Date.now() > deadline) break;

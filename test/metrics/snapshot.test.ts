@@ -21,7 +21,7 @@ describe('worker snapshots', () => {
   it('count the connections, messages and bytes a test client exchanged', async () => {
     const server = await echoServer('snap-echo');
     const traffic = await driveEcho(portOf(server), 3, 10, 100);
-    await waitFor(() => server.stats().active === 0, 10_000, 'connections to close');
+    await waitFor(() => server.stats().active === 0, 30_000, 'connections to close');
     const snap = collectWorkerSnapshot('main', new Map([['snap-echo', server]]));
     const l = snap.listeners['snap-echo'];
     assert.ok(l !== undefined);

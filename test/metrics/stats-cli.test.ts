@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger, type Server } from '../../src/index.js';
 import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
 import type { ServerSnapshot } from '../../src/metrics/snapshot.js';
-import { portOf } from '../support/net.js';
+import { portOf, waitFor } from '../support/net.js';
 import { driveEcho, echoServer, localSource } from './support.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -46,6 +46,9 @@ describe('capstan stats', () => {
   before(async () => {
     server = await echoServer('cli-echo');
     await driveEcho(portOf(server), 2, 10, 20);
+    // The clients are gone once driveEcho returns; the server counts a close a moment later, and the
+    // table below expects an idle listener.
+    await waitFor(() => server.stats().active === 0, 30_000, 'connections to close');
     const source = localSource(new Map([['cli-echo', server]]));
     open = await startAdminServer({ port: 0, logger: silentLogger, source });
     locked = await startAdminServer({ port: 0, token: TOKEN, logger: silentLogger, source });

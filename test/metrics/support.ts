@@ -56,7 +56,7 @@ export async function driveEcho(port: number, connections: number, messages: num
       });
       if (lockstep) client.send(payload);
       else for (let i = 0; i < messages; i++) client.send(payload);
-      await withTimeout(all, 10_000, `${messages} echoes`);
+      await withTimeout(all, 30_000, `${messages} echoes`);
       await client.close();
     }),
   );

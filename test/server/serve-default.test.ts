@@ -50,7 +50,7 @@ async function tlsEcho(port: number, payload: string): Promise<{ reply: string; 
   const chunks: Buffer[] = [];
   socket.on('data', (d: Buffer) => chunks.push(d));
   socket.write(lp4(payload));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (lp4Frames(Buffer.concat(chunks)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   socket.destroy();
   return { reply: lp4Frames(Buffer.concat(chunks))[0]?.toString() ?? '', subject: Array.isArray(subject) ? subject[0] : subject };

@@ -246,7 +246,7 @@ export async function tlsPeer(port: number, host = '127.0.0.1'): Promise<TlsPeer
       const want = from + 4 + Buffer.byteLength(text);
       socket.write(lp4(text));
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(text)} within 10 s`)), 10_000);
+        const timer = setTimeout(() => reject(new Error(`no reply to ${JSON.stringify(text)} within 30 s`)), 30_000);
         wake = () => {
           if (received.length < want && !ended) return;
           clearTimeout(timer);

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 export interface RawPeer {
   socket: net.Socket;
   received(): Buffer;
-  /** Resolves once at least `n` bytes have arrived. */
+  /** Resolves once at least `n` bytes have arrived; rejects if the connection ends with fewer. */
   waitBytes(n: number, timeoutMs?: number): Promise<Buffer>;
   /** Resolves when the socket is fully closed; gives how the server closed it. */
   closed: Promise<'end' | 'reset' | 'close'>;
@@ -20,6 +20,12 @@ export async function rawConnect(options: net.NetConnectOpts): Promise<RawPeer> 
   let total = 0;
   let waiters: Array<() => void> = [];
   let how: 'end' | 'reset' | 'close' = 'close';
+  // Once the peer has ended (or the socket is gone) no more bytes can come, so waiting would only run out the clock.
+  let finished = false;
+  const finish = () => {
+    finished = true;
+    for (const w of waiters) w();
+  };
   socket.on('data', (d: Buffer) => {
     chunks.push(d);
     total += d.length;
@@ -30,6 +36,7 @@ export async function rawConnect(options: net.NetConnectOpts): Promise<RawPeer> 
   socket.on('end', () => {
     how = 'end';
     resolveEnded('end');
+    finish();
   });
   socket.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
@@ -38,18 +45,19 @@ export async function rawConnect(options: net.NetConnectOpts): Promise<RawPeer> 
     }
   });
   const closed = new Promise<'end' | 'reset' | 'close'>((resolve) => socket.once('close', () => resolve(how)));
+  socket.once('close', finish);
   await once(socket, 'connect');
   return {
     socket,
     received: () => Buffer.concat(chunks),
-    waitBytes(n, timeoutMs = 10_000) {
+    waitBytes(n, timeoutMs = 30_000) {
       return new Promise<Buffer>((resolve, reject) => {
         const check = () => {
-          if (total >= n) {
-            waiters = waiters.filter((w) => w !== check);
-            clearTimeout(timer);
-            resolve(Buffer.concat(chunks));
-          }
+          if (total < n && !finished) return;
+          waiters = waiters.filter((w) => w !== check);
+          clearTimeout(timer);
+          if (total >= n) resolve(Buffer.concat(chunks));
+          else reject(new Error(`the connection ended after ${total} of the ${n} bytes waited for`));
         };
         const timer = setTimeout(() => {
           waiters = waiters.filter((w) => w !== check);
@@ -65,7 +73,7 @@ export async function rawConnect(options: net.NetConnectOpts): Promise<RawPeer> 
 }
 
 /** Polls `predicate` until true, or fails after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(predicate: () => boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { listen, lengthPrefixed, silentLogger, type CloseReason, type Server } from '../../src/index.js';
-import { lp4, portOf, rawConnect } from '../support/net.js';
+import { lp4, portOf, rawConnect, waitFor } from '../support/net.js';
 
 /** An lp4 echo server that records every close reason. */
 async function echoRecordingCloses(): Promise<{ server: Server; reasons: CloseReason[] }> {
@@ -24,7 +24,9 @@ describe('server.close', () => {
     const perPeer = 500;
     const payload = Buffer.concat(Array.from({ length: perPeer }, (_, i) => lp4(`m${i}`)));
     for (const p of peers) p.socket.write(payload);
-    const result = await server.close({ graceMs: 10_000, quietMs: 50 });
+    // Quiet is judged by the last read: a quiet time shorter than a stall of this process could end a
+    // connection whose frames still wait unread in the kernel.
+    const result = await server.close({ graceMs: 10_000, quietMs: 1_000 });
     for (const p of peers) {
       assert.equal(await p.ended, 'end', 'closed with FIN, not reset');
       assert.deepEqual(p.received(), payload, 'every frame answered');
@@ -52,7 +54,8 @@ describe('server.close', () => {
       },
     });
     const peer = await rawConnect({ port: portOf(server) });
-    await new Promise((r) => setTimeout(r, 20));
+    // The hook is for connections the server holds: one still in the accept queue would only be turned away.
+    await waitFor(() => server.stats().active === 1, 30_000, 'the server to accept the connection');
     const closing = server.close({ graceMs: 5_000 });
     assert.equal(await peer.ended, 'end');
     assert.deepEqual(peer.received(), lp4('server going down'));
@@ -67,8 +70,11 @@ describe('server.close', () => {
     const quiet = await rawConnect({ port });
     // A well-behaved client closes its side when the server's FIN arrives.
     void quiet.ended.then(() => quiet.socket.end());
+    // Quiet means nothing read for quietMs; server and client share this process, so a stall of the
+    // process longer than that would make even the chatty one look quiet. Hence a quiet time a hundred
+    // times the interval between its writes.
     const timer = setInterval(() => chatty.socket.write(lp4('still talking')), 10);
-    const result = await server.close({ graceMs: 2_000, quietMs: 200 });
+    const result = await server.close({ graceMs: 3_000, quietMs: 1_000 });
     clearInterval(timer);
     assert.deepEqual(result, { ended: 1, forced: 1 });
     assert.equal(await quiet.ended, 'end');

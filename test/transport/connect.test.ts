@@ -49,7 +49,7 @@ describe('connect', () => {
       reconnect: { initialDelayMs: 20, maxDelayMs: 200, factor: 2, jitter: 0.5 },
       handler: { open: () => void opens++, reconnecting: (info) => void attempts.push(info) },
     });
-    await waitFor(() => attempts.length >= 4, 10_000, 'four retries');
+    await waitFor(() => attempts.length >= 4, 30_000, 'four retries');
     const server = await echoServer(port);
     const client = await pending;
     assert.equal(opens, 1);
@@ -81,10 +81,10 @@ describe('connect', () => {
       },
     });
     await server.close({ graceMs: 5_000, quietMs: 10 });
-    await waitFor(() => events.some((e) => e.startsWith('retry:')), 10_000, `a retry after the drop (${events.join(' ')})`);
+    await waitFor(() => events.some((e) => e.startsWith('retry:')), 30_000, `a retry after the drop (${events.join(' ')})`);
     assert.deepEqual(events.slice(0, 3), ['open', 'close:peer-closed', 'retry:peer-closed']);
     server = await echoServer(port);
-    await waitFor(() => events.filter((e) => e === 'open').length === 2, 10_000, 'the second open');
+    await waitFor(() => events.filter((e) => e === 'open').length === 2, 30_000, 'the second open');
     assert.equal(client.send('again'), true);
     await waitFor(() => got.includes('again'));
     await client.close();

@@ -58,7 +58,7 @@ describe('tls transport', () => {
     const socket = tls.connect({ port: portOf(server), host: '127.0.0.1', ca: pki.caCert, servername: 'localhost', maxVersion: 'TLSv1.1', minVersion: 'TLSv1' });
     const [err] = (await once(socket, 'error').catch((e: unknown) => [e])) as [Error];
     assert.ok(err instanceof Error);
-    await waitFor(() => server.stats().tlsHandshakeFailures === 1, 5000, 'the failed handshake to be counted');
+    await waitFor(() => server.stats().tlsHandshakeFailures === 1, 30_000, 'the failed handshake to be counted');
     await server.close();
   });
 
@@ -85,14 +85,14 @@ describe('tls transport', () => {
     // No certificate, and a certificate from another CA: the handshake (or the first read) fails.
     for (const creds of [{}, { key: pki.strangerKey, cert: pki.strangerCert }]) {
       await assert.rejects(
-        connect({ port, tls: { ca: pki.caCert, servername: 'localhost', ...creds }, handler: {}, logger: silentLogger, connectTimeoutMs: 5000 }).then(async (c) => {
+        connect({ port, tls: { ca: pki.caCert, servername: 'localhost', ...creds }, handler: {}, logger: silentLogger, connectTimeoutMs: 30_000 }).then(async (c) => {
           // TLS 1.3 reports client-certificate rejection after the client's handshake completes.
-          await waitFor(() => c.connection === null, 5000, 'the server to drop the connection');
+          await waitFor(() => c.connection === null, 30_000, 'the server to drop the connection');
           throw new Error('rejected after handshake');
         }),
       );
     }
-    await waitFor(() => server.stats().tlsHandshakeFailures === 2, 5000, 'both failures counted');
+    await waitFor(() => server.stats().tlsHandshakeFailures === 2, 30_000, 'both failures counted');
     await server.close();
   });
 
