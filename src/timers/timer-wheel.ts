@@ -68,6 +68,22 @@ export class TimerWheel {
   private readonly autoTick: boolean;
   private current: number;
   private interval: NodeJS.Timeout | null = null;
+  private tickQueued = false;
+  /**
+   * Timers run before the event loop polls for I/O, so after a stall a deadline
+   * would be judged on stamps that predate bytes already waiting in the kernel
+   * (a busy connection ended as idle). The interval only queues the tick, which
+   * runs in the same loop iteration right after the poll has read them.
+   */
+  private readonly onInterval = (): void => {
+    if (this.tickQueued) return;
+    this.tickQueued = true;
+    setImmediate(this.queuedTick);
+  };
+  private readonly queuedTick = (): void => {
+    this.tickQueued = false;
+    this.tick();
+  };
   private count = 0;
 
   constructor(options: TimerWheelOptions = {}) {
@@ -102,7 +118,7 @@ export class TimerWheel {
     this.slots[slot] = entry;
     entry.wheelSlot = slot;
     if (++this.count === 1 && this.autoTick && this.interval === null) {
-      this.interval = setInterval(() => this.tick(), this.tickMs);
+      this.interval = setInterval(this.onInterval, this.tickMs);
       this.interval.unref();
     }
   }
