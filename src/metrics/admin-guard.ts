@@ -231,6 +231,11 @@ export class AdminGuard {
     }
   }
 
+  /** Requests decide how often the endpoint logs too, so their lines share the connections' budget. */
+  allowLog(kind: string): boolean {
+    return this.budget.allow(kind);
+  }
+
   private sweep(): void {
     const deadline = performance.now() - this.limits.headersTimeoutMs;
     for (const [socket, t] of this.open) {

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import { AdminGuard, httpServerOptions, type AdminConnectionStats, type AdminLimits } from './admin-guard.js';
+import { AdminGuard, httpServerOptions, type AdminLimits } from './admin-guard.js';
 import { dashboardAsset } from './dashboard/assets.js';
 import { createExposition } from './prometheus.js';
 import type { ServerSnapshot } from './snapshot.js';
@@ -41,10 +41,10 @@ export class AdminBindError extends Error {
 export async function serveAdminHttp(o: AdminHttpOptions, backend: AdminBackend, logger: Logger): Promise<{ server: HttpServer; host: string; port: number }> {
   const server = createServer(httpServerOptions(o.limits));
   const guard = new AdminGuard(server, o.limits, logger);
-  const handle = requestHandler(backend, o.token, logger, () => guard.stats());
+  const handle = requestHandler(backend, o.token, logger, guard);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
-      logger.warn({ err, url: req.url }, 'admin request failed');
+      if (guard.allowLog('request-failed')) logger.warn({ err, url: req.url }, 'admin request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
@@ -60,7 +60,7 @@ export async function serveAdminHttp(o: AdminHttpOptions, backend: AdminBackend,
   return typeof a === 'object' && a !== null ? { server, host: a.address, port: a.port } : { server, host: o.host, port: o.port };
 }
 
-function requestHandler(backend: AdminBackend, token: string | undefined, logger: Logger, connections: () => AdminConnectionStats) {
+function requestHandler(backend: AdminBackend, token: string | undefined, logger: Logger, guard: AdminGuard) {
   const exposition = createExposition();
   const expected = token === undefined ? null : Buffer.from(`Bearer ${token}`);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -74,7 +74,7 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
         try {
           await backend.ping();
         } catch (err) {
-          logger.warn({ err }, 'health check: the serving thread did not answer');
+          if (guard.allowLog('health-check')) logger.warn({ err }, 'health check: the serving thread did not answer');
           return send(res, 503, 'text/plain; charset=utf-8', 'event loop not responding\n');
         }
         return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
@@ -84,7 +84,7 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
           ready = await backend.ready();
         } catch (err) {
           // Already logged on the serving thread when its check threw; a timeout is logged here.
-          logger.warn({ err }, 'readiness check failed');
+          if (guard.allowLog('readiness-check')) logger.warn({ err }, 'readiness check failed');
           return send(res, 503, 'text/plain; charset=utf-8', `not ready: ${(err as Error).message}\n`);
         }
         return ready ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', 'draining\n');
@@ -97,7 +97,7 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
           return send(res, 401, 'text/plain; charset=utf-8', 'a valid bearer token is required (Authorization: Bearer <token>)\n');
         }
         const json = await backend.snapshotJson();
-        if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot, connections()));
+        if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot, guard.stats()));
         return send(res, 200, 'application/json; charset=utf-8', json);
       }
       default: {
