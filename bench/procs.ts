@@ -16,6 +16,11 @@ export interface BenchServer {
 }
 
 const SERVER = fileURLToPath(new URL('./server.js', import.meta.url));
+
+/** Extra node flags for the servers (`CAPSTAN_BENCH_NODE_ARGS="--cpu-prof"`), for profiling a scenario. */
+function nodeArgs(): string[] {
+  return (process.env.CAPSTAN_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
 const live = new Set<ChildProcess>();
 
 /** Kills every server still running (on exit or interrupt). */
@@ -39,9 +44,12 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** A Node benchmark server (`capstan` with a framing, or `net`) on CPU 0. */
-export async function startNodeServer(kind: 'capstan' | 'net', framing: string, pin: boolean): Promise<BenchServer> {
-  const [cmd, args] = pinned(pin, 0, process.execPath, ['--expose-gc', SERVER, kind, framing]);
+/**
+ * A Node benchmark server (`capstan` with a framing, or `net`) on CPU 0; `script`
+ * runs another build's server (bench/ab.ts compares two builds).
+ */
+export async function startNodeServer(kind: 'capstan' | 'net', framing: string, pin: boolean, script = SERVER): Promise<BenchServer> {
+  const [cmd, args] = pinned(pin, 0, process.execPath, ['--expose-gc', ...nodeArgs(), script, kind, framing]);
   // spawn with an IPC channel rather than fork, so taskset can wrap the command.
   const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   track(child);

@@ -19,12 +19,15 @@
  */
 const EMPTY = Buffer.alloc(0);
 
-import { viewOf } from './view.js';
+import { viewAt } from './view.js';
 
 export class ByteQueue {
   /** Bytes waiting to be consumed. */
   length = 0;
   private first: Buffer | null = null;
+  /** `first`'s memory and where in it `first` begins: read once per chunk, not per frame. */
+  private memory: ArrayBufferLike = EMPTY.buffer;
+  private base = 0;
   private offset = 0;
   private rest: Buffer[] | null = null;
   private restHead = 0;
@@ -35,8 +38,7 @@ export class ByteQueue {
     if (n === 0) return;
     this.length += n;
     if (this.first === null) {
-      this.first = chunk;
-      this.offset = 0;
+      this.setFirst(chunk);
       return;
     }
     if (this.rest === null) this.rest = [];
@@ -146,7 +148,7 @@ export class ByteQueue {
     const first = this.first as Buffer;
     const end = this.offset + n;
     if (end <= first.length) {
-      const view = viewOf(first, this.offset, n);
+      const view = viewAt(this.memory, this.base + this.offset, n);
       if (end < first.length) this.offset = end;
       else this.advanceFirst(end);
       this.length -= n;
@@ -163,6 +165,23 @@ export class ByteQueue {
     }
     this.length -= n;
     return out;
+  }
+
+  /**
+   * Discards `skip` bytes (a header), then removes and returns the next `n`: one
+   * step for the common frame that lies in the first chunk.
+   */
+  takeAfter(skip: number, n: number): Buffer {
+    const first = this.first as Buffer;
+    const start = this.offset + skip;
+    const end = start + n;
+    if (end < first.length && n > 0) {
+      this.offset = end;
+      this.length -= skip + n;
+      return viewAt(this.memory, this.base + start, n);
+    }
+    this.skip(skip);
+    return this.take(n);
   }
 
   /** Removes and returns everything pending (a view when it is one chunk). */
@@ -192,9 +211,17 @@ export class ByteQueue {
   clear(): void {
     this.length = 0;
     this.first = null;
+    this.memory = EMPTY.buffer;
     this.offset = 0;
     this.rest = null;
     this.restHead = 0;
+  }
+
+  private setFirst(chunk: Buffer): void {
+    this.first = chunk;
+    this.memory = chunk.buffer;
+    this.base = chunk.byteOffset;
+    this.offset = 0;
   }
 
   private advanceFirst(newOffset: number): void {
@@ -207,11 +234,13 @@ export class ByteQueue {
     const rest = this.rest;
     if (rest === null || this.restHead === rest.length) {
       this.first = null;
+      // A spare queue must not keep the last read's memory alive.
+      this.memory = EMPTY.buffer;
       this.rest = null;
       this.restHead = 0;
       return;
     }
-    this.first = rest[this.restHead] as Buffer;
+    this.setFirst(rest[this.restHead] as Buffer);
     rest[this.restHead] = undefined as unknown as Buffer;
     this.restHead++;
     if (this.restHead === rest.length) {

@@ -81,10 +81,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
       const frameBytes = offset + body;
       if (frameBytes > max) throw frameTooLarge(name, frameBytes, max);
       if (available < headerBytes + body) return undefined;
-      if (offset === 0) {
-        queue.skip(headerBytes);
-        return queue.take(body);
-      }
+      if (offset === 0) return queue.takeAfter(headerBytes, body);
       const frame = Buffer.allocUnsafe(frameBytes);
       for (let i = 0; i < offset; i++) frame[i] = queue.byteAt(i);
       queue.skip(headerBytes);
