@@ -175,10 +175,12 @@ export class ByteQueue {
     const first = this.first as Buffer;
     const start = this.offset + skip;
     const end = start + n;
-    if (end < first.length && n > 0) {
-      this.offset = end;
+    if (end <= first.length && n > 0) {
+      const view = viewAt(this.memory, this.base + start, n);
       this.length -= skip + n;
-      return viewAt(this.memory, this.base + start, n);
+      if (end < first.length) this.offset = end;
+      else this.advanceFirst(end);
+      return view;
     }
     this.skip(skip);
     return this.take(n);

@@ -69,6 +69,8 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
   const fieldMax = lengthBytes === 8 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * lengthBytes) - 1;
   const name = `lp${lengthBytes}${littleEndian ? 'le' : ''}`;
 
+  const writeLength = lengthWriter(lengthBytes, littleEndian);
+
   // Stateless: re-reading a header of at most 8 bytes costs less than keeping
   // per-connection state, and lets every connection share one decoder.
   const decoder: Decoder = {
@@ -107,18 +109,18 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
           // Header and payload side by side: one reservation, no separate piece.
           const at = out.reserve(lengthBytes + body);
           const buf = out.buf;
-          writeLength(buf, at, value, lengthBytes, littleEndian);
+          writeLength(buf, at, value);
           buf.set(frame, at + lengthBytes);
           return;
         }
         const at = out.reserve(lengthBytes);
-        writeLength(out.buf, at, value, lengthBytes, littleEndian);
+        writeLength(out.buf, at, value);
         out.append(frame);
         return;
       }
       const at = out.reserve(headerBytes);
       frame.copy(out.buf, at, 0, offset);
-      writeLength(out.buf, at + offset, value, lengthBytes, littleEndian);
+      writeLength(out.buf, at + offset, value);
       out.append(frame.subarray(offset));
     },
   };
@@ -132,30 +134,40 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
   };
 }
 
-function writeLength(buf: Buffer, at: number, value: number, bytes: number, littleEndian: boolean): void {
-  // The common sizes byte by byte: the checked writers cost several times more per frame.
+type LengthWriter = (buf: Buffer, at: number, value: number) => void;
+
+/**
+ * The length field's writer, chosen once per codec: a small function of its own
+ * is inlined into the encoder, where one that switches on the size is not. The
+ * common sizes go byte by byte: the checked writers cost several times more.
+ */
+function lengthWriter(bytes: number, littleEndian: boolean): LengthWriter {
   if (bytes === 4) {
-    if (littleEndian) {
-      buf[at] = value & 0xff;
-      buf[at + 1] = (value >>> 8) & 0xff;
-      buf[at + 2] = (value >>> 16) & 0xff;
-      buf[at + 3] = value >>> 24;
-    } else {
-      buf[at] = value >>> 24;
-      buf[at + 1] = (value >>> 16) & 0xff;
-      buf[at + 2] = (value >>> 8) & 0xff;
-      buf[at + 3] = value & 0xff;
-    }
-    return;
+    return littleEndian
+      ? (buf, at, value) => {
+          buf[at] = value & 0xff;
+          buf[at + 1] = (value >>> 8) & 0xff;
+          buf[at + 2] = (value >>> 16) & 0xff;
+          buf[at + 3] = value >>> 24;
+        }
+      : (buf, at, value) => {
+          buf[at] = value >>> 24;
+          buf[at + 1] = (value >>> 16) & 0xff;
+          buf[at + 2] = (value >>> 8) & 0xff;
+          buf[at + 3] = value & 0xff;
+        };
   }
   if (bytes === 2) {
-    buf[at + (littleEndian ? 0 : 1)] = value & 0xff;
-    buf[at + (littleEndian ? 1 : 0)] = value >>> 8;
-    return;
+    return littleEndian
+      ? (buf, at, value) => {
+          buf[at] = value & 0xff;
+          buf[at + 1] = value >>> 8;
+        }
+      : (buf, at, value) => {
+          buf[at] = value >>> 8;
+          buf[at + 1] = value & 0xff;
+        };
   }
-  if (bytes === 8) {
-    if (littleEndian) buf.writeBigUInt64LE(BigInt(value), at);
-    else buf.writeBigUInt64BE(BigInt(value), at);
-  } else if (littleEndian) buf.writeUIntLE(value, at, bytes);
-  else buf.writeUIntBE(value, at, bytes);
+  if (bytes === 8) return littleEndian ? (buf, at, value) => void buf.writeBigUInt64LE(BigInt(value), at) : (buf, at, value) => void buf.writeBigUInt64BE(BigInt(value), at);
+  return littleEndian ? (buf, at, value) => void buf.writeUIntLE(value, at, bytes) : (buf, at, value) => void buf.writeUIntBE(value, at, bytes);
 }

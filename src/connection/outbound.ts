@@ -18,13 +18,20 @@
  * slab between turns, so an idle connection pins no memory.
  */
 import type { FrameSink } from '../codecs/codec.js';
+import { viewAt } from '../buffers/view.js';
 
 const SLAB_BYTES = 64 * 1024;
 /** Payloads up to this size are copied next to their header; larger ones are sent as they are. */
 export const COPY_LIMIT = 1024;
 
 let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabMemory: ArrayBufferLike = slab.buffer;
 let slabPos = 0;
+
+/** A view of `start`–`end` of a slab: a slab of its own memory (allocUnsafeSlow), whose memory the current one keeps at hand. */
+function regionOf(s: Buffer, start: number, end: number): Buffer {
+  return viewAt(s === slab ? slabMemory : s.buffer, start, end - start);
+}
 
 /** The per-connection state of the batch (fields live on the connection itself). */
 export interface OutboundState {
@@ -38,7 +45,7 @@ export interface OutboundState {
 
 function closeRegion(o: OutboundState): void {
   if (o.outSlab !== null && o.outEnd > o.outStart) {
-    const piece = o.outSlab.subarray(o.outStart, o.outEnd);
+    const piece = regionOf(o.outSlab, o.outStart, o.outEnd);
     if (o.outChunks === null) o.outChunks = [piece];
     else o.outChunks.push(piece);
   }
@@ -49,6 +56,7 @@ function reserveSlow(o: OutboundState, n: number): number {
   closeRegion(o);
   if (slabPos + n > slab.length) {
     slab = Buffer.allocUnsafeSlow(n > SLAB_BYTES ? n : SLAB_BYTES);
+    slabMemory = slab.buffer;
     slabPos = 0;
   }
   const at = slabPos;
@@ -111,7 +119,7 @@ export function takeBatch(o: OutboundState): Buffer | Buffer[] | null {
   if (total === 0) return null;
   o.outBytes = 0;
   if (o.outChunks === null) {
-    const one = (o.outSlab as Buffer).subarray(o.outStart, o.outEnd);
+    const one = regionOf(o.outSlab as Buffer, o.outStart, o.outEnd);
     o.outSlab = null;
     return one;
   }

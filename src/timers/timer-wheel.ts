@@ -70,12 +70,21 @@ export class TimerWheel {
   private interval: NodeJS.Timeout | null = null;
   private tickQueued = false;
   /**
+   * The time as of the last interval, while the interval runs (-1 otherwise):
+   * what {@link TimerWheel.now} answers, so stamping activity on every read
+   * costs a field read, not a clock call. Stamps are then up to one tick old,
+   * and deadlines fire within one tick of when they are due, as they already
+   * did; deadlines themselves are judged on the clock.
+   */
+  private stamp = -1;
+  /**
    * Timers run before the event loop polls for I/O, so after a stall a deadline
    * would be judged on stamps that predate bytes already waiting in the kernel
    * (a busy connection ended as idle). The interval only queues the tick, which
    * runs in the same loop iteration right after the poll has read them.
    */
   private readonly onInterval = (): void => {
+    this.stamp = this.clock.now();
     if (this.tickQueued) return;
     this.tickQueued = true;
     setImmediate(this.queuedTick);
@@ -94,9 +103,9 @@ export class TimerWheel {
     this.current = Math.floor(this.clock.now() / this.tickMs);
   }
 
-  /** Current time from the wheel's clock. */
+  /** The current time, to one tick: for stamping activity (see {@link TimerWheel.stamp}). */
   now(): number {
-    return this.clock.now();
+    return this.stamp >= 0 ? this.stamp : this.clock.now();
   }
 
   /** Number of scheduled entries. */
@@ -120,6 +129,7 @@ export class TimerWheel {
     if (++this.count === 1 && this.autoTick && this.interval === null) {
       this.interval = setInterval(this.onInterval, this.tickMs);
       this.interval.unref();
+      this.stamp = this.clock.now();
     }
   }
 
@@ -158,6 +168,7 @@ export class TimerWheel {
     if (this.count === 0 && this.interval !== null) {
       clearInterval(this.interval);
       this.interval = null;
+      this.stamp = -1;
     }
   }
 
@@ -165,6 +176,7 @@ export class TimerWheel {
   stop(): void {
     if (this.interval !== null) clearInterval(this.interval);
     this.interval = null;
+    this.stamp = -1;
   }
 
   private reinsert(entry: WheelEntry, target: number): void {
