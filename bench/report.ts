@@ -45,6 +45,7 @@ export function factsText(m: MachineFacts): string {
 function cell(m: Metric, v: number): string {
   if (m.unit === 'us') return v === 0 ? '-' : v < 1 ? `${v.toFixed(3)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : 0)} µs` : `${(v / 1000).toFixed(2)} ms`;
   if (m.unit === 'bytes') return `${Math.round(v).toLocaleString('en-US')} B`;
+  if (m.unit === 'ratio') return v.toFixed(1);
   return Math.round(v).toLocaleString('en-US');
 }
 
@@ -60,5 +61,6 @@ export function tableText(t: Table): string {
     const shown = g.kind === 'ratio' ? `${g.actual.toFixed(2)}× ${g.op} ${g.goal}×` : `${metric ? cell(metric, g.actual) : g.actual} ${g.op} ${metric ? cell(metric, g.goal) : g.goal}`;
     lines.push(`  target ${metric?.label ?? g.metric}: ${shown}  ${g.pass ? 'met' : 'MISSED'}`);
   }
+  for (const n of t.notes ?? []) lines.push(`  ${n}`);
   return `${lines.join('\n')}\n`;
 }

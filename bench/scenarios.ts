@@ -5,11 +5,16 @@
  *
  * | scenario     | what                                                             | target (Capstan ÷ baseline) |
  * |--------------|------------------------------------------------------------------|-----------------------------|
- * | throughput   | lp4 echo vs naive raw `net` echo, 100 conns, 64 B, depth 16      | msgs/s ≥ 1.0, CPU/msg ≤ 1.1 |
- * | latency      | the same at depth 1, and at a fixed 500 msgs/s per connection    | p99 < 10 ms at the fixed rate |
+ * | throughput   | lp4 echo vs naive raw `net` echo, 100 conns, 64 B, depth 16      | msgs/s ≥ 0.9, CPU/msg ≤ 1.1 |
+ * | latency      | the same at depth 1, and at a fixed 500 msgs/s per connection    | CPU/msg ≤ 1.0, p99 ≤ raw's  |
+ * | many         | 10,000 connections at 2 msgs/s each                              | CPU/msg ≤ 1.0, p99 ≤ raw's  |
  * | large        | the same with 4 KiB messages                                     | (reported)                  |
  * | idle         | 10,000 idle connections, server RSS growth per connection        | bytes/conn ≤ 1.2            |
- * | churn        | connect, one echo, close, 50 at a time                           | connects/s ≥ 0.9            |
+ * | churn        | connect, one echo, close, 50 at a time                           | connects/s ≥ 0.95           |
+ *
+ * The echo scenarios also count the server's read and write system calls
+ * (/proc/PID/io) and derive what Capstan itself costs: its CPU time per read
+ * minus the raw echo's, and that divided by the frames a read carries.
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
  */
 import { runMetricsCost } from './metrics-cost.js';
@@ -35,7 +40,7 @@ export interface BenchContext {
 export interface Metric {
   key: string;
   label: string;
-  unit: 'count' | 'us' | 'bytes';
+  unit: 'count' | 'us' | 'bytes' | 'ratio';
   higherIsBetter: boolean;
 }
 
@@ -59,6 +64,9 @@ export interface Table {
   rows: { label: string; values: Record<string, number>; runs: Record<string, number>[] }[];
   ratios: Record<string, number>;
   targets: Target[];
+  /** Derived figures, printed under the table, and their values. */
+  notes?: string[];
+  derived?: Record<string, number>;
 }
 
 const MSGS: Metric = { key: 'msgsPerSec', label: 'msgs/s', unit: 'count', higherIsBetter: true };
@@ -67,6 +75,25 @@ const P99: Metric = { key: 'p99', label: 'p99', unit: 'us', higherIsBetter: fals
 const P999: Metric = { key: 'p999', label: 'p99.9', unit: 'us', higherIsBetter: false };
 const CPU: Metric = { key: 'cpuPerMsgUs', label: 'CPU/msg', unit: 'us', higherIsBetter: false };
 const ERRORS: Metric = { key: 'errors', label: 'errors', unit: 'count', higherIsBetter: false };
+const READS: Metric = { key: 'readsPerSec', label: 'reads/s', unit: 'count', higherIsBetter: false };
+const WRITES: Metric = { key: 'writesPerSec', label: 'writes/s', unit: 'count', higherIsBetter: false };
+const CPU_READ: Metric = { key: 'cpuPerReadUs', label: 'CPU/read', unit: 'us', higherIsBetter: false };
+const PER_READ: Metric = { key: 'msgsPerRead', label: 'msgs/read', unit: 'ratio', higherIsBetter: true };
+
+/**
+ * What Capstan adds to each read and each frame: its CPU time per read minus the
+ * raw echo's (both count the same system calls), and that over its frames per read.
+ */
+function frameworkCost(t: Table): void {
+  const [capstan, raw] = [t.rows[0]?.values, t.rows[t.rows.length - 1]?.values];
+  if (capstan === undefined || raw === undefined || !(capstan.cpuPerReadUs ?? 0) || !(raw.cpuPerReadUs ?? 0)) return;
+  const perRead = (capstan.cpuPerReadUs as number) - (raw.cpuPerReadUs as number);
+  const perFrame = perRead / Math.max(1, capstan.msgsPerRead ?? 1);
+  (t.notes ??= []).push(
+    `Capstan's own cost: ${(perRead * 1000).toFixed(0)} ns per read, ${(perFrame * 1000).toFixed(0)} ns per frame (CPU per read minus the raw echo's; ${(capstan.msgsPerRead ?? 0).toFixed(1)} frames a read)`,
+  );
+  t.derived = { frameworkNsPerRead: perRead * 1000, frameworkNsPerFrame: perFrame * 1000 };
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -125,8 +152,21 @@ async function echoRun(ctx: BenchContext, server: BenchServer, shape: Shape): Pr
   const before = await server.stats();
   const f = await generate(shape);
   const after = await server.stats();
+  return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, ...serverCost(before, after, f.msgs, shape.seconds), errors: f.errors };
+}
+
+/** The server's CPU time and system calls between two readings, per message and per read. */
+function serverCost(before: ServerStats, after: ServerStats, msgs: number, seconds: number): Record<string, number> {
   const cpuUs = after.cpuUs - before.cpuUs;
-  return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, cpuPerMsgUs: f.msgs > 0 ? cpuUs / f.msgs : 0, errors: f.errors };
+  const reads = after.reads - before.reads;
+  const writes = after.writes - before.writes;
+  return {
+    cpuPerMsgUs: msgs > 0 ? cpuUs / msgs : 0,
+    readsPerSec: reads / seconds,
+    writesPerSec: writes / seconds,
+    cpuPerReadUs: reads > 0 ? cpuUs / reads : 0,
+    msgsPerRead: reads > 0 ? msgs / reads : 0,
+  };
 }
 
 function loadName(ctx: BenchContext): string {
@@ -135,7 +175,9 @@ function loadName(ctx: BenchContext): string {
 
 async function echoScenario(ctx: BenchContext, name: string, title: string, shape: Omit<Shape, 'seconds'>): Promise<Table> {
   const runs = await versusNet(ctx, name, 'lp4', (server) => echoRun(ctx, server, { ...shape, seconds: ctx.seconds }));
-  return table(name, title, loadName(ctx), [MSGS, P50, P99, CPU, ERRORS], runs);
+  const t = table(name, title, loadName(ctx), [MSGS, P99, CPU, READS, WRITES, PER_READ, CPU_READ, ERRORS], runs);
+  frameworkCost(t);
+  return t;
 }
 
 export async function throughput(ctx: BenchContext): Promise<Table[]> {
@@ -146,7 +188,7 @@ export async function throughput(ctx: BenchContext): Promise<Table[]> {
     framing: 'lp4',
     mode: 'echo',
   });
-  t.targets.push(check('msgsPerSec', 'ratio', '>=', 1.0, t.ratios.msgsPerSec ?? 0), check('cpuPerMsgUs', 'ratio', '<=', 1.1, t.ratios.cpuPerMsgUs ?? 0));
+  t.targets.push(check('msgsPerSec', 'ratio', '>=', 0.9, t.ratios.msgsPerSec ?? 0), check('cpuPerMsgUs', 'ratio', '<=', 1.1, t.ratios.cpuPerMsgUs ?? 0));
   return [t];
 }
 
@@ -158,7 +200,7 @@ export async function latency(ctx: BenchContext): Promise<Table[]> {
     framing: 'lp4',
     mode: 'echo',
   });
-  depth1.targets.push(check('cpuPerMsgUs', 'ratio', '<=', 1.1, depth1.ratios.cpuPerMsgUs ?? 0));
+  depth1.targets.push(check('cpuPerMsgUs', 'ratio', '<=', 1.0, depth1.ratios.cpuPerMsgUs ?? 0), check('p99', 'ratio', '<=', 1.0, depth1.ratios.p99 ?? 0));
   // tcpload has no fixed-rate mode: the load client runs it, in this process (pinned to CPU 1).
   const rate = 500;
   const shape: Shape = { conns: 100, size: 64, depth: 64, framing: 'lp4', mode: 'echo', seconds: ctx.seconds };
@@ -167,11 +209,51 @@ export async function latency(ctx: BenchContext): Promise<Table[]> {
     const before = await server.stats();
     const f = await capstanLoadHere(server.port, shape, { rate });
     const after = await server.stats();
-    return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, cpuPerMsgUs: f.msgs > 0 ? (after.cpuUs - before.cpuUs) / f.msgs : 0, errors: f.errors };
+    return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, ...serverCost(before, after, f.msgs, shape.seconds), errors: f.errors };
   });
-  const fixed = table('latency-rate', `the same at a fixed ${rate} msgs/s per connection (${(rate * 100).toLocaleString('en-US')} msgs/s)`, 'capstan load --rate (in process)', [MSGS, P50, P99, P999, CPU, ERRORS], runs);
-  fixed.targets.push(check('p99', 'absolute', '<', 10_000, fixed.rows[0]?.values.p99 ?? 0));
+  const fixed = table('latency-rate', `the same at a fixed ${rate} msgs/s per connection (${(rate * 100).toLocaleString('en-US')} msgs/s)`, 'capstan load --rate (in process)', [MSGS, P50, P99, P999, CPU, PER_READ, CPU_READ, ERRORS], runs);
+  frameworkCost(fixed);
+  fixed.targets.push(
+    check('p99', 'absolute', '<', 10_000, fixed.rows[0]?.values.p99 ?? 0),
+    check('cpuPerMsgUs', 'ratio', '<=', 1.0, fixed.ratios.cpuPerMsgUs ?? 0),
+    check('p99', 'ratio', '<=', 1.0, fixed.ratios.p99 ?? 0),
+  );
   return [depth1, fixed];
+}
+
+/**
+ * The shape Capstan exists for: many connections, each sending now and then, so
+ * every read carries one message and batching cannot help. The connections are
+ * made first (from many source addresses); the server's CPU time is read from
+ * the moment the last one is up.
+ */
+export async function many(ctx: BenchContext, connections = 10_000, rate = 2): Promise<Table[]> {
+  const shape: Shape = { conns: connections, size: 64, depth: 4, framing: 'lp4', mode: 'echo', seconds: Math.max(ctx.seconds, 5), srcIps: '127.0.0.2-127.0.0.41' };
+  const runs = await versusNet(
+    ctx,
+    'many',
+    'lp4',
+    async (server) => {
+      let before: Promise<ServerStats> | null = null;
+      const f = await capstanLoadHere(server.port, shape, { rate, maxConnecting: 500 }, () => {
+        before = server.stats();
+      });
+      const after = await server.stats();
+      if (before === null) throw new Error('the load never reported its connections established');
+      return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, ...serverCost(await (before as Promise<ServerStats>), after, f.msgs, shape.seconds), errors: f.errors };
+    },
+    Math.min(ctx.rounds, 2),
+  );
+  const t = table(
+    'many',
+    `${connections.toLocaleString('en-US')} connections at ${rate} msgs/s each (${(connections * rate).toLocaleString('en-US')} msgs/s), 64 B`,
+    'capstan load --rate (in process)',
+    [MSGS, P50, P99, P999, CPU, PER_READ, CPU_READ, ERRORS],
+    runs,
+  );
+  frameworkCost(t);
+  t.targets.push(check('cpuPerMsgUs', 'ratio', '<=', 1.0, t.ratios.cpuPerMsgUs ?? 0), check('p99', 'ratio', '<=', 1.0, t.ratios.p99 ?? 0));
+  return [t];
 }
 
 export async function large(ctx: BenchContext): Promise<Table[]> {
@@ -245,7 +327,7 @@ export async function churn(ctx: BenchContext): Promise<Table[]> {
     { key: 'cpuPerConnUs', label: 'CPU/conn', unit: 'us', higherIsBetter: false },
     ERRORS,
   ], runs);
-  t.targets.push(check('connectsPerSec', 'ratio', '>=', 0.9, t.ratios.connectsPerSec ?? 0));
+  t.targets.push(check('connectsPerSec', 'ratio', '>=', 0.95, t.ratios.connectsPerSec ?? 0));
   return [t];
 }
 
@@ -320,4 +402,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, large, idle, churn, loadgen, metrics };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics };

@@ -7,6 +7,7 @@
  * It reports `{ port }` over IPC, answers `{ cmd: 'stats', gc }` with its RSS
  * and CPU time, and exits when the parent disconnects.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { codecFromName } from '../src/codecs/registry.js';
 import { listen, silentLogger } from '../src/index.js';
@@ -17,6 +18,18 @@ export interface ServerStats {
   cpuUs: number;
   /** Connections open now. */
   connections: number;
+  /** Read and write system calls since start (/proc/self/io; 0 where it cannot be read). */
+  reads: number;
+  writes: number;
+}
+
+function syscalls(): { reads: number; writes: number } {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
 }
 
 /** Open connections, read when stats are asked for. */
@@ -65,7 +78,7 @@ start(kind, framing).then(
         gc();
       }
       const cpu = process.cpuUsage();
-      process.send?.({ rssBytes: process.memoryUsage().rss, cpuUs: cpu.user + cpu.system, connections: openConnections() } satisfies ServerStats);
+      process.send?.({ rssBytes: process.memoryUsage().rss, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls() } satisfies ServerStats);
     });
     process.on('disconnect', () => process.exit(0));
     process.send?.({ port });
