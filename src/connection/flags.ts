@@ -1,7 +1,8 @@
 /**
  * Connection flags, packed into one field so an idle connection stays small.
  * F_OVER_HIGH: a send passed the high-water mark, so no more frames are delivered until a
- * flush brings the queue down. F_IN_DATA: inside a read's pump, which flushes at its end.
+ * flush brings the queue down. F_IN_DATA: inside a read's pump (or a handler call that one follows), which
+ * writes or queues the replies at its end. F_DIRTY: queued for this turn's write (connection.ts).
  */
 export const F_USER_PAUSED = 1;
 export const F_BP_PAUSED = 2;
