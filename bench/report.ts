@@ -43,7 +43,7 @@ export function factsText(m: MachineFacts): string {
 }
 
 function cell(m: Metric, v: number): string {
-  if (m.unit === 'us') return v === 0 ? '-' : v < 1 ? `${v.toFixed(3)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : 0)} µs` : `${(v / 1000).toFixed(2)} ms`;
+  if (m.unit === 'us') return v === 0 ? '-' : v < 1 ? `${v.toFixed(3)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} µs` : `${(v / 1000).toFixed(2)} ms`;
   if (m.unit === 'bytes') return `${Math.round(v).toLocaleString('en-US')} B`;
   if (m.unit === 'ratio') return v.toFixed(1);
   return Math.round(v).toLocaleString('en-US');

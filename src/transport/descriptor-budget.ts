@@ -64,6 +64,7 @@ let connections = 0;
 /** Descriptors open besides those connections, as of the last count. */
 let others = 0;
 let countedAt = -Infinity;
+let accepts = 0;
 
 /** The soft descriptor limit read at start (Infinity when unknown). */
 export function descriptorLimit(): number {
@@ -83,8 +84,12 @@ export function takeDescriptor(): boolean {
     connections++;
     return true;
   }
-  const now = Date.now();
-  if (now - countedAt >= (connections + others + margin >= ceiling ? NEAR_RECOUNT_MS : FAR_RECOUNT_MS)) recountDescriptors(now);
+  // Far from the limit the clock is read once every 64 accepts, not per accept.
+  const near = connections + others + margin >= ceiling;
+  if (near || (++accepts & 63) === 1) {
+    const now = Date.now();
+    if (now - countedAt >= (near ? NEAR_RECOUNT_MS : FAR_RECOUNT_MS)) recountDescriptors(now);
+  }
   if (connections + others >= ceiling) return false;
   connections++;
   return true;
