@@ -132,6 +132,10 @@ function scheduleFlush(conn: Connection<any>): void {
   }
 }
 
+/** Connections whose batch this turn is being timed for handler latency, and when decoding began. */
+const timed: Connection<any>[] = [];
+const timedAt: number[] = [];
+
 function flushDirty(): void {
   flushScheduled = false;
   // A flush may make another connection dirty (a handler called from drain); loop until quiet.
@@ -141,6 +145,12 @@ function flushDirty(): void {
     c.flush();
   }
   dirty.length = 0;
+  if (timed.length > 0) {
+    const now = performance.now();
+    for (let i = 0; i < timed.length; i++) (timed[i] as Connection<any>).ctx.latency?.record((now - (timedAt[i] as number)) * 1000);
+    timed.length = 0;
+    timedAt.length = 0;
+  }
 }
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
@@ -456,9 +466,13 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const rec = ctx.latency;
     if (rec === null || (++sampledBatches & LATENCY_SAMPLE_MASK) !== 0) this.pump();
     else {
-      // A timed batch is written at once, so the sample spans decoding to writing.
+      // The sample spans decoding to the turn's write that takes the replies (flushDirty records it).
       const t0 = performance.now();
-      if (this.pump(true) > 0) rec.record((performance.now() - t0) * 1000);
+      const written = this.pump();
+      if ((this.flags & F_DIRTY) !== 0) {
+        timed.push(this);
+        timedAt.push(t0);
+      } else if (written > 0) rec.record((performance.now() - t0) * 1000);
     }
     if (q.length === 0 && this.queue === q) {
       this.queue = NO_BYTES;
@@ -472,12 +486,12 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
    * them; otherwise the rest of the frames wait for `drain`, so one read of many
    * small requests cannot queue unbounded replies.
    */
-  private pump(timed = false): number {
+  private pump(): number {
     let written = 0;
     this.flags |= F_IN_DATA;
     for (;;) {
       this.decodeLoop();
-      if ((this.flags & F_OVER_HIGH) === 0 && !timed) {
+      if ((this.flags & F_OVER_HIGH) === 0) {
         if (this.outBytes > 0 && (this.flags & F_DIRTY) === 0) scheduleFlush(this);
         break;
       }
