@@ -141,6 +141,16 @@ export class ByteQueue {
     return true;
   }
 
+  /** The next `n` bytes without consuming them: a view when they lie in one chunk, else a copy. `n` ≤ length. */
+  peek(n: number): Buffer {
+    if (n === 0) return EMPTY;
+    const first = this.first as Buffer;
+    if (this.offset + n <= first.length) return viewAt(this.memory, this.base + this.offset, n);
+    const out = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) out[i] = this.byteAt(i);
+    return out;
+  }
+
   /** Removes and returns the next `n` bytes: a view when they lie in one chunk, else a copy. */
   take(n: number): Buffer {
     // An empty frame (a zero length field, an empty line) may come when nothing is queued.

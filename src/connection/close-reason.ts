@@ -21,6 +21,7 @@
  * | `tls-error`          | either     | the TLS handshake or session failed (bad cert, bad record …)    |
  * | `connect-failed`     | -          | a client connection could not be established                    |
  * | `shutdown`           | us         | the server closed and the grace period ran out                  |
+ * | `refused`            | us         | turned away after accept: a limit, once a PROXY header named the client |
  * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
  */
 export type CloseReason =
@@ -41,6 +42,7 @@ export type CloseReason =
   | 'tls-error'
   | 'connect-failed'
   | 'shutdown'
+  | 'refused'
   | 'error';
 
 /** Every close reason, in a fixed order (used to lay out counters). */
@@ -62,6 +64,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'tls-error',
   'connect-failed',
   'shutdown',
+  'refused',
   'error',
 ];
 

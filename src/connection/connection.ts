@@ -36,6 +36,7 @@ import type { Handler } from './handler.js';
 import type { Limits } from './limits.js';
 import { discardBatch, sink, type OutboundState } from './outbound.js';
 import { tlsInfoOf, type TlsInfo } from './tls-info.js';
+import type { ProxyHeader } from '../pipeline/proxy-protocol.js';
 import { checkDeadlines, scheduleNextDeadline } from './deadlines.js';
 import { NO_BYTES, peerEnded, pumpFrames, readChunk } from './read-path.js';
 import { attachSocket } from './socket-events.js';
@@ -61,6 +62,22 @@ export interface ConnectionContext {
   readonly resettable: boolean;
   /** Called once per connection, after `close` was delivered. */
   release(conn: Connection<any>): void;
+}
+
+/**
+ * A step a new connection goes through before it opens (a PROXY header, telling
+ * TLS from plaintext): it sees every chunk while set, and owns the handshake
+ * deadline. See src/pipeline/accept-stage.ts.
+ */
+export interface HandshakeStage {
+  /** When the stage must be done (ms on the wheel's clock); 0: no deadline of its own. */
+  readonly due: number;
+  /** Bytes arrived; they are in `conn.queue`. */
+  bytes(conn: Connection<any>): void;
+  /** The peer closed before the stage was done. */
+  abandoned(conn: Connection<any>): void;
+  /** The deadline passed: the reason and error to close with. */
+  timedOut(): { reason: CloseReason; error: Error };
 }
 
 /** Receives handler latency samples in microseconds (typically the metrics module's `latencyRecorder`). */
@@ -140,6 +157,14 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal */ wheelPrev: WheelEntry | null = null;
   /** @internal */ wheelSlot = -1;
   /** @internal */ wheelDue = 0;
+  /** @internal The step before opening that sees every chunk (accept-stage.ts), or null. */
+  stage: HandshakeStage | null = null;
+  /**
+   * What the load balancer's PROXY protocol header said about this connection,
+   * when the listener reads one (`proxyProtocol`); `remoteAddress` and
+   * `remotePort` then report the client it names. `null` otherwise.
+   */
+  proxy: ProxyHeader | null = null;
 
   /** @internal Listeners build connections; users receive them. */
   constructor(ctx: ConnectionContext, socket: Socket, handshaking: boolean) {
@@ -175,15 +200,20 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     return this.outBytes + (this.socket.writableLength ?? 0);
   }
 
-  /** The peer's address (IPv4, IPv6, or `''` for Unix sockets). */
+  /** The peer's address (IPv4, IPv6, or `''` for Unix sockets); behind a proxy, the client's from its PROXY header. */
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? '';
+    const p = this.proxy?.source;
+    return p !== undefined ? p.address : (this.socket.remoteAddress ?? '');
   }
+  /** The peer's port; behind a proxy, the client's. */
   get remotePort(): number {
-    return this.socket.remotePort ?? 0;
+    const p = this.proxy?.source;
+    return p !== undefined ? p.port : (this.socket.remotePort ?? 0);
   }
-  /** `IPv4`, `IPv6` or `unix`. */
+  /** `IPv4`, `IPv6` or `unix` (of the client, behind a proxy). */
   get remoteFamily(): string {
+    const t = this.proxy?.source !== undefined ? this.proxy.transport : null;
+    if (t !== null) return t === 'tcp4' || t === 'udp4' ? 'IPv4' : t === 'tcp6' || t === 'udp6' ? 'IPv6' : 'unix';
     return this.socket.remoteFamily ?? 'unix';
   }
   get localAddress(): string {
@@ -386,6 +416,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
 
   /** @internal The peer went away before the handshake finished (it rejected our certificate, or never spoke TLS). */
   handshakeAbandoned(): void {
+    if (this.stage !== null) return this.stage.abandoned(this);
     this.destroy('tls-error', capstanError('ERR_TLS_HANDSHAKE_ABORTED', 'the peer closed the connection during the TLS handshake', { reason: 'tls-error' }));
   }
 

@@ -24,9 +24,15 @@ export function checkDeadlines(c: Connection<any>, now: number): void {
   if (c.st >= State.Closing) return;
   const L = c.ctx.limits;
   if (c.st === State.Handshake) {
-    if (L.handshakeTimeoutMs > 0) {
-      const due = c.createdAt + L.handshakeTimeoutMs;
-      if (now >= due) return void c.destroy('handshake-timeout');
+    const stage = c.stage;
+    const due = stage !== null && stage.due > 0 ? stage.due : L.handshakeTimeoutMs > 0 ? c.createdAt + L.handshakeTimeoutMs : 0;
+    if (due > 0) {
+      if (now >= due) {
+        if (stage === null) return void c.destroy('handshake-timeout');
+        const { reason, error } = stage.timedOut();
+        c.stage = null;
+        return void c.destroy(reason, error);
+      }
       c.ctx.wheel.schedule(c, due);
     }
     return;

@@ -19,3 +19,5 @@ export const F_DRAIN_LISTENING = 2048;
 export const F_DRAIN_QUEUED = 4096;
 export const F_OVER_HIGH = 8192;
 export const F_DIRTY = 16384;
+/** The listener counted this connection against its address's limit (behind a proxy, once the header named the client). */
+export const F_ADDRESS_COUNTED = 32768;

@@ -43,6 +43,7 @@ export function readChunk(c: Connection<any>, chunk: Buffer): void {
     c.queue = q;
   }
   q.push(chunk);
+  if (c.stage !== null) return c.stage.bytes(c); // a PROXY header or TLS detection looks first
   if (c.st === State.Handshake) return; // delivered once open
   const rec = ctx.latency;
   if (rec === null || (++sampledBatches & LATENCY_SAMPLE_MASK) !== 0) pumpFrames(c);

@@ -5,7 +5,21 @@
 import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
 
 /** Why an accepted socket was turned away before it became a connection. */
-export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing';
+export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing' | 'proxy-untrusted';
+
+/** Why a PROXY protocol header (or its absence) closed a connection. */
+export type ProxyRefusal = 'malformed' | 'too-large' | 'checksum' | 'untrusted' | 'missing' | 'timeout';
+
+/** PROXY protocol headers: read, and refused by reason. */
+export interface ProxyStats {
+  /** PROXY commands read: the client behind the proxy is known. */
+  accepted: number;
+  /** LOCAL commands (the proxy's own connections, such as health checks). */
+  local: number;
+  /** Connections from a trusted proxy without a header (optional mode). */
+  none: number;
+  refused: Record<ProxyRefusal, number>;
+}
 
 
 /** A snapshot of one listener's counters. */
@@ -34,6 +48,10 @@ export interface ListenerStats {
   tlsHandshakeFailures: number;
   /** Closed connections by close reason. */
   closes: Record<CloseReason, number>;
+  /** PROXY protocol headers (listeners with `proxyProtocol`). */
+  proxy: ProxyStats;
+  /** Connections told apart by their first byte on a listener serving TLS and plaintext. */
+  detected: { tls: number; plaintext: number };
   /** Timeouts by kind (the timeout close reasons). */
   timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
 }
@@ -49,7 +67,9 @@ export class ListenerCounters {
   backpressurePauses = 0;
   handlerErrors = 0;
   tlsHandshakeFailures = 0;
-  readonly refused: Record<RefuseReason, number> = { 'max-connections': 0, 'max-per-address': 0, 'fd-limit': 0, closing: 0 };
+  readonly refused: Record<RefuseReason, number> = { 'max-connections': 0, 'max-per-address': 0, 'fd-limit': 0, closing: 0, 'proxy-untrusted': 0 };
+  readonly proxy: ProxyStats = { accepted: 0, local: 0, none: 0, refused: { malformed: 0, 'too-large': 0, checksum: 0, untrusted: 0, missing: 0, timeout: 0 } };
+  readonly detected = { tls: 0, plaintext: 0 };
   readonly acceptErrors: Record<string, number> = {};
   readonly closes: Record<CloseReason, number>;
 
@@ -76,6 +96,8 @@ export class ListenerCounters {
       handlerErrors: this.handlerErrors,
       tlsHandshakeFailures: this.tlsHandshakeFailures,
       closes: { ...c },
+      proxy: { ...this.proxy, refused: { ...this.proxy.refused } },
+      detected: { ...this.detected },
       timeouts: {
         firstByte: c['first-byte-timeout'],
         frame: c['frame-timeout'],

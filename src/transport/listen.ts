@@ -18,13 +18,11 @@
 import cluster from 'node:cluster';
 import { existsSync, unlinkSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { EventLog } from '../connection/event-log.js';
 import { Connection, type ConnectionContext, type LatencyRecorder } from '../connection/connection.js';
-import { peerVerdict } from '../connection/tls-info.js';
 import type { Handler } from '../connection/handler.js';
 import { resolveLimits, type Limits } from '../connection/limits.js';
 import { capstanError } from '../errors.js';
@@ -32,7 +30,10 @@ import { defaultLogger, type Logger } from '../logger.js';
 import { ListenerCounters, type ListenerStats, type RefuseReason } from '../metrics/listener-counters.js';
 import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
 import { ListenOptionsSchema, TlsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
-import { createServerContext, tlsSocketOptions } from './tls-context.js';
+import { startAccept, type AcceptPlan } from '../pipeline/accept-stage.js';
+import { isTrusted, resolveProxyPolicy, type ProxyProtocolOption } from '../pipeline/proxy-policy.js';
+import { TlsAcceptor } from '../pipeline/tls-acceptor.js';
+import { F_ADDRESS_COUNTED } from '../connection/flags.js';
 import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
 export type Transport = 'tcp' | 'tls' | 'unix';
@@ -58,8 +59,16 @@ export interface ListenOptions<D = unknown> {
   noDelay?: boolean;
   /** TCP keep-alive probe delay in ms; 0 (default) leaves keep-alive off. */
   keepAliveMs?: number;
-  /** TLS settings (transport `tls`): key and cert or pfx, client certificates, ALPN. */
+  /** TLS settings (transport `tls`): key and cert or pfx, client certificates, ALPN; `plaintext: true` serves plaintext on the same port too. */
   tls?: TlsServerOptions;
+  /**
+   * Read the PROXY protocol header (v1 or v2) a load balancer sends ahead of
+   * each connection, before TLS: `conn.remoteAddress` then names the client,
+   * and the per-address limit and logs use it. `'optional'` or `'required'`,
+   * or an object with the trusted proxies' addresses (default loopback), a
+   * header timeout and a size bound. Default `'off'`.
+   */
+  proxyProtocol?: ProxyProtocolOption;
   /** Framing. Default `raw()`. */
   codec?: Codec;
   /** What to do with connections and frames. */
@@ -165,8 +174,9 @@ class Listener<D> implements Server<D> {
   private readonly counters = new ListenerCounters();
   private readonly live = new Set<Connection<D>>();
   private readonly perAddress = new Map<string, number>();
-  private secureContext: SecureContext | null;
-  private tlsOptions: TlsServerOptions | undefined;
+  private readonly tls: TlsAcceptor | null;
+  /** The accept stage (PROXY header, TLS detection), or null for the plain accept path. */
+  private readonly plan: AcceptPlan | null;
   private readonly logger: Logger;
   private readonly log: EventLog;
   private closePromise: Promise<CloseResult> | null = null;
@@ -186,8 +196,9 @@ class Listener<D> implements Server<D> {
     this.logger = (options.logger ?? defaultLogger()).child({ listener: this.name });
     let codec = options.codec ?? raw();
     if (this.limits.maxFrameBytes !== undefined) codec = codec.withMaxFrameBytes(this.limits.maxFrameBytes);
-    this.tlsOptions = options.tls;
-    this.secureContext = transport === 'tls' ? createServerContext(options.tls as TlsServerOptions) : null;
+    this.tls = transport === 'tls' ? new TlsAcceptor(options.tls as TlsServerOptions) : null;
+    const proxy = resolveProxyPolicy(options.proxyProtocol);
+    const plaintext = options.tls?.plaintext === true;
     const live = this.live;
     const perAddress = this.perAddress;
     const counters = this.counters;
@@ -210,7 +221,7 @@ class Listener<D> implements Server<D> {
         returnDescriptor();
         counters.active--;
         const addr = conn.remoteAddress;
-        if (addr !== '') {
+        if ((conn.flags & F_ADDRESS_COUNTED) !== 0 && addr !== '') {
           const n = (perAddress.get(addr) ?? 1) - 1;
           if (n === 0) perAddress.delete(addr);
           else perAddress.set(addr, n);
@@ -218,6 +229,17 @@ class Listener<D> implements Server<D> {
         if (live.size === 0 && this.onEmpty !== null) this.onEmpty();
       },
     };
+    this.plan =
+      proxy !== null || plaintext
+        ? {
+            proxy,
+            tls: this.tls,
+            plaintext,
+            counters,
+            handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
+            admit: (conn) => this.admitClient(conn as Connection<D>),
+          }
+        : null;
     this.server = net.createServer({
       allowHalfOpen: true,
       noDelay: transport !== 'unix' && options.noDelay !== false,
@@ -242,9 +264,7 @@ class Listener<D> implements Server<D> {
   updateTls(tls: TlsServerOptions): void {
     if (this.transport !== 'tls') throw capstanError('ERR_INVALID_OPTION', `updateTls: listener ${this.name} is not a TLS listener`, { path: 'tls' });
     validateOptions('updateTls', TlsSchema, tls);
-    const context = createServerContext(tls);
-    this.secureContext = context;
-    this.tlsOptions = tls;
+    (this.tls as TlsAcceptor).update(tls);
   }
 
   get url(): string {
@@ -336,35 +356,51 @@ class Listener<D> implements Server<D> {
     if (this.isClosing && this.drainQuietMs < 0) return this.refuse(socket, 'closing');
     if (this.live.size >= this.limits.maxConnections) return this.refuse(socket, 'max-connections');
     const addr = socket.remoteAddress;
-    const fromAddress = addr === undefined ? 0 : (this.perAddress.get(addr) ?? 0);
+    const plan = this.plan;
+    // A trusted proxy speaks for many clients: each is counted once its PROXY header names it.
+    let proxied = false;
+    if (plan !== null && plan.proxy !== null) {
+      // Peers on a Unix socket are local processes the socket's permissions let in.
+      proxied = this.transport === 'unix' || isTrusted(plan.proxy, addr);
+      if (!proxied && plan.proxy.mode === 'required') return this.refuse(socket, 'proxy-untrusted');
+    }
+    const fromAddress = addr === undefined || proxied ? 0 : (this.perAddress.get(addr) ?? 0);
     if (fromAddress >= this.limits.maxConnectionsPerAddress) return this.refuse(socket, 'max-per-address');
     if (!takeDescriptor()) return this.refuse(socket, 'fd-limit');
-    if (addr !== undefined) this.perAddress.set(addr, fromAddress + 1);
+    const counted = addr !== undefined && !proxied;
+    if (counted) this.perAddress.set(addr, fromAddress + 1);
     this.counters.accepted++;
     this.counters.active++;
-    if (this.secureContext !== null) {
-      const tlsSocket = new TLSSocket(socket, tlsSocketOptions(this.secureContext, this.tlsOptions as TlsServerOptions));
-      const conn = new Connection<D>(this.ctx, tlsSocket, true);
+    if (plan !== null || this.tls !== null) {
+      const conn = new Connection<D>(this.ctx, socket, true);
+      if (counted) conn.flags |= F_ADDRESS_COUNTED;
       this.live.add(conn);
       if (this.isClosing) conn.destroy('shutdown');
-      const required = this.tlsOptions?.clientCertificate === 'required';
-      tlsSocket.once('secure', () => {
-        if (required) {
-          const verdict = peerVerdict(tlsSocket);
-          if (!verdict.authorized) {
-            conn.destroy('tls-error', capstanError('ERR_TLS_UNAUTHORIZED', `client certificate rejected: ${verdict.error}`, { reason: 'tls-error' }));
-            return;
-          }
-        }
-        refuseRenegotiation(tlsSocket);
-        conn.open();
-      });
+      else if (plan !== null) startAccept(plan, conn, proxied);
+      else (this.tls as TlsAcceptor).wrap(conn, socket);
       return;
     }
     const conn = new Connection<D>(this.ctx, socket, false);
+    if (counted) conn.flags |= F_ADDRESS_COUNTED;
     this.live.add(conn);
     conn.open();
     if (this.isClosing) conn.beginDrain(this.drainQuietMs);
+  }
+
+  /** The PROXY header named the client (or the proxy spoke for itself): apply the per-address limit to it. */
+  private admitClient(conn: Connection<D>): boolean {
+    const addr = conn.remoteAddress;
+    if (addr === '') return true;
+    const n = this.perAddress.get(addr) ?? 0;
+    if (n >= this.limits.maxConnectionsPerAddress) {
+      const refused = ++this.counters.refused['max-per-address'];
+      this.log.refused(`${addr}:${conn.remotePort}`, 'max-per-address', { refused, active: this.live.size, proxied: true }, REFUSAL_MESSAGES['max-per-address'](this.limits));
+      conn.destroy('refused');
+      return false;
+    }
+    this.perAddress.set(addr, n + 1);
+    conn.flags |= F_ADDRESS_COUNTED;
+    return true;
   }
 
   close(options: CloseOptions = {}): Promise<CloseResult> {
@@ -420,30 +456,8 @@ const REFUSAL_MESSAGES: Record<RefuseReason, (limits: Limits) => string> = {
   'fd-limit': () =>
     `refusing a connection: the process is near its file-descriptor limit (${descriptorLimit()}); raise ulimit -n, lower limits.maxConnections, or add worker processes`,
   closing: () => 'refusing a connection: the listener is closing',
+  'proxy-untrusted': () => 'refusing a connection: proxyProtocol is required and the peer is not one of proxyProtocol.trusted',
 };
-
-/**
- * Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per
- * request and serves no purpose here, so the first attempt closes the connection.
- * Node reports the attempt to a server socket made outside `tls.Server` only as
- * its `_tlsError` event (it withholds `error` until `tls.Server` releases
- * control), so that is where the refusal is heard; the tests fail if it is not.
- */
-function refuseRenegotiation(socket: TLSSocket): void {
-  socket.disableRenegotiation();
-  socket.on('_tlsError', onTlsSessionError);
-}
-
-function onTlsSessionError(this: TLSSocket, err: NodeJS.ErrnoException): void {
-  if (this.destroyed) return;
-  const renegotiation = err.code === 'ERR_TLS_RENEGOTIATION_DISABLED' || err.code === 'ERR_TLS_SESSION_ATTACK';
-  this.destroy(
-    capstanError('ERR_TLS_RENEGOTIATION', renegotiation ? 'the client tried to renegotiate the TLS session, which this server refuses' : `TLS session failed: ${err.message}`, {
-      reason: 'tls-error',
-      cause: err,
-    }),
-  );
-}
 
 /** A Unix socket file left by a dead server is removed; one a live server answers on is an error. */
 export async function removeStaleSocket(path: string): Promise<void> {

@@ -45,8 +45,27 @@ export const TlsSchema = Type.Object(
     alpnProtocols: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     minVersion: Type.Optional(Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { description: 'Default TLSv1.2.' })),
     ciphers: Type.Optional(Type.String()),
+    plaintext: Type.Optional(Type.Boolean({ description: 'Serve plaintext on the same port too: a first byte of 0x16 (a TLS handshake record) starts TLS, anything else is plaintext. Default false.' })),
   },
   { additionalProperties: false },
+);
+
+export const ProxyProtocolSchema = Type.Union(
+  [
+    Type.Literal('off'),
+    Type.Literal('optional'),
+    Type.Literal('required'),
+    Type.Object(
+      {
+        mode: Type.Union([Type.Literal('optional'), Type.Literal('required')], { description: 'required: every connection must start with a header; optional: read one when a trusted peer sends it.' }),
+        trusted: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Addresses and CIDR ranges allowed to send a header. Default 127.0.0.0/8 and ::1.' })),
+        timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Time allowed for the header, ms. Default 3000.' })),
+        maxHeaderBytes: Type.Optional(Type.Integer({ minimum: 232, description: 'Largest v2 header accepted, bytes. Default 4096.' })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: "Read the PROXY protocol header (v1/v2) a load balancer sends, before TLS: 'off' (default), 'optional', 'required', or { mode, trusted, timeoutMs, maxHeaderBytes }." },
 );
 
 /** An object the schema only checks is an object (codecs, handlers, loggers). */
@@ -65,6 +84,7 @@ export const ListenOptionsSchema = Type.Object(
     noDelay: Type.Optional(Type.Boolean()),
     keepAliveMs: Type.Optional(Type.Integer({ minimum: 0 })),
     tls: Type.Optional(TlsSchema),
+    proxyProtocol: Type.Optional(ProxyProtocolSchema),
     codec: Type.Optional(Obj),
     handler: Obj,
     limits: Type.Optional(LimitsSchema),
