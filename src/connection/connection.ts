@@ -37,6 +37,8 @@ import type { Limits } from './limits.js';
 import { discardBatch, sink, type OutboundState } from './outbound.js';
 import { tlsInfoOf, type TlsInfo } from './tls-info.js';
 import type { ProxyHeader } from '../pipeline/proxy-protocol.js';
+import { upgradeToTls, type StartTls } from '../pipeline/starttls.js';
+import type { ClientTlsOptions } from '../transport/connect.js';
 import { checkDeadlines, scheduleNextDeadline } from './deadlines.js';
 import { NO_BYTES, peerEnded, pumpFrames, readChunk } from './read-path.js';
 import { attachSocket } from './socket-events.js';
@@ -60,6 +62,8 @@ export interface ConnectionContext {
   readonly logFailedOpens: boolean;
   /** Plain TCP (true) can be reset on destroy; TLS and Unix sockets cannot. */
   readonly resettable: boolean;
+  /** How `conn.startTls()` upgrades: the listener's `startTls` settings, or a client's; null when not offered. */
+  readonly startTls: StartTls | null;
   /** Called once per connection, after `close` was delivered. */
   release(conn: Connection<any>): void;
 }
@@ -315,6 +319,22 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
   }
 
+  /**
+   * Upgrades the connection to TLS (STARTTLS), keeping its codec, handler and
+   * `data`. Call it right after queueing the reply that tells the peer to start
+   * TLS: the reply is written first. On a listener it uses the `startTls`
+   * settings; on a client, its `tls` options merged with `options`. Until the
+   * handshake is done `send` returns false and nothing is delivered; bytes the
+   * peer sent after its command and before the handshake close the connection
+   * (`protocol-error`, `ERR_STARTTLS`).
+   * @returns the TLS facts once the handshake is done; rejects if it fails.
+   */
+  startTls(options?: ClientTlsOptions): Promise<TlsInfo> {
+    const how = this.ctx.startTls;
+    if (how === null) return Promise.reject(capstanError('ERR_STARTTLS', 'startTls: this listener has no startTls settings (listen({ startTls: { key, cert } }))'));
+    return upgradeToTls(this, how, options);
+  }
+
   /** True while reading is paused, by {@link pause} or by backpressure. */
   get isPaused(): boolean {
     return (this.flags & F_USER_PAUSED) !== 0 || (this.flags & F_BP_PAUSED) !== 0;
@@ -431,7 +451,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal The socket closed: deliver `close` exactly once and release. */
   finalize(): void {
     if (this.st === State.Closed) return;
-    const wasHandshake = this.st === State.Handshake || (this.flags & F_OPENED) === 0;
+    // Never opened (a failed handshake or connect); a STARTTLS handshake happens after open.
+    const wasHandshake = (this.flags & F_OPENED) === 0;
     this.st = State.Closed;
     const ctx = this.ctx;
     ctx.wheel.cancel(this);

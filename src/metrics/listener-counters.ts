@@ -52,6 +52,8 @@ export interface ListenerStats {
   proxy: ProxyStats;
   /** Connections told apart by their first byte on a listener serving TLS and plaintext. */
   detected: { tls: number; plaintext: number };
+  /** STARTTLS upgrades done, and refused (bytes injected before the handshake). */
+  starttls: { upgraded: number; refused: number };
   /** Timeouts by kind (the timeout close reasons). */
   timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
 }
@@ -70,6 +72,7 @@ export class ListenerCounters {
   readonly refused: Record<RefuseReason, number> = { 'max-connections': 0, 'max-per-address': 0, 'fd-limit': 0, closing: 0, 'proxy-untrusted': 0 };
   readonly proxy: ProxyStats = { accepted: 0, local: 0, none: 0, refused: { malformed: 0, 'too-large': 0, checksum: 0, untrusted: 0, missing: 0, timeout: 0 } };
   readonly detected = { tls: 0, plaintext: 0 };
+  readonly starttls = { upgraded: 0, refused: 0 };
   readonly acceptErrors: Record<string, number> = {};
   readonly closes: Record<CloseReason, number>;
 
@@ -98,6 +101,7 @@ export class ListenerCounters {
       closes: { ...c },
       proxy: { ...this.proxy, refused: { ...this.proxy.refused } },
       detected: { ...this.detected },
+      starttls: { ...this.starttls },
       timeouts: {
         firstByte: c['first-byte-timeout'],
         frame: c['frame-timeout'],

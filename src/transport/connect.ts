@@ -159,6 +159,7 @@ class ClientImpl<D> implements Client<D> {
       latency: null,
       logFailedOpens: false,
       resettable: transport === 'tcp',
+      startTls: transport === 'unix' ? null : { side: 'client', host: options.host ?? '127.0.0.1', defaults: options.tls ?? {} },
       release: (conn) => this.released(conn as Connection<D>),
     };
   }

@@ -69,6 +69,11 @@ export interface ListenOptions<D = unknown> {
    * header timeout and a size bound. Default `'off'`.
    */
   proxyProtocol?: ProxyProtocolOption;
+  /**
+   * TLS settings for `conn.startTls()` on this plaintext listener (STARTTLS:
+   * SMTP, IMAP, XMPP …): key and cert or pfx, as `tls` takes.
+   */
+  startTls?: TlsServerOptions;
   /** Framing. Default `raw()`. */
   codec?: Codec;
   /** What to do with connections and frames. */
@@ -215,6 +220,7 @@ class Listener<D> implements Server<D> {
       latency: options.latency ?? null,
       logFailedOpens: true,
       resettable: transport === 'tcp',
+      startTls: options.startTls !== undefined ? { side: 'server', acceptor: new TlsAcceptor(options.startTls) } : null,
       release: (conn) => {
         if (!live.delete(conn)) return;
         if (this.isClosing) this.drained++;

@@ -85,6 +85,7 @@ export const ListenOptionsSchema = Type.Object(
     keepAliveMs: Type.Optional(Type.Integer({ minimum: 0 })),
     tls: Type.Optional(TlsSchema),
     proxyProtocol: Type.Optional(ProxyProtocolSchema),
+    startTls: Type.Optional(TlsSchema),
     codec: Type.Optional(Obj),
     handler: Obj,
     limits: Type.Optional(LimitsSchema),

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { lp4, rawConnect } from '../support/net.js';
 import { testPki } from '../support/certs.js';
@@ -117,5 +118,55 @@ describe('examples/metrics-echo', () => {
       await example.stop();
     }
     assert.equal(await example.exited, 0, 'SIGTERM drains and exits 0');
+  });
+});
+
+describe('examples/starttls-smtp', () => {
+  it('upgrades to TLS for openssl s_client -starttls smtp and answers EHLO over TLS without offering STARTTLS again', async (t) => {
+    const openssl = spawnSync('openssl', ['version']);
+    if (openssl.status !== 0) {
+      if (process.env.CI === 'true') assert.fail('openssl is needed (the CI script installs it)');
+      return t.skip('openssl not found');
+    }
+    const pki = await testPki();
+    const dir = mkdtempSync(join(tmpdir(), 'capstan-smtp-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'key.pem'), pki.serverKey);
+    writeFileSync(join(dir, 'cert.pem'), pki.serverCert);
+    writeFileSync(join(dir, 'ca.pem'), pki.caCert);
+    const { example, port } = await startServer('starttls-smtp', [join(dir, 'key.pem'), join(dir, 'cert.pem')]);
+    t.after(() => example.stop());
+    const client = spawn('openssl', ['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${port}`, '-CAfile', join(dir, 'ca.pem'), '-verify_return_error', '-servername', 'localhost', '-crlf', '-quiet'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    t.after(() => client.kill());
+    let out = '';
+    client.stdout.on('data', (d: Buffer) => void (out += d.toString()));
+    client.stderr.on('data', (d: Buffer) => void (out += d.toString()));
+    const until = async (text: string) => {
+      for (const start = Date.now(); !out.includes(text); await new Promise((r) => setTimeout(r, 20))) {
+        if (Date.now() - start > 30_000) assert.fail(`s_client never printed ${JSON.stringify(text)}: ${out}`);
+      }
+    };
+    // s_client does the plaintext EHLO and STARTTLS itself, then hands over the TLS session.
+    await until('verify return:1');
+    client.stdin.write('EHLO tester\n');
+    await until('250 HELP');
+    assert.doesNotMatch(out.slice(out.indexOf('greets tester')), /250 STARTTLS/, 'STARTTLS is not offered over TLS');
+    client.stdin.write('QUIT\n');
+    await until('221 2.0.0 Bye');
+  });
+
+  it('refuses a command smuggled behind STARTTLS in the same packet', async (t) => {
+    const { example, port } = await startServer('starttls-smtp');
+    t.after(() => example.stop());
+    const peer = await rawConnect({ port });
+    await peer.waitBytes('220 capstan.example ESMTP ready\r\n'.length);
+    peer.socket.write('EHLO x\r\nSTARTTLS\r\nRCPT TO:<victim@example.com>\r\n');
+    assert.notEqual(await peer.ended, 'close');
+    const seen = peer.received().toString();
+    assert.match(seen, /220 2\.0\.0 Ready to start TLS/);
+    assert.doesNotMatch(seen, /502|RCPT/, 'the smuggled command got no answer');
+    peer.socket.destroy();
   });
 });
