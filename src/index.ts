@@ -28,7 +28,7 @@ export { ByteQueue } from './buffers/byte-queue.js';
 export { TimerWheel, ManualClock } from './timers/timer-wheel.js';
 export type { Clock, TimerWheelOptions } from './timers/timer-wheel.js';
 
-export type { ListenerStats, RefuseReason } from './metrics/listener-counters.js';
+export type { ListenerStats, RefuseReason, ProxyStats, ProxyRefusal, TlsStats } from './metrics/listener-counters.js';
 export { CapstanError, isCapstanError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { silentLogger } from './logger.js';
@@ -56,3 +56,8 @@ export type { LoadProgress, LoadHooks, LoadPhase } from './load/run.js';
 export type { ErrorKind as LoadErrorKind } from './load/error-kinds.js';
 export type { LatencyUs as LoadLatencyUs } from './load/histogram.js';
 export { frameTooLarge, protocolError } from './codecs/frame-errors.js';
+export { watchCertificates, readCertificateFiles } from './pipeline/certificate-watch.js';
+export type { CertificateFiles, CertificateWatcher, WatchCertificatesOptions } from './pipeline/certificate-watch.js';
+export { encodeProxyV2 } from './pipeline/proxy-protocol.js';
+export type { ProxyHeader, ProxySsl } from './pipeline/proxy-protocol.js';
+export type { ProxyProtocolOption } from './pipeline/proxy-policy.js';

@@ -10,6 +10,21 @@ export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 
 /** Why a PROXY protocol header (or its absence) closed a connection. */
 export type ProxyRefusal = 'malformed' | 'too-large' | 'checksum' | 'untrusted' | 'missing' | 'timeout';
 
+/** A TLS listener's handshakes and certificates. */
+export interface TlsStats {
+  /** Completed handshakes by protocol version (`TLSv1.3` …). */
+  versions: Record<string, number>;
+  /** Completed handshakes by the certificate they got: an SNI entry's name, or `default`. */
+  names: Record<string, number>;
+  /** Handshakes refused because no certificate matched the server name and there was no default. */
+  unknownName: number;
+  /** Days until each certificate expires, by name (negative once expired). */
+  expiryDays: Record<string, number>;
+  /** New TLS settings applied (`updateTls`: certificate rotation, reload), and refused. */
+  reloads: number;
+  reloadFailures: number;
+}
+
 /** PROXY protocol headers: read, and refused by reason. */
 export interface ProxyStats {
   /** PROXY commands read: the client behind the proxy is known. */
@@ -52,6 +67,8 @@ export interface ListenerStats {
   proxy: ProxyStats;
   /** Connections told apart by their first byte on a listener serving TLS and plaintext. */
   detected: { tls: number; plaintext: number };
+  /** TLS handshakes by protocol version and by certificate name (an SNI entry, or `default`); certificate expiry. */
+  tls: TlsStats;
   /** STARTTLS upgrades done, and refused (bytes injected before the handshake). */
   starttls: { upgraded: number; refused: number };
   /** Timeouts by kind (the timeout close reasons). */
@@ -73,6 +90,7 @@ export class ListenerCounters {
   readonly proxy: ProxyStats = { accepted: 0, local: 0, none: 0, refused: { malformed: 0, 'too-large': 0, checksum: 0, untrusted: 0, missing: 0, timeout: 0 } };
   readonly detected = { tls: 0, plaintext: 0 };
   readonly starttls = { upgraded: 0, refused: 0 };
+  readonly tls: TlsStats = { versions: {}, names: {}, unknownName: 0, expiryDays: {}, reloads: 0, reloadFailures: 0 };
   readonly acceptErrors: Record<string, number> = {};
   readonly closes: Record<CloseReason, number>;
 
@@ -102,6 +120,7 @@ export class ListenerCounters {
       proxy: { ...this.proxy, refused: { ...this.proxy.refused } },
       detected: { ...this.detected },
       starttls: { ...this.starttls },
+      tls: { ...this.tls, versions: { ...this.tls.versions }, names: { ...this.tls.names }, expiryDays: { ...this.tls.expiryDays } },
       timeouts: {
         firstByte: c['first-byte-timeout'],
         frame: c['frame-timeout'],

@@ -11,28 +11,41 @@
  * ```
  */
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import type { Connection } from '../connection/connection.js';
 import { detachSocket } from '../connection/socket-events.js';
 import { peerVerdict } from '../connection/tls-info.js';
 import { capstanError } from '../errors.js';
 import type { TlsServerOptions } from '../transport/options-schema.js';
-import { createServerContext, tlsSocketOptions } from '../transport/tls-context.js';
+import { tlsSocketOptions } from '../transport/tls-context.js';
+import type { EventLog } from '../connection/event-log.js';
+import type { ListenerCounters } from '../metrics/listener-counters.js';
+import { CertificateSet, DEFAULT_NAME } from './certificates.js';
+
+const kName = Symbol('capstan.sni');
+type NamedSocket = TLSSocket & { [kName]?: string };
 
 export class TlsAcceptor {
-  private context: SecureContext;
+  private certificates: CertificateSet;
   private options: TlsServerOptions;
 
-  constructor(options: TlsServerOptions) {
-    this.context = createServerContext(options);
+  /** `counters`: where handshakes are counted by protocol version and certificate name (a listener's). */
+  constructor(
+    options: TlsServerOptions,
+    private readonly counters: ListenerCounters | null = null,
+    private readonly log: EventLog | null = null,
+  ) {
+    this.certificates = new CertificateSet(options);
     this.options = options;
+    this.noteExpiries();
   }
 
   /** New settings for handshakes from now on (certificate rotation); validated first, so bad ones change nothing. */
   update(options: TlsServerOptions): void {
-    const context = createServerContext(options);
-    this.context = context;
+    const certificates = new CertificateSet(options);
+    this.certificates = certificates;
     this.options = options;
+    this.noteExpiries();
   }
 
   /**
@@ -45,7 +58,10 @@ export class TlsAcceptor {
     raw.pause();
     detachSocket(raw);
     if (leftover !== undefined && leftover.length > 0) raw.unshift(leftover);
-    const tls = new TLSSocket(raw, tlsSocketOptions(this.context, this.options));
+    const certificates = this.certificates;
+    const options: TLSSocketOptions = tlsSocketOptions(certificates.default, this.options);
+    if (certificates.byName || certificates.default === null) options.SNICallback = (servername, cb) => this.choose(tls as NamedSocket, certificates, servername, cb);
+    const tls: TLSSocket = new TLSSocket(raw, options);
     conn.attach(tls);
     const required = this.options.clientCertificate === 'required';
     tls.once('secure', () => {
@@ -57,9 +73,39 @@ export class TlsAcceptor {
         }
       }
       refuseRenegotiation(tls);
+      this.count(tls as NamedSocket);
       then();
     });
     return tls;
+  }
+
+  private choose(tls: NamedSocket, certificates: CertificateSet, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+    const chosen = certificates.select(servername);
+    if (chosen === null) {
+      if (this.counters !== null) this.counters.tls.unknownName++;
+      this.log?.refused(`${tls.remoteAddress ?? ''}:${tls.remotePort ?? 0}`, 'unknown-servername', { servername }, 'refusing a TLS handshake: no certificate for that server name and no default (tls.sni)');
+      cb(capstanError('ERR_TLS_UNKNOWN_SERVERNAME', `no certificate for server name ${JSON.stringify(servername)}`, { reason: 'tls-error' }));
+      return;
+    }
+    tls[kName] = chosen.name;
+    cb(null, chosen.context);
+  }
+
+  private count(tls: NamedSocket): void {
+    const c = this.counters;
+    if (c === null) return;
+    const version = tls.getProtocol() ?? 'unknown';
+    c.tls.versions[version] = (c.tls.versions[version] ?? 0) + 1;
+    // Names are the configured entries (and "default"), so the label set stays bounded.
+    const name = tls[kName] ?? DEFAULT_NAME;
+    c.tls.names[name] = (c.tls.names[name] ?? 0) + 1;
+  }
+
+  private noteExpiries(): void {
+    if (this.counters === null) return;
+    const days = this.counters.tls.expiryDays;
+    for (const k of Object.keys(days)) delete days[k];
+    for (const [name, at] of this.certificates.expiries) days[name] = Math.floor(((at - Date.now()) / 86_400_000) * 100) / 100;
   }
 }
 

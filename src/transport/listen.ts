@@ -201,14 +201,14 @@ class Listener<D> implements Server<D> {
     this.logger = (options.logger ?? defaultLogger()).child({ listener: this.name });
     let codec = options.codec ?? raw();
     if (this.limits.maxFrameBytes !== undefined) codec = codec.withMaxFrameBytes(this.limits.maxFrameBytes);
-    this.tls = transport === 'tls' ? new TlsAcceptor(options.tls as TlsServerOptions) : null;
+    const wheel = options.timerWheel ?? sharedTimerWheel();
+    this.log = new EventLog(this.logger, wheel);
+    this.tls = transport === 'tls' ? new TlsAcceptor(options.tls as TlsServerOptions, this.counters, this.log) : null;
     const proxy = resolveProxyPolicy(options.proxyProtocol);
     const plaintext = options.tls?.plaintext === true;
     const live = this.live;
     const perAddress = this.perAddress;
     const counters = this.counters;
-    const wheel = options.timerWheel ?? sharedTimerWheel();
-    this.log = new EventLog(this.logger, wheel);
     this.ctx = {
       handler: options.handler,
       codec,
@@ -220,7 +220,7 @@ class Listener<D> implements Server<D> {
       latency: options.latency ?? null,
       logFailedOpens: true,
       resettable: transport === 'tcp',
-      startTls: options.startTls !== undefined ? { side: 'server', acceptor: new TlsAcceptor(options.startTls) } : null,
+      startTls: options.startTls !== undefined ? { side: 'server', acceptor: new TlsAcceptor(options.startTls, counters, this.log) } : null,
       release: (conn) => {
         if (!live.delete(conn)) return;
         if (this.isClosing) this.drained++;
@@ -270,7 +270,13 @@ class Listener<D> implements Server<D> {
   updateTls(tls: TlsServerOptions): void {
     if (this.transport !== 'tls') throw capstanError('ERR_INVALID_OPTION', `updateTls: listener ${this.name} is not a TLS listener`, { path: 'tls' });
     validateOptions('updateTls', TlsSchema, tls);
-    (this.tls as TlsAcceptor).update(tls);
+    try {
+      (this.tls as TlsAcceptor).update(tls);
+    } catch (err) {
+      this.counters.tls.reloadFailures++;
+      throw err;
+    }
+    this.counters.tls.reloads++;
   }
 
   get url(): string {

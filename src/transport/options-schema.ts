@@ -45,6 +45,21 @@ export const TlsSchema = Type.Object(
     alpnProtocols: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     minVersion: Type.Optional(Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { description: 'Default TLSv1.2.' })),
     ciphers: Type.Optional(Type.String()),
+    sni: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            servername: Type.String({ minLength: 1, pattern: '^(\\*\\.)?[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'The name clients ask for: api.example.com, or *.example.com for one label.' }),
+            key: Type.Optional(Pem),
+            cert: Type.Optional(Pem),
+            pfx: Type.Optional(Pem),
+            passphrase: Type.Optional(Type.String()),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'Certificates chosen by the server name the client asks for (SNI); the listener key/cert is the default for other names.' },
+      ),
+    ),
     plaintext: Type.Optional(Type.Boolean({ description: 'Serve plaintext on the same port too: a first byte of 0x16 (a TLS handshake record) starts TLS, anything else is plaintext. Default false.' })),
   },
   { additionalProperties: false },

@@ -31,11 +31,11 @@ export function createServerContext(o: TlsServerOptions): SecureContext {
 }
 
 /** Options for the server side of one TLS connection. */
-export function tlsSocketOptions(secureContext: SecureContext, o: TlsServerOptions): TLSSocketOptions {
+export function tlsSocketOptions(secureContext: SecureContext | null, o: TlsServerOptions): TLSSocketOptions {
   const mode = o.clientCertificate ?? 'none';
   return {
     isServer: true,
-    secureContext,
+    ...(secureContext !== null ? { secureContext } : {}),
     requestCert: mode !== 'none',
     // 'required' lets OpenSSL refuse the handshake itself; 'optional' verifies and reports.
     rejectUnauthorized: mode === 'required',
