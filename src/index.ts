@@ -61,3 +61,7 @@ export type { CertificateFiles, CertificateWatcher, WatchCertificatesOptions } f
 export { encodeProxyV2 } from './pipeline/proxy-protocol.js';
 export type { ProxyHeader, ProxySsl } from './pipeline/proxy-protocol.js';
 export type { ProxyProtocolOption } from './pipeline/proxy-policy.js';
+export { passThrough } from './pipeline/filter.js';
+export type { Filter, FilterLink, FilterSession } from './pipeline/filter.js';
+export { compression, setCompressionBudget, compressionMemory } from './pipeline/compression.js';
+export type { CompressionOptions, CompressionCounters } from './pipeline/compression.js';

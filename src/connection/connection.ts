@@ -38,6 +38,9 @@ import { discardBatch, sink, type OutboundState } from './outbound.js';
 import { tlsInfoOf, type TlsInfo } from './tls-info.js';
 import type { ProxyHeader } from '../pipeline/proxy-protocol.js';
 import { upgradeToTls, type StartTls } from '../pipeline/starttls.js';
+import type { Filter } from '../pipeline/filter.js';
+import { FilterChain } from '../pipeline/filter-chain.js';
+import { CONNECTION_ENDS } from './filter-ends.js';
 import type { ClientTlsOptions } from '../transport/connect.js';
 import { checkDeadlines, scheduleNextDeadline } from './deadlines.js';
 import { NO_BYTES, peerEnded, pumpFrames, readChunk } from './read-path.js';
@@ -62,6 +65,8 @@ export interface ConnectionContext {
   readonly logFailedOpens: boolean;
   /** Plain TCP (true) can be reset on destroy; TLS and Unix sockets cannot. */
   readonly resettable: boolean;
+  /** The filters between the socket (after TLS) and the codec, in order from the socket; null when none. */
+  readonly filters: readonly Filter[] | null;
   /** How `conn.startTls()` upgrades: the listener's `startTls` settings, or a client's; null when not offered. */
   readonly startTls: StartTls | null;
   /** Called once per connection, after `close` was delivered. */
@@ -169,6 +174,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
    * `remotePort` then report the client it names. `null` otherwise.
    */
   proxy: ProxyHeader | null = null;
+  /** @internal This connection's filter sessions (from open), or null when its listener has none. */
+  filters: FilterChain | null = null;
 
   /** @internal Listeners build connections; users receive them. */
   constructor(ctx: ConnectionContext, socket: Socket, handshaking: boolean) {
@@ -201,7 +208,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
 
   /** Outbound bytes queued and not yet taken by the kernel. */
   get bufferedBytes(): number {
-    return this.outBytes + (this.socket.writableLength ?? 0);
+    return this.outBytes + (this.socket.writableLength ?? 0) + (this.filters?.pendingBytes ?? 0);
   }
 
   /** The peer's address (IPv4, IPv6, or `''` for Unix sockets); behind a proxy, the client's from its PROXY header. */
@@ -268,7 +275,10 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.st = State.Ending;
     this.endAt = this.ctx.wheel.now();
     flushBatch(this);
-    this.socket.end();
+    const s = this.socket;
+    // Filters write what they hold (a compressor's last block) before our FIN.
+    if (this.filters !== null) this.filters.endOutbound(() => s.end());
+    else s.end();
     if ((this.flags & F_USER_PAUSED) !== 0 || (this.flags & F_BP_PAUSED) !== 0) {
       // Keep reading so the peer's FIN arrives and unread data does not turn our close into a reset.
       this.flags &= ~(F_USER_PAUSED | F_BP_PAUSED);
@@ -288,6 +298,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.st = State.Closing;
     discardBatch(this);
     this.queue.clear();
+    this.filters?.close();
     const s = this.socket;
     if (this.ctx.resettable && typeof s.resetAndDestroy === 'function' && !s.destroyed) {
       try {
@@ -312,7 +323,10 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if ((this.flags & F_USER_PAUSED) === 0) return;
     this.flags &= ~F_USER_PAUSED;
     if (this.st !== State.Open) return;
-    if ((this.flags & F_BP_PAUSED) === 0) this.socket.resume();
+    if ((this.flags & F_BP_PAUSED) === 0) {
+      this.socket.resume();
+      this.filters?.resume();
+    }
     if ((this.flags & F_IN_LOOP) === 0 && (this.flags & F_IN_DATA) === 0) {
       pumpFrames(this);
       if ((this.flags & F_PEER_ENDED) !== 0 && (this.flags & F_PEER_END_HANDLED) === 0) peerEnded(this);
@@ -378,6 +392,8 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     const now = this.ctx.wheel.now();
     this.openedAt = now;
     this.lastWrite = now;
+    const filters = this.ctx.filters;
+    if (filters !== null) this.filters = new FilterChain(this, filters, CONNECTION_ENDS);
     const h = this.ctx.handler;
     if (h.open !== undefined) {
       try {
@@ -388,8 +404,17 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     }
     if (this.st === State.Open) {
       this.scheduleNext(now);
-      // Bytes that arrived while the handler opened (TLS early data) are waiting.
-      if (this.queue.length > 0) pumpFrames(this);
+      if (this.filters !== null) {
+        // Bytes that came before the filters started (after a PROXY header, or with the handshake) are filtered bytes too.
+        if (this.queue.length > 0) {
+          const early = this.queue.takeAll();
+          this.queue.clear();
+          this.filters.inbound(early);
+        }
+      } else if (this.queue.length > 0) {
+        // Bytes that arrived while the handler opened (TLS early data) are waiting.
+        pumpFrames(this);
+      }
     }
   }
 
@@ -458,6 +483,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     ctx.wheel.cancel(this);
     this.queue.clear();
     discardBatch(this);
+    this.filters?.close();
     const reason: CloseReason = this.reason ?? ((this.flags & F_PEER_ENDED_FIRST) !== 0 || !this.endAt ? 'peer-closed' : 'local-end');
     this.reason = reason;
     ctx.counters.closes[reason]++;

@@ -36,6 +36,13 @@ export function readChunk(c: Connection<any>, chunk: Buffer): void {
   c.lastRead = ctx.wheel.now();
   c.flags |= F_GOT_FIRST_BYTE;
   if (c.st !== State.Open && c.st !== State.Handshake) return; // ending: read only to see the peer's FIN
+  if (c.filters !== null) return c.filters.inbound(chunk);
+  acceptBytes(c, chunk);
+}
+
+/** Bytes for the codec: straight from the socket, or out of the connection's filters. */
+export function acceptBytes(c: Connection<any>, chunk: Buffer): void {
+  const ctx = c.ctx;
   let q = c.queue;
   if (q === NO_BYTES) {
     q = spareQueue ?? new ByteQueue();
@@ -157,6 +164,8 @@ export function peerEnded(c: Connection<any>): void {
     return;
   }
   if (c.st !== State.Open || (c.flags & F_PEER_END_HANDLED) !== 0) return;
+  // The FIN goes through the filters first; they hand on what they hold, then call back.
+  if (c.filters !== null && !c.filters.inboundEnded) return c.filters.endInbound();
   if ((c.flags & F_USER_PAUSED) !== 0) return; // finished by resume(), after the frames it still holds
   const q = c.queue;
   if (q.length > 0) {

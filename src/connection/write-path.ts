@@ -91,6 +91,15 @@ export function flushBatch(c: Connection<any>): number {
   if (bytes === 0) return 0;
   const batch = takeBatch(c);
   if (batch === null) return 0;
+  const chain = c.filters;
+  if (chain === null) return writeBatch(c, batch, bytes);
+  chain.outbound(batch);
+  c.sockQueued = c.socket.writableLength + chain.pendingBytes;
+  return bytes;
+}
+
+/** Writes a batch to the socket and keeps the marks: what every flush, and a filter's output, ends in. */
+export function writeBatch(c: Connection<any>, batch: Buffer | Buffer[], bytes: number): number {
   const s = c.socket;
   const ctx = c.ctx;
   const before = s.writableLength;
@@ -103,7 +112,7 @@ export function flushBatch(c: Connection<any>): number {
   }
   ctx.counters.bytesOut += bytes;
   const after = s.writableLength;
-  c.sockQueued = after;
+  c.sockQueued = c.filters === null ? after : after + c.filters.pendingBytes;
   if (after > 0) {
     const now = ctx.wheel.now();
     c.lastWrite = now;
@@ -143,7 +152,7 @@ function emitDrain(c: Connection<any>): void {
  */
 export function checkMarks(c: Connection<any>): boolean {
   const limits = c.ctx.limits;
-  c.sockQueued = c.socket.writableLength;
+  c.sockQueued = c.socket.writableLength + (c.filters?.pendingBytes ?? 0);
   const buffered = c.outBytes + c.sockQueued;
   if (buffered > limits.maxBufferedBytes) {
     c.destroy(
@@ -171,7 +180,10 @@ export function socketDrained(c: Connection<any>): void {
   c.flags &= ~F_OVER_HIGH;
   if ((c.flags & F_BP_PAUSED) !== 0) {
     c.flags &= ~F_BP_PAUSED;
-    if ((c.flags & F_USER_PAUSED) === 0 && c.st <= State.Ending) c.socket.resume();
+    if ((c.flags & F_USER_PAUSED) === 0 && c.st <= State.Ending) {
+      c.socket.resume();
+      c.filters?.resume();
+    }
   }
   if ((c.flags & F_NEED_DRAIN) !== 0 && c.st === State.Open) {
     c.flags &= ~F_NEED_DRAIN;

@@ -53,6 +53,7 @@ class UpgradeStage implements HandshakeStage {
 export function upgradeToTls(c: Connection<any>, how: StartTls, options: ClientTlsOptions = {}): Promise<TlsInfo> {
   if (c.st !== State.Open) return Promise.reject(capstanError('ERR_STARTTLS', `startTls: the connection is ${c.state}, not open`));
   if (c.tls !== undefined) return Promise.reject(capstanError('ERR_STARTTLS', 'startTls: the connection is already encrypted'));
+  if (c.filters !== null) return Promise.reject(capstanError('ERR_STARTTLS', 'startTls: not on a connection with filters (they sit after TLS, which must then start at accept)'));
   const raw = c.socket;
   // Bytes already received past the command (this read, or buffered in the socket) were sent before our reply.
   const early = c.queue.length + raw.readableLength;

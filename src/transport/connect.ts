@@ -21,6 +21,7 @@ import type { Codec } from '../codecs/codec.js';
 import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { EventLog } from '../connection/event-log.js';
+import type { Filter } from '../pipeline/filter.js';
 import { Connection, type ConnectionContext } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { resolveLimits, type Limits } from '../connection/limits.js';
@@ -79,6 +80,8 @@ export interface ConnectOptions<D = unknown> {
   /** Retry lost or failed connections: `true` for the defaults, or tune the back-off. */
   reconnect?: boolean | ReconnectOptions;
   codec?: Codec;
+  /** Filters between the socket (after TLS) and the codec, in order from the socket, as on a listener. */
+  filters?: Filter[];
   handler: ClientHandler<D>;
   /** Connection limits (timeouts, buffers, frame size); connection-count limits do not apply. */
   limits?: LimitsOptions;
@@ -159,6 +162,7 @@ class ClientImpl<D> implements Client<D> {
       latency: null,
       logFailedOpens: false,
       resettable: transport === 'tcp',
+      filters: options.filters !== undefined && options.filters.length > 0 ? [...options.filters] : null,
       startTls: transport === 'unix' ? null : { side: 'client', host: options.host ?? '127.0.0.1', defaults: options.tls ?? {} },
       release: (conn) => this.released(conn as Connection<D>),
     };

@@ -33,6 +33,7 @@ import { ListenOptionsSchema, TlsSchema, validateOptions, type LimitsOptions, ty
 import { startAccept, type AcceptPlan } from '../pipeline/accept-stage.js';
 import { isTrusted, resolveProxyPolicy, type ProxyProtocolOption } from '../pipeline/proxy-policy.js';
 import { TlsAcceptor } from '../pipeline/tls-acceptor.js';
+import type { Filter } from '../pipeline/filter.js';
 import { F_ADDRESS_COUNTED } from '../connection/flags.js';
 import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
@@ -74,6 +75,11 @@ export interface ListenOptions<D = unknown> {
    * SMTP, IMAP, XMPP …): key and cert or pfx, as `tls` takes.
    */
   startTls?: TlsServerOptions;
+  /**
+   * Filters between the socket (after TLS) and the codec, in order from the
+   * socket: `compression(…)`, `passThrough()`, or your own (see `Filter`).
+   */
+  filters?: Filter[];
   /** Framing. Default `raw()`. */
   codec?: Codec;
   /** What to do with connections and frames. */
@@ -220,6 +226,7 @@ class Listener<D> implements Server<D> {
       latency: options.latency ?? null,
       logFailedOpens: true,
       resettable: transport === 'tcp',
+      filters: options.filters !== undefined && options.filters.length > 0 ? [...options.filters] : null,
       startTls: options.startTls !== undefined ? { side: 'server', acceptor: new TlsAcceptor(options.startTls, counters, this.log) } : null,
       release: (conn) => {
         if (!live.delete(conn)) return;

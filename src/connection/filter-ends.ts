@@ -1,0 +1,14 @@
+/**
+ * Where a connection's filter chain hands its bytes back: to the codec
+ * (read-path.ts) and to the socket (write-path.ts). Kept apart so the chain
+ * (src/pipeline/) needs no import of the connection's paths.
+ */
+import type { ChainEnds } from '../pipeline/filter-chain.js';
+import { acceptBytes, peerEnded } from './read-path.js';
+import { writeBatch } from './write-path.js';
+
+export const CONNECTION_ENDS: ChainEnds = {
+  deliver: acceptBytes,
+  delivered: peerEnded,
+  write: (c, batch, bytes) => void writeBatch(c, batch, bytes),
+};

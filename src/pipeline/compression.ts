@@ -1,0 +1,270 @@
+/**
+ * Stream compression as a filter: each direction is one compressed stream for
+ * the life of the connection (the dictionary carries over, so small messages
+ * compress well), flushed at the end of every outbound batch so a reply never
+ * waits for more bytes: one flush per connection per event-loop turn.
+ *
+ * ```
+ *  send … send │ end of the turn's batch ─► compressor.write … flush(SYNC) ─► one socket write
+ *  socket chunk ─► decompressor ─► bytes for the codec (bounded: see maxInflateRatio)
+ * ```
+ *
+ * Wire formats: `deflate` is raw DEFLATE (RFC 1951) with sync flushes, as IMAP
+ * COMPRESS=DEFLATE (RFC 4978) uses it; `brotli` is a Brotli stream with
+ * BROTLI_OPERATION_FLUSH; `zstd` (when the running Node has it) a Zstandard
+ * stream with flushes. Both peers must use the same filter.
+ *
+ * zlib runs on libuv's thread pool, so each session answers asynchronously;
+ * order is kept. Memory: a deflate session holds about 2^(windowBits+2) +
+ * 2^(memLevel+9) bytes for compressing plus 2^windowBits for decompressing
+ * (about 300 KiB at the defaults), so `windowBits`, `memLevel` and a
+ * process-wide budget bound it; a connection that would pass the budget is
+ * closed (`refused`, `ERR_COMPRESSION_BUDGET`).
+ */
+import zlib from 'node:zlib';
+import { capstanError } from '../errors.js';
+import type { Filter, FilterLink, FilterSession } from './filter.js';
+
+export interface CompressionOptions {
+  /** `deflate` (default), `brotli`, or `zstd` where the running Node has it (22.15 and later). */
+  algorithm?: 'deflate' | 'brotli' | 'zstd';
+  /** Compression level: deflate 0-9 (default 6), brotli quality 0-11 (default 5), zstd 1-19 (default 3). */
+  level?: number;
+  /** Window size as a power of two: deflate 9-15 (default 15), brotli 10-24 (default 18), zstd 10-27 (default 18). */
+  windowBits?: number;
+  /** deflate's internal state size, 1-9 (default 8): less memory, slightly worse compression. */
+  memLevel?: number;
+  /**
+   * Decompressed bytes allowed per compressed byte received (plus 1 MiB):
+   * beyond it the connection closes (`protocol-error`, `ERR_INFLATE_LIMIT`), so a
+   * decompression bomb cannot make the server inflate without end. Default 100.
+   */
+  maxInflateRatio?: number;
+}
+
+const INFLATE_SLACK = 1024 * 1024;
+const DEFAULT_BUDGET = 512 * 1024 * 1024;
+let budget = DEFAULT_BUDGET;
+let used = 0;
+
+/** Sets the process-wide memory budget for compression sessions (bytes, estimated per session). Default 512 MiB. */
+export function setCompressionBudget(bytes: number): void {
+  budget = bytes;
+}
+
+/** Estimated bytes the process's compression sessions hold now, and the budget. */
+export function compressionMemory(): { used: number; budget: number } {
+  return { used, budget };
+}
+
+interface Algorithm {
+  compressor(): zlib.Deflate | zlib.BrotliCompress;
+  decompressor(): zlib.Inflate | zlib.BrotliDecompress;
+  flushKind: number;
+  memory: number;
+}
+
+function algorithm(o: CompressionOptions): Algorithm {
+  const name = o.algorithm ?? 'deflate';
+  const c = zlib.constants;
+  if (name === 'deflate') {
+    const windowBits = checkRange('windowBits', o.windowBits ?? 15, 9, 15);
+    const memLevel = checkRange('memLevel', o.memLevel ?? 8, 1, 9);
+    const level = checkRange('level', o.level ?? 6, 0, 9);
+    return {
+      compressor: () => zlib.createDeflateRaw({ level, windowBits, memLevel }),
+      decompressor: () => zlib.createInflateRaw({ windowBits }),
+      flushKind: c.Z_SYNC_FLUSH,
+      memory: 2 ** (windowBits + 2) + 2 ** (memLevel + 9) + 2 ** windowBits + 16 * 1024,
+    };
+  }
+  if (name === 'brotli') {
+    const lgwin = checkRange('windowBits', o.windowBits ?? 18, 10, 24);
+    const quality = checkRange('level', o.level ?? 5, 0, 11);
+    return {
+      compressor: () => zlib.createBrotliCompress({ params: { [c.BROTLI_PARAM_QUALITY]: quality, [c.BROTLI_PARAM_LGWIN]: lgwin } }),
+      decompressor: () => zlib.createBrotliDecompress(),
+      flushKind: c.BROTLI_OPERATION_FLUSH,
+      memory: 3 * 2 ** lgwin + 256 * 1024,
+    };
+  }
+  if (name === 'zstd') {
+    const z = zlib as unknown as { createZstdCompress?: (o: object) => zlib.Deflate; createZstdDecompress?: (o: object) => zlib.Inflate };
+    if (z.createZstdCompress === undefined || z.createZstdDecompress === undefined) {
+      throw capstanError('ERR_INVALID_OPTION', `compression: zstd needs a Node with zlib.createZstdCompress (22.15 and later); this is ${process.version}`, { path: 'algorithm', actual: name });
+    }
+    const windowLog = checkRange('windowBits', o.windowBits ?? 18, 10, 27);
+    const level = checkRange('level', o.level ?? 3, 1, 19);
+    const zc = c as unknown as Record<string, number>;
+    const make = z.createZstdCompress;
+    const unmake = z.createZstdDecompress;
+    return {
+      compressor: () => make({ params: { [zc.ZSTD_c_compressionLevel as number]: level, [zc.ZSTD_c_windowLog as number]: windowLog } }),
+      decompressor: () => unmake({}),
+      flushKind: zc.ZSTD_e_flush ?? 1,
+      memory: 3 * 2 ** windowLog + 256 * 1024,
+    };
+  }
+  throw capstanError('ERR_INVALID_OPTION', `compression: option algorithm must be deflate, brotli or zstd, got ${JSON.stringify(name)}`, { path: 'algorithm', actual: name });
+}
+
+function checkRange(key: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw capstanError('ERR_INVALID_OPTION', `compression: option ${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, { path: key, actual: v });
+  }
+  return v;
+}
+
+/** Counts a listener's compression, for its stats. */
+export interface CompressionCounters {
+  /** Bytes before compression (sent) and after decompression (received), and on the wire each way. */
+  plainOut: number;
+  wireOut: number;
+  wireIn: number;
+  plainIn: number;
+}
+
+/**
+ * A stream compression filter. Options are checked here, before anything binds.
+ * `counters` (optional) receives the byte counts that give the compression ratio.
+ */
+export function compression(options: CompressionOptions = {}, counters?: CompressionCounters): Filter {
+  const algo = algorithm(options);
+  const ratio = options.maxInflateRatio ?? 100;
+  if (!(ratio >= 1)) throw capstanError('ERR_INVALID_OPTION', `compression: option maxInflateRatio must be at least 1, got ${ratio}`, { path: 'maxInflateRatio', actual: ratio });
+  return {
+    name: options.algorithm ?? 'deflate',
+    open: (link) => new CompressionSession(link, algo, ratio, counters),
+  };
+}
+
+class CompressionSession implements FilterSession {
+  private readonly out: zlib.Deflate | zlib.BrotliCompress;
+  private readonly in: zlib.Inflate | zlib.BrotliDecompress;
+  private readonly reserved: number;
+  /** Plain bytes given to the compressor and not yet flushed out; compressed bytes not yet inflated. */
+  private outPending = 0;
+  private inPending = 0;
+  private wireIn = 0;
+  private plainIn = 0;
+  private closed = false;
+
+  constructor(
+    private readonly link: FilterLink,
+    private readonly algo: Algorithm,
+    private readonly ratio: number,
+    private readonly counters: CompressionCounters | undefined,
+  ) {
+    this.reserved = algo.memory;
+    if (used + this.reserved > budget) {
+      this.out = this.in = null as never;
+      this.closed = true;
+      this.reserved = 0;
+      queueMicrotask(() =>
+        link.fail(
+          'refused',
+          capstanError('ERR_COMPRESSION_BUDGET', `compression: the process's sessions would pass their memory budget (${budget} bytes); raise it with setCompressionBudget or serve fewer compressed connections per process`, {
+            reason: 'refused',
+            limit: budget,
+          }),
+        ),
+      );
+      return;
+    }
+    used += this.reserved;
+    this.out = algo.compressor();
+    this.in = algo.decompressor();
+    this.out.on('data', (chunk: Buffer) => {
+      if (counters !== undefined) counters.wireOut += chunk.length;
+      link.write(chunk, false);
+    });
+    this.in.on('data', (chunk: Buffer) => this.inflated(chunk));
+    const broken = (err: Error) =>
+      this.closed ||
+      link.fail('protocol-error', capstanError('ERR_COMPRESSION', `compression: the peer's stream cannot be decompressed: ${err.message}`, { reason: 'protocol-error', cause: err }));
+    this.in.on('error', broken);
+    this.out.on('error', broken);
+  }
+
+  get pendingBytes(): number {
+    return this.outPending + this.inPending;
+  }
+
+  inbound(bytes: Buffer): void {
+    if (this.closed) return;
+    this.wireIn += bytes.length;
+    this.inPending += bytes.length;
+    if (this.counters !== undefined) this.counters.wireIn += bytes.length;
+    const n = bytes.length;
+    this.in.write(bytes, () => void (this.inPending -= n));
+  }
+
+  outbound(bytes: Buffer, endOfBatch: boolean): void {
+    if (this.closed) return;
+    if (bytes.length > 0) {
+      this.outPending += bytes.length;
+      if (this.counters !== undefined) this.counters.plainOut += bytes.length;
+      this.out.write(bytes);
+    }
+    if (endOfBatch) {
+      const flushed = this.outPending;
+      this.out.flush(this.algo.flushKind, () => {
+        this.outPending -= flushed;
+        if (!this.closed) this.link.write(EMPTY, true);
+      });
+    }
+  }
+
+  inboundEnd(): void {
+    if (this.closed) return;
+    // What the peer sent before its FIN is decompressed and handed on first.
+    this.in.flush(this.algo.flushKind === zlib.constants.BROTLI_OPERATION_FLUSH ? zlib.constants.BROTLI_OPERATION_FLUSH : zlib.constants.Z_SYNC_FLUSH, () => {
+      if (!this.closed) this.link.deliverEnd();
+    });
+  }
+
+  outboundEnd(): void {
+    if (this.closed) return this.link.writeEnd();
+    this.out.flush(this.algo.flushKind, () => {
+      if (!this.closed) {
+        this.link.write(EMPTY, true);
+        this.link.writeEnd();
+      }
+    });
+  }
+
+  resume(): void {
+    if (!this.closed && this.in.isPaused()) this.in.resume();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    used -= this.reserved;
+    this.out.destroy();
+    this.in.destroy();
+  }
+
+  private inflated(chunk: Buffer): void {
+    if (this.closed) return;
+    this.plainIn += chunk.length;
+    if (this.counters !== undefined) this.counters.plainIn += chunk.length;
+    if (this.plainIn > this.wireIn * this.ratio + INFLATE_SLACK) {
+      this.link.fail(
+        'protocol-error',
+        capstanError('ERR_INFLATE_LIMIT', `compression: ${this.wireIn} compressed bytes inflated to more than ${this.ratio}x (a decompression bomb)`, {
+          reason: 'protocol-error',
+          limit: this.ratio,
+          actual: this.plainIn,
+        }),
+      );
+      this.close();
+      return;
+    }
+    this.link.deliver(chunk);
+    // The connection reads no more for now: stop inflating until it resumes.
+    if (this.link.paused) this.in.pause();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
