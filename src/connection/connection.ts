@@ -109,6 +109,7 @@ const STATE_NAMES: readonly ConnectionState[] = ['handshake', 'open', 'ending', 
 
 import {
   F_BP_PAUSED,
+  F_FILTER_HELD,
   F_DIRTY,
   F_DRAINING,
   F_IN_DATA,
@@ -324,7 +325,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     this.flags &= ~F_USER_PAUSED;
     if (this.st !== State.Open) return;
     if ((this.flags & F_BP_PAUSED) === 0) {
-      this.socket.resume();
+      if ((this.flags & F_FILTER_HELD) === 0) this.socket.resume();
       this.filters?.resume();
     }
     if ((this.flags & F_IN_LOOP) === 0 && (this.flags & F_IN_DATA) === 0) {

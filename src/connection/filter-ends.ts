@@ -5,10 +5,11 @@
  */
 import type { ChainEnds } from '../pipeline/filter-chain.js';
 import { acceptBytes, peerEnded } from './read-path.js';
-import { writeBatch } from './write-path.js';
+import { filterSettled, writeBatch } from './write-path.js';
 
 export const CONNECTION_ENDS: ChainEnds = {
   deliver: acceptBytes,
   delivered: peerEnded,
   write: (c, batch, bytes) => void writeBatch(c, batch, bytes),
+  settled: filterSettled,
 };

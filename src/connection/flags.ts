@@ -21,3 +21,5 @@ export const F_OVER_HIGH = 8192;
 export const F_DIRTY = 16384;
 /** The listener counted this connection against its address's limit (behind a proxy, once the header named the client). */
 export const F_ADDRESS_COUNTED = 32768;
+/** A filter holds too many of the peer's bytes not yet handed on: the socket is not read until it catches up. */
+export const F_FILTER_HELD = 65536;

@@ -26,6 +26,7 @@ import {
   F_DIRTY,
   F_DRAIN_LISTENING,
   F_DRAIN_QUEUED,
+  F_FILTER_HELD,
   F_IN_DATA,
   F_IN_LOOP,
   F_NEED_DRAIN,
@@ -95,6 +96,8 @@ export function flushBatch(c: Connection<any>): number {
   if (chain === null) return writeBatch(c, batch, bytes);
   chain.outbound(batch);
   c.sockQueued = c.socket.writableLength + chain.pendingBytes;
+  // An asynchronous filter (a compressor) holds the batch: the socket's queue alone would never pass the mark.
+  if (c.sockQueued > c.ctx.limits.highWaterBytes && (c.flags & F_BP_PAUSED) === 0 && c.st <= State.Open) pauseForBackpressure(c);
   return bytes;
 }
 
@@ -122,14 +125,7 @@ export function writeBatch(c: Connection<any>, batch: Buffer | Buffer[], bytes: 
       ctx.wheel.scheduleBy(c, now + ctx.limits.writeTimeoutMs);
     }
     if (after > ctx.limits.highWaterBytes && (c.flags & F_BP_PAUSED) === 0 && c.st <= State.Open) {
-      c.flags |= F_BP_PAUSED;
-      c.flags |= F_NEED_DRAIN;
-      ctx.counters.backpressurePauses++;
-      if ((c.flags & F_DRAIN_LISTENING) === 0) {
-        c.flags |= F_DRAIN_LISTENING;
-        listenForDrain(s);
-      }
-      if ((c.flags & F_USER_PAUSED) === 0) s.pause();
+      pauseForBackpressure(c);
       return bytes;
     }
   }
@@ -139,6 +135,31 @@ export function writeBatch(c: Connection<any>, batch: Buffer | Buffer[], bytes: 
     process.nextTick(emitDrain, c);
   }
   return bytes;
+}
+
+/** The queue passed the high-water mark and the kernel did not take it: stop reading until `drain`. */
+function pauseForBackpressure(c: Connection<any>): void {
+  c.flags |= F_BP_PAUSED;
+  c.flags |= F_NEED_DRAIN;
+  c.ctx.counters.backpressurePauses++;
+  if ((c.flags & F_DRAIN_LISTENING) === 0) {
+    c.flags |= F_DRAIN_LISTENING;
+    listenForDrain(c.socket);
+  }
+  if ((c.flags & F_USER_PAUSED) === 0) c.socket.pause();
+}
+
+/**
+ * A filter finished a batch (its output, if any, is written): what it held
+ * counts no more. The socket's `drain` resumes a paused connection only when
+ * the socket had a queue; when the filter held the bytes, this does.
+ */
+export function filterSettled(c: Connection<any>): void {
+  const chain = c.filters;
+  if (chain === null) return;
+  const queued = c.socket.writableLength;
+  c.sockQueued = queued + chain.pendingBytes;
+  if (queued === 0 && (c.flags & F_BP_PAUSED) !== 0 && c.bufferedBytes <= c.ctx.limits.highWaterBytes) socketDrained(c);
 }
 
 function emitDrain(c: Connection<any>): void {
@@ -176,12 +197,19 @@ export function checkMarks(c: Connection<any>): boolean {
 /** The socket's queue is empty again: resume reading, tell the handler, deliver what waited. */
 export function socketDrained(c: Connection<any>): void {
   c.stallSince = 0;
+  const chain = c.filters;
   c.sockQueued = c.socket.writableLength;
+  if (chain !== null) {
+    c.sockQueued += chain.pendingBytes;
+    // The socket is empty but a filter still holds more than the mark: its batch's end (filterSettled) resumes.
+    if (c.sockQueued > c.ctx.limits.highWaterBytes && (c.flags & F_BP_PAUSED) !== 0) return;
+  }
   c.flags &= ~F_OVER_HIGH;
   if ((c.flags & F_BP_PAUSED) !== 0) {
     c.flags &= ~F_BP_PAUSED;
     if ((c.flags & F_USER_PAUSED) === 0 && c.st <= State.Ending) {
-      c.socket.resume();
+      // A filter that holds the socket's reads (it has received bytes to work through) restarts them itself.
+      if ((c.flags & F_FILTER_HELD) === 0) c.socket.resume();
       c.filters?.resume();
     }
   }

@@ -43,6 +43,8 @@ export interface CompressionOptions {
 }
 
 const INFLATE_SLACK = 1024 * 1024;
+/** Received bytes waiting for the inflater beyond which the socket is not read. */
+const INBOUND_HOLD = 256 * 1024;
 const DEFAULT_BUDGET = 512 * 1024 * 1024;
 let budget = DEFAULT_BUDGET;
 let used = 0;
@@ -148,6 +150,7 @@ class CompressionSession implements FilterSession {
   private wireIn = 0;
   private plainIn = 0;
   private closed = false;
+  private holding = false;
 
   constructor(
     private readonly link: FilterLink,
@@ -187,16 +190,27 @@ class CompressionSession implements FilterSession {
   }
 
   get pendingBytes(): number {
-    return this.outPending + this.inPending;
+    return this.outPending;
   }
 
   inbound(bytes: Buffer): void {
     if (this.closed) return;
     this.wireIn += bytes.length;
-    this.inPending += bytes.length;
     if (this.counters !== undefined) this.counters.wireIn += bytes.length;
     const n = bytes.length;
-    this.in.write(bytes, () => void (this.inPending -= n));
+    this.inPending += n;
+    if (!this.holding && this.inPending > INBOUND_HOLD) {
+      // The thread pool inflates slower than the socket reads: stop reading until it catches up.
+      this.holding = true;
+      this.link.holdInbound(true);
+    }
+    this.in.write(bytes, () => {
+      this.inPending -= n;
+      if (this.holding && this.inPending <= INBOUND_HOLD / 2 && !this.closed) {
+        this.holding = false;
+        this.link.holdInbound(false);
+      }
+    });
   }
 
   outbound(bytes: Buffer, endOfBatch: boolean): void {

@@ -11,7 +11,7 @@
  */
 import type { Connection } from '../connection/connection.js';
 import { State } from '../connection/connection.js';
-import { F_BP_PAUSED, F_USER_PAUSED } from '../connection/flags.js';
+import { F_BP_PAUSED, F_FILTER_HELD, F_USER_PAUSED } from '../connection/flags.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import type { Filter, FilterLink, FilterSession } from './filter.js';
 
@@ -23,6 +23,8 @@ export interface ChainEnds {
   delivered(c: Connection<any>): void;
   /** Bytes for the socket: one batch (written with one cork when there are several). */
   write(c: Connection<any>, batch: Buffer | Buffer[], bytes: number): void;
+  /** A batch reached the socket's end of the chain (written, or empty): what the filters held may have fallen. */
+  settled(c: Connection<any>): void;
 }
 
 export class FilterChain {
@@ -36,6 +38,8 @@ export class FilterChain {
   /** True once the peer's end went through every filter. */
   inboundEnded = false;
   private endRequested = false;
+  /** Sessions holding the socket's reads (holdInbound). */
+  private holds = 0;
 
   constructor(
     private readonly c: Connection<any>,
@@ -79,7 +83,7 @@ export class FilterChain {
     for (const s of this.sessions) s.resume?.();
   }
 
-  /** Bytes the filters hold, either way. */
+  /** Bytes to the peer the filters hold (counted with the socket's queue against the marks). */
   get pendingBytes(): number {
     let n = this.pendingOutBytes;
     for (const s of this.sessions) n += s.pendingBytes ?? 0;
@@ -135,12 +139,15 @@ export class FilterChain {
           chain.pendingOut.push(bytes);
           chain.pendingOutBytes += bytes.length;
         }
-        if (!endOfBatch || chain.pendingOutBytes === 0) return;
-        const out = chain.pendingOut;
-        const total = chain.pendingOutBytes;
-        chain.pendingOut = [];
-        chain.pendingOutBytes = 0;
-        chain.ends.write(c, out.length === 1 ? (out[0] as Buffer) : out, total);
+        if (!endOfBatch) return;
+        if (chain.pendingOutBytes > 0) {
+          const out = chain.pendingOut;
+          const total = chain.pendingOutBytes;
+          chain.pendingOut = [];
+          chain.pendingOutBytes = 0;
+          chain.ends.write(c, out.length === 1 ? (out[0] as Buffer) : out, total);
+        }
+        if (alive()) chain.ends.settled(c);
       },
       writeEnd() {
         if (!alive()) return;
@@ -151,6 +158,17 @@ export class FilterChain {
       },
       fail(reason: CloseReason, error: Error) {
         if (alive()) c.fail(reason, error);
+      },
+      holdInbound(held: boolean) {
+        if (!alive()) return;
+        chain.holds += held ? 1 : -1;
+        if (held && chain.holds === 1) {
+          c.flags |= F_FILTER_HELD;
+          c.socket.pause();
+        } else if (!held && chain.holds === 0) {
+          c.flags &= ~F_FILTER_HELD;
+          if ((c.flags & (F_USER_PAUSED | F_BP_PAUSED)) === 0) c.socket.resume();
+        }
       },
       get paused() {
         return (c.flags & (F_USER_PAUSED | F_BP_PAUSED)) !== 0;

@@ -14,7 +14,8 @@
  * A listener without filters runs the plain path: no stage, no check per
  * byte. A filter may answer synchronously (hand bytes on inside the call) or
  * later (zlib runs on the thread pool); order is kept either way, and the
- * connection's limits count what a filter holds (`pendingBytes`).
+ * connection's limits count what a filter holds towards the peer
+ * (`pendingBytes`); it bounds what it holds from the peer (`holdInbound`).
  *
  * The contract, which test/pipeline/filter-conformance.test.ts checks for
  * every filter Capstan ships:
@@ -43,6 +44,12 @@ export interface FilterLink {
   writeEnd(): void;
   /** Closes the connection gracefully with `reason` (the error should be a CapstanError with a stable code). */
   fail(reason: CloseReason, error: Error): void;
+  /**
+   * Stops (`true`) or restarts (`false`) reading the socket, for a filter that
+   * holds too many received bytes it has not handed on yet (an inflater on the
+   * thread pool that falls behind). Calls pair up.
+   */
+  holdInbound(held: boolean): void;
   /** True while the connection reads no more (paused by the handler or by backpressure): hold output if you can. */
   readonly paused: boolean;
   /** The peer, for logs. */
@@ -61,7 +68,12 @@ export interface FilterSession {
   outboundEnd?(): void;
   /** The connection reads again after a pause: hand on what was held. */
   resume?(): void;
-  /** Bytes given to the filter and not yet handed on, either way (counted against the connection's buffer limits). */
+  /**
+   * Bytes to the peer given to the filter and not yet handed on: counted with
+   * the socket's queue against the connection's high-water mark and
+   * `maxBufferedBytes`. (Received bytes a filter holds are its own to bound,
+   * with `link.holdInbound`.)
+   */
   readonly pendingBytes?: number;
   /** The connection is closed: free resources. Called once; nothing is called after it. */
   close?(): void;

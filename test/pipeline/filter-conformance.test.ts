@@ -1,0 +1,215 @@
+/**
+ * The filter contract (src/pipeline/filter.ts), checked over real sockets for
+ * every filter Capstan ships: any chunking of the wire stream, backpressure
+ * through the filter, half-close, and bad input mapped to a close reason.
+ *
+ * The test's own side of the wire runs a session of the same filter by hand,
+ * so the bytes on the socket can be cut anywhere.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
+import fc from 'fast-check';
+import { compression, lengthPrefixed, listen, passThrough, silentLogger, type CloseReason, type Connection, type Filter, type FilterLink } from '../../src/index.js';
+import { lp4, portOf, rawConnect, waitFor, type RawPeer } from '../support/net.js';
+
+interface Subject {
+  label: string;
+  make(): Filter;
+  /** Bytes that this filter must refuse, and the error code it gives. */
+  garbage?: { bytes: () => Buffer; code: string };
+}
+
+const subjects: Subject[] = [
+  { label: 'passThrough', make: () => passThrough() },
+  { label: 'deflate', make: () => compression({ algorithm: 'deflate' }), garbage: { bytes: () => Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01]), code: 'ERR_COMPRESSION' } },
+  { label: 'deflate, small window and level 1', make: () => compression({ algorithm: 'deflate', windowBits: 9, memLevel: 1, level: 1 }) },
+  { label: 'brotli', make: () => compression({ algorithm: 'brotli' }), garbage: { bytes: () => Buffer.from('definitely not brotli at all, no'), code: 'ERR_COMPRESSION' } },
+];
+if (typeof (zlib as unknown as { createZstdCompress?: unknown }).createZstdCompress === 'function') {
+  subjects.push({ label: 'zstd', make: () => compression({ algorithm: 'zstd' }) });
+}
+
+/** The test's end of the filtered stream: encodes what it sends, decodes what it receives. */
+function peerSide(filter: Filter) {
+  const wire: Buffer[] = [];
+  const plain: Buffer[] = [];
+  let flushed: (() => void) | null = null;
+  const link: FilterLink = {
+    deliver: (b) => void plain.push(Buffer.from(b)),
+    deliverEnd: () => {},
+    write: (b, end) => {
+      if (b.length > 0) wire.push(Buffer.from(b));
+      if (end) flushed?.();
+    },
+    writeEnd: () => {},
+    holdInbound: () => {},
+    fail: (_r, e) => {
+      throw e;
+    },
+    paused: false,
+    remoteAddress: 'test',
+  };
+  const session = filter.open(link);
+  return {
+    /** The wire bytes for `bytes`, flushed as one batch. */
+    async encode(bytes: Buffer): Promise<Buffer> {
+      const done = new Promise<void>((r) => (flushed = r));
+      session.outbound(bytes, true);
+      await done;
+      return Buffer.concat(wire.splice(0));
+    },
+    /** Feeds received wire bytes; resolves the plain bytes so far once there are at least `n`. */
+    async decode(bytes: Buffer, n: number): Promise<Buffer> {
+      if (bytes.length > 0) session.inbound(bytes);
+      await waitFor(() => plain.reduce((a, b) => a + b.length, 0) >= n, 30_000, `${n} decoded bytes`);
+      return Buffer.concat(plain);
+    },
+    close: () => session.close?.(),
+  };
+}
+
+/** Feeds what `peer` received into `ours` until at least `n` plain bytes are decoded; returns them. */
+async function receivePlain(peer: RawPeer, ours: ReturnType<typeof peerSide>, n: number): Promise<Buffer> {
+  let fed = 0;
+  let got: Buffer = Buffer.alloc(0);
+  for (const start = Date.now(); got.length < n; await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() - start > 60_000) assert.fail(`decoded ${got.length} of ${n} bytes`);
+    const received = peer.received();
+    got = await ours.decode(received.subarray(fed), 0);
+    fed = received.length;
+  }
+  return got;
+}
+
+async function echoServer(filter: Filter, limits: object = {}) {
+  const closes: Array<{ reason: CloseReason; code: string | undefined }> = [];
+  const server = await listen({
+    port: 0,
+    codec: lengthPrefixed(),
+    logger: silentLogger,
+    filters: [filter],
+    limits,
+    handler: {
+      message: (c: Connection, f: Buffer) => void c.send(f),
+      close: (_c, reason, error) => void closes.push({ reason, code: (error as { code?: string } | undefined)?.code }),
+    },
+  });
+  return { server, closes };
+}
+
+/** Writes `wire` cut at `cuts`, one piece per event-loop turn, so the server reads them apart. */
+async function writeInPieces(peer: RawPeer, wire: Buffer, cuts: number[]): Promise<void> {
+  const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+  let at = 0;
+  for (const p of [...points, wire.length]) {
+    if (p <= at) continue;
+    peer.socket.write(wire.subarray(at, p));
+    at = p;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+for (const s of subjects) {
+  describe(`filter conformance: ${s.label}`, () => {
+    it('delivers the same frames whatever the chunking of the wire stream, and filters the replies back', async () => {
+      const { server } = await echoServer(s.make());
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 6 }), async (frames, cuts) => {
+            const stream = Buffer.concat(frames.map((f) => lp4(Buffer.from(f))));
+            const ours = peerSide(s.make());
+            const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+            try {
+              await writeInPieces(peer, await ours.encode(stream), cuts);
+              const got = await receivePlain(peer, ours, stream.length);
+              assert.deepEqual(got, stream);
+            } finally {
+              peer.socket.destroy();
+              ours.close();
+            }
+          }),
+          { numRuns: 25 },
+        );
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('passes a half-close through: every frame before the FIN is answered, then the server ends', async () => {
+      const { server, closes } = await echoServer(s.make());
+      const ours = peerSide(s.make());
+      const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+      const stream = Buffer.concat(Array.from({ length: 50 }, (_, i) => lp4(`frame ${i} `.repeat(10))));
+      peer.socket.end(await ours.encode(stream));
+      assert.equal(await peer.ended, 'end');
+      assert.deepEqual(await receivePlain(peer, ours, stream.length), stream);
+      await waitFor(() => closes.length === 1);
+      assert.equal(closes[0]?.reason, 'peer-closed');
+      ours.close();
+      await server.close();
+    });
+
+    it('applies backpressure through the filter: a peer that reads late gets every reply', async () => {
+      const { server } = await echoServer(s.make(), { highWaterBytes: 16 * 1024 });
+      const ours = peerSide(s.make());
+      const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+      peer.socket.pause();
+      // Incompressible payloads, so the replies really fill the socket buffers.
+      const frames = Array.from({ length: 1000 }, () => lp4(randomBytes(8 * 1024)));
+      const stream = Buffer.concat(frames);
+      peer.socket.write(await ours.encode(stream));
+      await waitFor(() => server.stats().backpressurePauses > 0, 30_000, 'reading to pause');
+      peer.socket.resume();
+      assert.deepEqual(await receivePlain(peer, ours, stream.length), stream);
+      peer.socket.destroy();
+      ours.close();
+      await server.close();
+    });
+
+    if (s.garbage !== undefined) {
+      const garbage = s.garbage;
+      it(`closes a peer whose stream is not ${s.label} with protocol-error (${garbage.code}), and keeps serving others`, async () => {
+        const { server, closes } = await echoServer(s.make());
+        const bad = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+        bad.socket.write(garbage.bytes());
+        await bad.ended;
+        bad.socket.destroy();
+        await waitFor(() => closes.length === 1);
+        assert.deepEqual(closes[0], { reason: 'protocol-error', code: garbage.code });
+        const ours = peerSide(s.make());
+        const good = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+        good.socket.write(await ours.encode(lp4('still fine')));
+        assert.deepEqual(await ours.decode(await good.waitBytes(1), lp4('still fine').length), lp4('still fine'));
+        good.socket.destroy();
+        ours.close();
+        await server.close();
+      });
+    }
+  });
+}
+
+describe('compression limits', () => {
+  it('closes a decompression bomb with ERR_INFLATE_LIMIT before inflating it all', async () => {
+    const { server, closes } = await echoServer(compression({ maxInflateRatio: 20 }), { maxFrameBytes: 64 * 1024 * 1024 });
+    // One frame header announcing 50 MB, then 50 MB of zeros: about 50 KB on the wire.
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(50 * 1024 * 1024);
+    const bomb = zlib.deflateRawSync(Buffer.concat([header, Buffer.alloc(50 * 1024 * 1024)]), { level: 9 });
+    assert.ok(bomb.length < 100 * 1024, `${bomb.length} bytes on the wire`);
+    const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+    peer.socket.write(bomb);
+    await peer.ended;
+    peer.socket.destroy();
+    await waitFor(() => closes.length === 1);
+    assert.deepEqual(closes[0], { reason: 'protocol-error', code: 'ERR_INFLATE_LIMIT' });
+    await server.close();
+  });
+
+  it('refuses bad options before anything binds', () => {
+    assert.throws(() => compression({ algorithm: 'lz4' as 'deflate' }), { code: 'ERR_INVALID_OPTION', path: 'algorithm' });
+    assert.throws(() => compression({ windowBits: 30 }), { code: 'ERR_INVALID_OPTION', path: 'windowBits' });
+    assert.throws(() => compression({ maxInflateRatio: 0 }), { code: 'ERR_INVALID_OPTION', path: 'maxInflateRatio' });
+  });
+});
