@@ -71,6 +71,8 @@ export interface ListenerStats {
   tls: TlsStats;
   /** STARTTLS upgrades done, and refused (bytes injected before the handshake). */
   starttls: { upgraded: number; refused: number };
+  /** Each filter's counters by filter name (compression: plainOut, wireOut, wireIn, plainIn bytes). */
+  filters: Record<string, Record<string, number>>;
   /** Timeouts by kind (the timeout close reasons). */
   timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
 }
@@ -100,7 +102,7 @@ export class ListenerCounters {
     this.closes = closes;
   }
 
-  snapshot(bufferedBytes: number): ListenerStats {
+  snapshot(bufferedBytes: number, filters: Record<string, Record<string, number>> = {}): ListenerStats {
     const c = this.closes;
     return {
       accepted: this.accepted,
@@ -121,6 +123,7 @@ export class ListenerCounters {
       detected: { ...this.detected },
       starttls: { ...this.starttls },
       tls: { ...this.tls, versions: { ...this.tls.versions }, names: { ...this.tls.names }, expiryDays: { ...this.tls.expiryDays } },
+      filters,
       timeouts: {
         firstByte: c['first-byte-timeout'],
         frame: c['frame-timeout'],

@@ -53,6 +53,33 @@ function perListenerKeyed(label: string, read: (l: ListenerStats) => Record<stri
   };
 }
 
+/** The listener's compression filters: those whose stats have the compression byte counts. */
+function* compressionFilters(s: ServerSnapshot): Generator<[Labels, Record<string, number>]> {
+  for (const w of s.workers) {
+    for (const [listener, l] of Object.entries(w.listeners)) {
+      for (const [filter, f] of Object.entries(l.filters ?? {})) if (f.wireOut !== undefined) yield [{ worker: w.worker, listener, filter }, f];
+    }
+  }
+}
+
+function compressionBytes(s: ServerSnapshot): Sample[] {
+  const out: Sample[] = [];
+  for (const [labels, f] of compressionFilters(s)) {
+    out.push([{ ...labels, direction: 'out', side: 'plain' }, f.plainOut ?? 0], [{ ...labels, direction: 'out', side: 'wire' }, f.wireOut ?? 0]);
+    out.push([{ ...labels, direction: 'in', side: 'plain' }, f.plainIn ?? 0], [{ ...labels, direction: 'in', side: 'wire' }, f.wireIn ?? 0]);
+  }
+  return out;
+}
+
+function compressionRatio(s: ServerSnapshot): Sample[] {
+  const out: Sample[] = [];
+  for (const [labels, f] of compressionFilters(s)) {
+    if ((f.wireOut ?? 0) > 0) out.push([{ ...labels, direction: 'out' }, (f.plainOut ?? 0) / (f.wireOut as number)]);
+    if ((f.wireIn ?? 0) > 0) out.push([{ ...labels, direction: 'in' }, (f.plainIn ?? 0) / (f.wireIn as number)]);
+  }
+  return out;
+}
+
 function perWorker(read: (p: ProcessStats) => number) {
   return (s: ServerSnapshot): Sample[] => s.workers.map((w) => [{ worker: w.worker }, read(w.process)]);
 }
@@ -88,6 +115,8 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_tls_unknown_servername_total', type: 'counter', labels: L, help: 'TLS handshakes refused: no certificate for the server name asked for, and no default.', values: perListener((l) => l.tls.unknownName) },
   { name: 'capstan_tls_certificate_expiry_days', type: 'gauge', labels: [...L, 'name'], help: 'Days until each certificate of the listener expires (negative once expired).', values: perListenerKeyed('name', (l) => l.tls.expiryDays) },
   { name: 'capstan_tls_reloads_total', type: 'counter', labels: [...L, 'result'], help: 'New TLS settings applied to a listener (applied: rotation, reload, SIGHUP), and refused (a bad or mismatched pair; the old stays).', values: perListenerKeyed('result', (l) => ({ applied: l.tls.reloads, refused: l.tls.reloadFailures })) },
+  { name: 'capstan_compression_bytes_total', type: 'counter', labels: [...L, 'filter', 'direction', 'side'], help: 'Bytes through a compression filter: out (sent) and in (received), plain (before compressing, after inflating) and wire (compressed).', values: compressionBytes },
+  { name: 'capstan_compression_ratio', type: 'gauge', labels: [...L, 'filter', 'direction'], help: 'Plain bytes per compressed byte through a compression filter since start, each way (absent until bytes passed).', values: compressionRatio },
   { name: 'capstan_handler_errors_total', type: 'counter', labels: L, help: 'Handler methods that threw.', values: perListener((l) => l.handlerErrors) },
   { name: 'capstan_process_resident_memory_bytes', type: 'gauge', labels: W, help: 'Resident set size of the worker process.', values: perWorker((p) => p.rssBytes) },
   { name: 'capstan_process_heap_used_bytes', type: 'gauge', labels: W, help: 'V8 heap in use.', values: perWorker((p) => p.heapUsedBytes) },

@@ -128,15 +128,18 @@ export interface CompressionCounters {
 
 /**
  * A stream compression filter. Options are checked here, before anything binds.
- * `counters` (optional) receives the byte counts that give the compression ratio.
+ * `counters` (optional) receives the byte counts that give the compression ratio
+ * (they are also in the listener's stats, `filters[algorithm]`).
  */
 export function compression(options: CompressionOptions = {}, counters?: CompressionCounters): Filter {
   const algo = algorithm(options);
   const ratio = options.maxInflateRatio ?? 100;
   if (!(ratio >= 1)) throw capstanError('ERR_INVALID_OPTION', `compression: option maxInflateRatio must be at least 1, got ${ratio}`, { path: 'maxInflateRatio', actual: ratio });
+  const counted: CompressionCounters = counters ?? { plainOut: 0, wireOut: 0, wireIn: 0, plainIn: 0 };
   return {
     name: options.algorithm ?? 'deflate',
-    open: (link) => new CompressionSession(link, algo, ratio, counters),
+    open: (link) => new CompressionSession(link, algo, ratio, counted),
+    stats: () => ({ ...counted }),
   };
 }
 
@@ -156,7 +159,7 @@ class CompressionSession implements FilterSession {
     private readonly link: FilterLink,
     private readonly algo: Algorithm,
     private readonly ratio: number,
-    private readonly counters: CompressionCounters | undefined,
+    private readonly counters: CompressionCounters,
   ) {
     this.reserved = algo.memory;
     if (used + this.reserved > budget) {
@@ -178,7 +181,7 @@ class CompressionSession implements FilterSession {
     this.out = algo.compressor();
     this.in = algo.decompressor();
     this.out.on('data', (chunk: Buffer) => {
-      if (counters !== undefined) counters.wireOut += chunk.length;
+      counters.wireOut += chunk.length;
       link.write(chunk, false);
     });
     this.in.on('data', (chunk: Buffer) => this.inflated(chunk));
@@ -196,7 +199,7 @@ class CompressionSession implements FilterSession {
   inbound(bytes: Buffer): void {
     if (this.closed) return;
     this.wireIn += bytes.length;
-    if (this.counters !== undefined) this.counters.wireIn += bytes.length;
+    this.counters.wireIn += bytes.length;
     const n = bytes.length;
     this.inPending += n;
     if (!this.holding && this.inPending > INBOUND_HOLD) {
@@ -217,7 +220,7 @@ class CompressionSession implements FilterSession {
     if (this.closed) return;
     if (bytes.length > 0) {
       this.outPending += bytes.length;
-      if (this.counters !== undefined) this.counters.plainOut += bytes.length;
+      this.counters.plainOut += bytes.length;
       this.out.write(bytes);
     }
     if (endOfBatch) {
@@ -262,7 +265,7 @@ class CompressionSession implements FilterSession {
   private inflated(chunk: Buffer): void {
     if (this.closed) return;
     this.plainIn += chunk.length;
-    if (this.counters !== undefined) this.counters.plainIn += chunk.length;
+    this.counters.plainIn += chunk.length;
     if (this.plainIn > this.wireIn * this.ratio + INFLATE_SLACK) {
       this.link.fail(
         'protocol-error',

@@ -83,6 +83,12 @@ export interface FilterSession {
 export interface Filter {
   readonly name: string;
   open(link: FilterLink): FilterSession;
+  /**
+   * The filter's counters, summed over its sessions: shown in the listener's
+   * stats under `filters[name]` (the compression filter's give the
+   * `capstan_compression_*` metrics).
+   */
+  stats?(): Record<string, number>;
 }
 
 /**

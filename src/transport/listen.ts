@@ -304,7 +304,9 @@ class Listener<D> implements Server<D> {
   stats(): ListenerStats {
     let buffered = 0;
     for (const c of this.live) buffered += c.bufferedBytes;
-    return this.counters.snapshot(buffered);
+    const filters: Record<string, Record<string, number>> = {};
+    for (const f of this.options.filters ?? []) if (f.stats !== undefined) filters[f.name] = f.stats();
+    return this.counters.snapshot(buffered, filters);
   }
 
   async start(): Promise<void> {

@@ -11,7 +11,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
+import parsePrometheus from 'parse-prometheus-text-format';
 import { compression, lengthPrefixed, listen, passThrough, silentLogger, type CloseReason, type Connection, type Filter, type FilterLink } from '../../src/index.js';
+import { createExposition } from '../../src/metrics/prometheus.js';
+import { combineSnapshots, collectWorkerSnapshot } from '../../src/metrics/snapshot.js';
 import { lp4, portOf, rawConnect, waitFor, type RawPeer } from '../support/net.js';
 
 interface Subject {
@@ -204,6 +207,29 @@ describe('compression limits', () => {
     peer.socket.destroy();
     await waitFor(() => closes.length === 1);
     assert.deepEqual(closes[0], { reason: 'protocol-error', code: 'ERR_INFLATE_LIMIT' });
+    await server.close();
+  });
+
+  it('counts plain and compressed bytes each way, in the listener stats and as a ratio in /metrics', async () => {
+    const { server } = await echoServer(compression());
+    const ours = peerSide(compression());
+    const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+    const stream = Buffer.concat(Array.from({ length: 40 }, (_, i) => lp4(`a very repetitive line number ${i % 4} `.repeat(20))));
+    const wire = await ours.encode(stream);
+    peer.socket.write(wire);
+    assert.deepEqual(await receivePlain(peer, ours, stream.length), stream);
+    const f = server.stats().filters.deflate;
+    assert.ok(f !== undefined);
+    assert.equal(f.wireIn, wire.length);
+    assert.equal(f.plainIn, stream.length);
+    assert.equal(f.plainOut, stream.length);
+    assert.equal(f.wireOut, peer.received().length);
+    const families = parsePrometheus(await createExposition().render(combineSnapshots([collectWorkerSnapshot('main', new Map([['l', server]]))], false)));
+    const ratio = (direction: string) => families.find((m) => m.name === 'capstan_compression_ratio')?.metrics.find((m) => m.labels?.direction === direction)?.value;
+    assert.ok(Number(ratio('in')) > 5, `inbound ratio ${ratio('in')}`);
+    assert.equal(Number(ratio('out')), stream.length / peer.received().length);
+    peer.socket.destroy();
+    ours.close();
     await server.close();
   });
 
