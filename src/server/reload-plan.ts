@@ -46,5 +46,5 @@ function sameListener(a: ResolvedListener, b: ResolvedListener): boolean {
 
 /** The settings that need a new listening socket to change. `selfSigned` only says where `tls` came from. */
 function withoutTls(l: ResolvedListener): ResolvedListener {
-  return { ...l, tls: undefined, selfSigned: undefined };
+  return { ...l, tls: undefined, selfSigned: undefined, tlsWatch: undefined };
 }

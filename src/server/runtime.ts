@@ -25,6 +25,8 @@ import { codecFromName } from '../codecs/registry.js';
 import { capstanError, isCapstanError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { latencyRecorder } from '../metrics/snapshot.js';
+import { watchCertificates, type CertificateWatcher } from '../pipeline/certificate-watch.js';
+import { compression } from '../pipeline/compression.js';
 import { listen, type CloseResult, type Server } from '../transport/listen.js';
 import type { TlsServerOptions } from '../transport/options-schema.js';
 import type { ResolvedListener } from './config/resolve.js';
@@ -77,6 +79,8 @@ interface Running {
   readonly ctx: PluginContext;
   readonly abort: AbortController;
   readonly codecName: string;
+  /** Polls the certificate files (`tls.watch`). */
+  readonly watcher: CertificateWatcher | null;
 }
 
 interface Replacement {
@@ -181,7 +185,8 @@ export class Runtime {
           throw capstanError(e.code ?? 'ERR_TLS_CONFIG', `listener ${l.name}: the new TLS settings were refused: ${e.message ?? String(err)}`, { cause: err });
         }
         before.push(r);
-        this.running.set(l.name, { ...r, config: l });
+        r.watcher?.close();
+        this.running.set(l.name, { ...r, config: l, watcher: this.watch(l, r.server, r.ctx.logger) });
       }
     } catch (err) {
       this.restoreTls(before);
@@ -199,7 +204,8 @@ export class Runtime {
         r.ctx.logger.error({ err: errorFields(err) }, 'reload rolled back, but the old TLS settings did not load again; new connections get the new ones');
         continue;
       }
-      this.running.set(r.config.name, r);
+      this.running.get(r.config.name)?.watcher?.close();
+      this.running.set(r.config.name, { ...r, watcher: this.watch(r.config, r.server, r.ctx.logger) });
     }
   }
 
@@ -268,7 +274,8 @@ export class Runtime {
         name: l.name,
         transport: l.transport,
         ...(l.transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
-        ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'limits']),
+        ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'limits', 'proxyProtocol', 'startTls']),
+        ...(l.compression !== undefined ? { filters: [compression(l.compression)] } : {}),
         ...(o.reusePort === true && l.transport !== 'unix' ? { reusePort: true } : {}),
         codec,
         handler: plugin.handler(ctx),
@@ -279,14 +286,34 @@ export class Runtime {
       await runTeardown(plugin, ctx);
       throw err;
     }
-    const r: Running = { config: l, server, plugin, ctx, abort, codecName: codec.name };
+    const r: Running = { config: l, server, plugin, ctx, abort, codecName: codec.name, watcher: this.watch(l, server, logger) };
     const a = describe(r);
     logger.info({ transport: a.transport, address: a.address, codec: a.codec, selfSigned: a.selfSigned || undefined }, `listening on ${a.address}`);
     if (l.selfSigned === true) logger.warn({}, 'no certificate configured: serving a self-signed certificate for localhost (for trying things out, not for production)');
     return r;
   }
 
+  /**
+   * `tls.watch`: polls the listener's certificate files and applies changes in
+   * place. What it applied becomes the listener's config, so a reload that
+   * rolls back restores the certificates in use, not the ones at start.
+   */
+  private watch(l: ResolvedListener, server: Server, logger: Logger): CertificateWatcher | null {
+    const w = l.tlsWatch;
+    if (w === undefined) return null;
+    const target = {
+      name: l.name,
+      updateTls: (tls: TlsServerOptions) => {
+        server.updateTls(tls);
+        const r = this.running.get(l.name);
+        if (r !== undefined && r.server === server) this.running.set(l.name, { ...r, config: { ...r.config, tls } });
+      },
+    };
+    return watchCertificates(target, w.files, { settings: w.settings, intervalMs: w.intervalMs, logger });
+  }
+
   private async stopOne(r: Running, drain: DrainOptions): Promise<CloseResult> {
+    r.watcher?.close();
     r.abort.abort();
     const result = await r.server.close(drain);
     const logger = r.ctx.logger;

@@ -26,7 +26,9 @@ import type { ThreadPoolOptions } from '../threads.js';
 import { explain, type ConfigIssue, type ConfigPath } from './explain.js';
 import { ConfigSchema, type Config, type ListenerConfig, type LogLevel } from './schema.js';
 import { configError, type ConfigSource } from './source.js';
-import { loadTlsMaterial } from './tls-material.js';
+import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
+import { compression, type CompressionOptions } from '../../pipeline/compression.js';
+import type { ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
 
 export interface ResolvedListener {
   name: string;
@@ -48,6 +50,12 @@ export interface ResolvedListener {
   codec?: { name: string; options: Record<string, unknown> };
   plugin: { ref: string; specifier: string; options: Record<string, unknown> };
   limits?: LimitsOptions;
+  /** `tls.watch`: the certificate files to poll. */
+  tlsWatch?: TlsMaterial['watch'];
+  proxyProtocol?: ProxyProtocolOption;
+  /** Key material for `conn.startTls()` (tcp and unix listeners). */
+  startTls?: TlsServerOptions;
+  compression?: CompressionOptions;
 }
 
 export interface ResolvedConfig {
@@ -145,8 +153,19 @@ function baseListener(
     const port = shift(l.port, [...at, 'port']);
     if (port !== undefined) out.port = port;
   }
-  for (const key of ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'limits'] as const) {
+  if (l.startTls !== undefined && transport === 'tls') issues.push({ path: [...at, 'startTls'], atKey: true, message: 'is for a plaintext listener (tcp or unix) that upgrades mid-stream; transport tls is TLS from the first byte' });
+  for (const key of ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'limits', 'proxyProtocol'] as const) {
     if (l[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = l[key];
+  }
+  if (l.compression !== undefined) {
+    const options: CompressionOptions = typeof l.compression === 'string' ? { algorithm: l.compression } : l.compression;
+    try {
+      compression(options);
+      out.compression = options;
+    } catch (err) {
+      if (!isCapstanError(err)) throw err;
+      issues.push({ path: typeof l.compression === 'string' || err.path === undefined ? [...at, 'compression'] : [...at, 'compression', err.path], message: err.message });
+    }
   }
   return out;
 }
@@ -208,6 +227,14 @@ async function completeListener(l: ListenerConfig, out: ResolvedListener, at: Co
     const material = await loadTlsMaterial(l.tls, dir, [...at, 'tls'], issues);
     if (material !== undefined) {
       out.tls = material.tls;
+      if (material.selfSigned) out.selfSigned = true;
+      if (material.watch !== undefined) out.tlsWatch = material.watch;
+    }
+  }
+  if (l.startTls !== undefined && out.transport !== 'tls') {
+    const material = await loadTlsMaterial(l.startTls, dir, [...at, 'startTls'], issues);
+    if (material !== undefined) {
+      out.startTls = material.tls;
       if (material.selfSigned) out.selfSigned = true;
     }
   }

@@ -11,7 +11,7 @@
  * error message uses for it ("a codec name like lp4, or { name, options }").
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { LimitsSchema, TlsSchema } from '../../transport/options-schema.js';
+import { LimitsSchema, ProxyProtocolSchema, TlsSchema } from '../../transport/options-schema.js';
 
 const Int = (minimum: number, description: string, extra: Record<string, unknown> = {}) =>
   Type.Integer({ minimum, description, ...extra });
@@ -32,9 +32,28 @@ function described<T extends TSchema>(schema: T, description: string): T {
 }
 
 const coreTls = TlsSchema.properties;
+const coreSni = TlsSchema.properties.sni.items.properties;
 
-export const ConfigTlsSchema = Type.Object(
+const SniEntrySchema = Type.Object(
   {
+    servername: described(coreSni.servername, 'The name clients ask for.'),
+    certFile: Type.Optional(Type.String({ minLength: 1, description: "This name's PEM certificate chain file." })),
+    keyFile: Type.Optional(Type.String({ minLength: 1, description: "This name's PEM private key file." })),
+    pfxFile: Type.Optional(Type.String({ minLength: 1, description: "This name's PKCS#12 file (instead of certFile/keyFile)." })),
+    passphrase: Type.Optional(Type.String({ description: "Passphrase of this name's key or PKCS#12 file." })),
+  },
+  { additionalProperties: false, expected: 'an object { servername, certFile, keyFile } or { servername, pfxFile }' },
+);
+
+export const CertificateWatchSchema = Type.Union(
+  [Type.Boolean(), Type.Object({ intervalMs: Type.Optional(Int(100, 'How often the files are checked, ms. Default 2000.')) }, { additionalProperties: false })],
+  {
+    expected: 'true, false, or an object { intervalMs }',
+    description: 'Watch the key and certificate files (also of sni entries) and apply changes to new handshakes; a bad or mismatched pair is refused and logged, the old stays. SIGHUP re-reads them too. Default false.',
+  },
+);
+
+const tlsFileKeys = {
     certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain file, relative to the config file.' })),
     keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file, relative to the config file.' })),
     pfxFile: Type.Optional(Type.String({ minLength: 1, description: 'PKCS#12 file holding key and certificate (instead of certFile/keyFile).' })),
@@ -44,13 +63,50 @@ export const ConfigTlsSchema = Type.Object(
     alpnProtocols: described(coreTls.alpnProtocols, 'ALPN protocol names offered, most preferred first.'),
     minVersion: coreTls.minVersion,
     ciphers: described(coreTls.ciphers, 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are not affected).'),
+};
+
+export const ConfigTlsSchema = Type.Object(
+  {
+    ...tlsFileKeys,
+    sni: Type.Optional(Type.Array(SniEntrySchema, { description: 'Certificates chosen by the server name the client asks for (exact names, or *.example.com for one label); certFile/keyFile is the default for other names, and without them an unknown name is refused.' })),
+    plaintext: coreTls.plaintext,
+    watch: Type.Optional(CertificateWatchSchema),
   },
   {
     additionalProperties: false,
     description:
-      'TLS settings for transport tls. Without certFile/keyFile/pfxFile a self-signed certificate for localhost is generated at start (and logged).',
+      'TLS settings for transport tls. Without certFile/keyFile/pfxFile (and without sni) a self-signed certificate for localhost is generated at start (and logged).',
   },
 );
+
+export const ConfigStartTlsSchema = Type.Object(tlsFileKeys, {
+  additionalProperties: false,
+  description: 'TLS settings for STARTTLS on a tcp listener: the plugin calls conn.startTls() when the protocol says so. Without certFile/keyFile/pfxFile a self-signed certificate for localhost is used.',
+});
+
+export const CompressionSchema = Type.Union(
+  [
+    Type.Literal('deflate'),
+    Type.Literal('brotli'),
+    Type.Literal('zstd'),
+    Type.Object(
+      {
+        algorithm: Type.Optional(Type.Union([Type.Literal('deflate'), Type.Literal('brotli'), Type.Literal('zstd')], { expected: 'one of deflate, brotli, zstd', description: 'deflate (default), brotli, or zstd where the running Node has it.' })),
+        level: Type.Optional(Int(0, 'Compression level: deflate 0-9 (default 6), brotli 0-11 (default 5), zstd 1-19 (default 3).')),
+        windowBits: Type.Optional(Int(9, 'Window size as a power of two: deflate 9-15 (default 15), brotli 10-24 and zstd 10-27 (default 18).')),
+        memLevel: Type.Optional(Int(1, "deflate's state size, 1-9 (default 8).", { maximum: 9 })),
+        maxInflateRatio: Type.Optional(Type.Number({ minimum: 1, description: 'Decompressed bytes allowed per compressed byte (plus 1 MiB) before the connection closes as a decompression bomb. Default 100.' })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    expected: 'deflate, brotli, zstd, or an object { algorithm, level, windowBits, memLevel, maxInflateRatio }',
+    description: 'Stream compression between TLS and the codec, both ways, flushed once per turn; both peers must use it (see docs/filters.md).',
+  },
+);
+
+export const ConfigProxyProtocolSchema = { ...ProxyProtocolSchema, expected: "off, optional, required, or an object { mode, trusted, timeoutMs, maxHeaderBytes }" } as typeof ProxyProtocolSchema;
 
 export const CodecRefSchema = Type.Union(
   [
@@ -103,6 +159,9 @@ export const ListenerSchema = Type.Object(
     noDelay: Type.Optional(Flag("Disable Nagle's algorithm. Default true.")),
     keepAliveMs: Type.Optional(Int(0, 'TCP keep-alive probe delay in ms; 0 (default) leaves keep-alive off.')),
     tls: Type.Optional(ConfigTlsSchema),
+    proxyProtocol: Type.Optional(ConfigProxyProtocolSchema),
+    startTls: Type.Optional(ConfigStartTlsSchema),
+    compression: Type.Optional(CompressionSchema),
     codec: Type.Optional(CodecRefSchema),
     plugin: PluginRefSchema,
     limits: Type.Optional(described(LimitsSchema, 'Bounds on connections, frames and timeouts, as in listen(); each has a safe default.')),
@@ -183,6 +242,8 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type ListenerConfig = Static<typeof ListenerSchema>;
 export type ConfigTls = Static<typeof ConfigTlsSchema>;
+export type ConfigStartTls = Static<typeof ConfigStartTlsSchema>;
+export type ConfigCompression = Static<typeof CompressionSchema>;
 export type CodecRef = Static<typeof CodecRefSchema>;
 export type PluginRef = Static<typeof PluginRefSchema>;
 export type AdminConfig = Static<typeof AdminSchema>;

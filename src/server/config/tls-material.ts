@@ -8,14 +8,18 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { generate } from 'selfsigned';
 import type { TlsServerOptions } from '../../transport/options-schema.js';
-import { createServerContext } from '../../transport/tls-context.js';
+import { isCapstanError } from '../../errors.js';
+import type { CertificateFiles } from '../../pipeline/certificate-watch.js';
+import { CertificateSet } from '../../pipeline/certificates.js';
 import type { ConfigIssue, ConfigPath } from './explain.js';
-import type { ConfigTls } from './schema.js';
+import type { ConfigStartTls, ConfigTls } from './schema.js';
 
 export interface TlsMaterial {
   tls: TlsServerOptions;
   /** True when the certificate was generated here rather than read from files. */
   selfSigned: boolean;
+  /** `tls.watch`: the files to poll and the settings they go with. */
+  watch?: { files: CertificateFiles; intervalMs: number; settings: Omit<TlsServerOptions, 'key' | 'cert' | 'pfx' | 'passphrase' | 'sni'> };
 }
 
 let selfSignedPromise: Promise<{ key: string; cert: string }> | null = null;
@@ -43,58 +47,97 @@ export function selfSignedCertificate(): Promise<{ key: string; cert: string }> 
 }
 
 /**
- * Reads the files a listener's `tls` names (relative to `dir`). Problems are
- * added to `issues` at the key that named the file.
+ * Reads the files a listener's `tls` (or `startTls`) names, relative to `dir`.
+ * Problems are added to `issues` at the key that named the file, all of them
+ * in one pass.
  */
-export async function loadTlsMaterial(tls: ConfigTls | undefined, dir: string, at: ConfigPath, issues: ConfigIssue[]): Promise<TlsMaterial | undefined> {
-  const { certFile, keyFile, pfxFile, caFile, ...settings } = tls ?? {};
-  const read = async (key: string, file: string | undefined): Promise<string | Buffer | undefined> => {
+export async function loadTlsMaterial(tls: ConfigTls | ConfigStartTls | undefined, dir: string, at: ConfigPath, issues: ConfigIssue[]): Promise<TlsMaterial | undefined> {
+  const { certFile, keyFile, pfxFile, caFile, sni, watch, ...settings } = { sni: undefined, watch: undefined, ...(tls ?? {}) } as ConfigTls;
+  const before = issues.length;
+  const read = async (path: ConfigPath, file: string | undefined, binary: boolean): Promise<string | Buffer | undefined> => {
     if (file === undefined) return undefined;
-    const path = resolve(dir, file);
+    const full = resolve(dir, file);
     try {
       // A PKCS#12 file is binary; PEM files are text.
-      return key === 'pfxFile' ? await readFile(path) : await readFile(path, 'utf8');
+      return binary ? await readFile(full) : await readFile(full, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-      issues.push({ path: [...at, key], message: `cannot read ${path}: ${why}` });
+      issues.push({ path, message: `cannot read ${full}: ${why}` });
       return undefined;
     }
   };
-  if (pfxFile !== undefined && (certFile !== undefined || keyFile !== undefined)) {
-    issues.push({ path: [...at, 'pfxFile'], message: 'give pfxFile or certFile with keyFile, not both' });
-    return undefined;
-  }
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    issues.push({ path: [...at, certFile === undefined ? 'certFile' : 'keyFile'], message: 'is required: certFile and keyFile go together' });
-    return undefined;
-  }
+  const pairChecked = (where: ConfigPath, e: { certFile?: string | undefined; keyFile?: string | undefined; pfxFile?: string | undefined }, required: boolean): boolean => {
+    if (e.pfxFile !== undefined && (e.certFile !== undefined || e.keyFile !== undefined)) {
+      issues.push({ path: [...where, 'pfxFile'], message: 'give pfxFile or certFile with keyFile, not both' });
+      return false;
+    }
+    if ((e.certFile === undefined) !== (e.keyFile === undefined)) {
+      issues.push({ path: [...where, e.certFile === undefined ? 'certFile' : 'keyFile'], message: 'is required: certFile and keyFile go together' });
+      return false;
+    }
+    if (required && e.pfxFile === undefined && e.certFile === undefined) {
+      issues.push({ path: where, message: 'needs certFile with keyFile, or pfxFile' });
+      return false;
+    }
+    return true;
+  };
+  pairChecked(at, { certFile, keyFile, pfxFile }, false);
   if (settings.clientCertificate !== undefined && settings.clientCertificate !== 'none' && caFile === undefined) {
     issues.push({ path: [...at, 'caFile'], message: `is required with clientCertificate ${settings.clientCertificate}: the CA that signs client certificates` });
+  }
+  const entries = (sni ?? []).map((e, i) => ({ e, where: [...at, 'sni', i] as ConfigPath, ok: pairChecked([...at, 'sni', i], e, true) }));
+  const [cert, key, pfx, ca, sniRead] = await Promise.all([
+    read([...at, 'certFile'], certFile, false),
+    read([...at, 'keyFile'], keyFile, false),
+    read([...at, 'pfxFile'], pfxFile, true),
+    read([...at, 'caFile'], caFile, false),
+    Promise.all(
+      entries.map(async ({ e, where }) => {
+        const [c, k, p] = await Promise.all([read([...where, 'certFile'], e.certFile, false), read([...where, 'keyFile'], e.keyFile, false), read([...where, 'pfxFile'], e.pfxFile, true)]);
+        return {
+          servername: e.servername,
+          ...(c !== undefined ? { cert: c as string } : {}),
+          ...(k !== undefined ? { key: k as string } : {}),
+          ...(p !== undefined ? { pfx: p as Buffer } : {}),
+          ...(e.passphrase !== undefined ? { passphrase: e.passphrase } : {}),
+        };
+      }),
+    ),
+  ]);
+  if (issues.length > before) return undefined;
+  const base: TlsServerOptions = { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}), ...(sniRead.length > 0 ? { sni: sniRead } : {}) };
+  const files = watchedFiles(dir, { certFile, keyFile, pfxFile, passphrase: settings.passphrase, sni });
+  const watching = watch === undefined || watch === false ? undefined : { files, intervalMs: typeof watch === 'object' ? (watch.intervalMs ?? 2_000) : 2_000, settings: { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}) } };
+  let material: TlsServerOptions;
+  let selfSigned = false;
+  if (pfx !== undefined) material = { ...base, pfx: pfx as Buffer };
+  else if (cert !== undefined) material = { ...base, cert: cert as string, key: key as string };
+  else if (sniRead.length > 0) material = base;
+  else {
+    material = { ...base, ...(await selfSignedCertificate()) };
+    selfSigned = true;
+  }
+  try {
+    // Builds every secure context once, so a bad PEM or a key that does not match is a config error, not a start failure.
+    new CertificateSet(material);
+  } catch (err) {
+    const path = isCapstanError(err) && err.path?.startsWith('tls.sni.') ? [...at, 'sni', Number(err.path.slice('tls.sni.'.length))] : at;
+    issues.push({ path, message: (err as Error).message });
     return undefined;
   }
-  const [cert, key, pfx, ca] = await Promise.all([
-    read('certFile', certFile),
-    read('keyFile', keyFile),
-    read('pfxFile', pfxFile),
-    read('caFile', caFile),
-  ]);
-  const base: TlsServerOptions = { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}) };
-  if (pfxFile !== undefined) return pfx === undefined ? undefined : usable({ ...base, pfx: pfx as Buffer }, false, [...at, 'pfxFile'], issues);
-  if (certFile !== undefined) {
-    return cert === undefined || key === undefined ? undefined : usable({ ...base, cert: cert as string, key: key as string }, false, [...at, 'certFile'], issues);
-  }
-  const generated = await selfSignedCertificate();
-  return usable({ ...base, ...generated }, true, at, issues);
+  return { tls: material, selfSigned, ...(watching !== undefined ? { watch: watching } : {}) };
 }
 
-/** Builds the secure context once, so a bad PEM or a key that does not match is a config error, not a start failure. */
-function usable(tls: TlsServerOptions, selfSigned: boolean, at: ConfigPath, issues: ConfigIssue[]): TlsMaterial | undefined {
-  try {
-    createServerContext(tls);
-    return { tls, selfSigned };
-  } catch (err) {
-    issues.push({ path: at, message: (err as Error).message });
-    return undefined;
-  }
+/** The files a watcher polls, as absolute paths. */
+function watchedFiles(dir: string, t: Pick<ConfigTls, 'certFile' | 'keyFile' | 'pfxFile' | 'passphrase' | 'sni'>): CertificateFiles {
+  const abs = (f: string | undefined) => (f === undefined ? undefined : resolve(dir, f));
+  const strip = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return strip({
+    certFile: abs(t.certFile),
+    keyFile: abs(t.keyFile),
+    pfxFile: abs(t.pfxFile),
+    passphrase: t.passphrase,
+    ...(t.sni !== undefined && t.sni.length > 0 ? { sni: t.sni.map((e) => strip({ servername: e.servername, certFile: abs(e.certFile), keyFile: abs(e.keyFile), pfxFile: abs(e.pfxFile), passphrase: e.passphrase })) } : {}),
+  });
 }
