@@ -8,12 +8,13 @@
  * processes, in alternating order, because one process's JIT can land a
  * couple of per cent off another's.
  *
- *   node dist/bench/ab.js --a ../base --b . [--kind-a capstan] [--kind-b capstan] [--framing lp4]
+ *   node dist/bench/ab.js --a ../base --b . [--kind-a capstan] [--kind-b capstan] [--framing lp4] [--framing-b lp4+pass]
  *                         [--rounds 21] [--seconds 4] [--conns 100] [--size 64] [--depth 16]
  *
  * `--a` and `--b` are checkouts with a built `dist/` (default: this one, which
  * makes an A/A run: its ratio is the method's bias and its spread the noise, to
- * set beside a real run). Prints one line per round and the medians of the
+ * set beside a real run). `--framing-b` gives B another server spec of the
+ * same wire format, such as `lp4+pass`: what one pass-through filter costs. Prints one line per round and the medians of the
  * per-round ratios B ÷ A with bootstrap 95 % intervals.
  */
 import { resolve } from 'node:path';
@@ -40,10 +41,12 @@ export function bootstrapMedian(xs: readonly number[], draws = 2000): [number, n
 interface Side {
   dir: string;
   kind: 'capstan' | 'net';
+  /** The server's codec and filters (bench/server.ts). */
+  framing: string;
 }
 
-async function round(a: Side, b: Side, framing: string, shape: Shape, warmupSec: number, bin: string, pin: boolean, bFirst: boolean): Promise<{ a: number[]; b: number[] }> {
-  const start = (s: Side) => startNodeServer(s.kind, framing, pin, resolve(s.dir, 'dist/bench/server.js'));
+async function round(a: Side, b: Side, shape: Shape, warmupSec: number, bin: string, pin: boolean, bFirst: boolean): Promise<{ a: number[]; b: number[] }> {
+  const start = (s: Side) => startNodeServer(s.kind, s.framing, pin, resolve(s.dir, 'dist/bench/server.js'));
   const servers: BenchServer[] = [];
   try {
     const [first, second] = bFirst ? [b, a] : [a, b];
@@ -74,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
       'kind-a': { type: 'string' },
       'kind-b': { type: 'string' },
       framing: { type: 'string' },
+      'framing-b': { type: 'string' },
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       conns: { type: 'string' },
@@ -84,22 +88,23 @@ async function main(argv: string[]): Promise<void> {
   const bin = cTool('tcpload');
   if (bin === null) throw new Error('tcpload could not be built (gcc and ../shared/bench are needed)');
   const pin = canPin(os.cpus().length);
-  const a: Side = { dir: v.a ?? ROOT, kind: (v['kind-a'] ?? 'capstan') as Side['kind'] };
-  const b: Side = { dir: v.b ?? ROOT, kind: (v['kind-b'] ?? 'capstan') as Side['kind'] };
   const framing = v.framing ?? 'lp4';
+  const a: Side = { dir: v.a ?? ROOT, kind: (v['kind-a'] ?? 'capstan') as Side['kind'], framing };
+  const b: Side = { dir: v.b ?? ROOT, kind: (v['kind-b'] ?? 'capstan') as Side['kind'], framing: v['framing-b'] ?? framing };
+  if (b.framing.split('+')[0] !== framing.split('+')[0]) throw new Error(`--framing-b ${b.framing} must have the same wire format as --framing ${framing}`);
   const shape: Shape = {
     conns: Number(v.conns ?? 100),
     size: Number(v.size ?? 64),
     depth: Number(v.depth ?? 16),
     seconds: Number(v.seconds ?? 4),
-    framing: framing === 'raw' ? 'raw' : 'lp4',
+    framing: framing.split('+')[0] === 'raw' ? 'raw' : 'lp4',
     mode: 'echo',
   };
   const rounds = Number(v.rounds ?? 21);
   const msgs: number[] = [];
   const cpu: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const got = await round(a, b, framing, shape, 1, bin, pin, r % 2 === 1);
+    const got = await round(a, b, shape, 1, bin, pin, r % 2 === 1);
     msgs.push((got.b[0] as number) / (got.a[0] as number));
     cpu.push((got.b[1] as number) / (got.a[1] as number));
     process.stdout.write(

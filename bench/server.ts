@@ -3,6 +3,8 @@
  * its own: `node --expose-gc dist/bench/server.js capstan lp4` (a Capstan echo
  * through the whole pipeline with that framing) or `… net` (the naive raw
  * `net` echo: `socket.on('data', d => socket.write(d))`, no framing at all).
+ * Filters follow the framing after `+`: `lp4+pass` (one pass-through filter),
+ * `lp4+pass+pass`, `lp4+deflate`, `lp4+brotli`.
  *
  * It reports `{ port }` over IPC, answers `{ cmd: 'stats', gc }` with its RSS
  * and CPU time, and exits when the parent disconnects.
@@ -10,7 +12,13 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { codecFromName } from '../src/codecs/registry.js';
-import { listen, silentLogger } from '../src/index.js';
+import { compression, listen, passThrough, silentLogger, type Filter } from '../src/index.js';
+
+function filterFromName(name: string): Filter {
+  if (name === 'pass') return passThrough();
+  if (name === 'deflate' || name === 'brotli' || name === 'zstd') return compression({ algorithm: name });
+  throw new Error(`unknown filter ${name} (pass, deflate, brotli, zstd)`);
+}
 
 export interface ServerStats {
   rssBytes: number;
@@ -35,11 +43,13 @@ function syscalls(): { reads: number; writes: number } {
 /** Open connections, read when stats are asked for. */
 let openConnections = (): number => 0;
 
-async function start(kind: string, framing: string): Promise<number> {
+async function start(kind: string, spec: string): Promise<number> {
   if (kind === 'capstan') {
+    const [framing = 'lp4', ...filters] = spec.split('+');
     const server = await listen({
       port: 0,
       codec: codecFromName(framing),
+      ...(filters.length > 0 ? { filters: filters.map(filterFromName) } : {}),
       logger: silentLogger,
       // Defaults, except the connection-count limits: the raw baseline has none, and the idle run holds 10,000.
       limits: { maxConnections: 100_000, maxConnectionsPerAddress: 100_000 },

@@ -97,13 +97,20 @@ export interface Filter {
  * starting point for writing one.
  */
 export function passThrough(name = 'pass-through'): Filter {
-  return {
-    name,
-    open(link) {
-      return {
-        inbound: (bytes) => link.deliver(bytes),
-        outbound: (bytes, endOfBatch) => link.write(bytes, endOfBatch),
-      };
-    },
-  };
+  return { name, open: (link) => new PassThroughSession(link) };
+}
+
+/**
+ * A class, so every connection's session has one shape and one method of each
+ * kind: a session made of per-connection closures makes the chain's calls
+ * polymorphic. A filter on the hot path should do the same.
+ */
+class PassThroughSession implements FilterSession {
+  constructor(private readonly link: FilterLink) {}
+  inbound(bytes: Buffer): void {
+    this.link.deliver(bytes);
+  }
+  outbound(bytes: Buffer, endOfBatch: boolean): void {
+    this.link.write(bytes, endOfBatch);
+  }
 }
