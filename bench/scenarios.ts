@@ -16,7 +16,9 @@
  * (/proc/PID/io) and derive what Capstan itself costs: its CPU time per read
  * minus the raw echo's, and that divided by the frames a read carries.
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
+ * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
  */
+import { compressionScenario } from './compression.js';
 import { runMetricsCost } from './metrics-cost.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
@@ -107,7 +109,7 @@ function check(metric: string, kind: Target['kind'], op: Target['op'], goal: num
 }
 
 /** Builds a table from per-run values of each contender (baseline last). */
-function table(scenario: string, title: string, load: string, metrics: Metric[], runs: Map<string, Record<string, number>[]>): Table {
+export function summarize(scenario: string, title: string, load: string, metrics: Metric[], runs: Map<string, Record<string, number>[]>): Table {
   const rows = [...runs].map(([label, rs]) => ({
     label,
     values: Object.fromEntries(metrics.map((m) => [m.key, median(rs.map((r) => r[m.key] ?? 0))])),
@@ -175,7 +177,7 @@ function loadName(ctx: BenchContext): string {
 
 async function echoScenario(ctx: BenchContext, name: string, title: string, shape: Omit<Shape, 'seconds'>): Promise<Table> {
   const runs = await versusNet(ctx, name, 'lp4', (server) => echoRun(ctx, server, { ...shape, seconds: ctx.seconds }));
-  const t = table(name, title, loadName(ctx), [MSGS, P99, CPU, READS, WRITES, PER_READ, CPU_READ, ERRORS], runs);
+  const t = summarize(name, title, loadName(ctx), [MSGS, P99, CPU, READS, WRITES, PER_READ, CPU_READ, ERRORS], runs);
   frameworkCost(t);
   return t;
 }
@@ -211,7 +213,7 @@ export async function latency(ctx: BenchContext): Promise<Table[]> {
     const after = await server.stats();
     return { msgsPerSec: f.msgsPerSec, p50: f.p50, p99: f.p99, p999: f.p999, ...serverCost(before, after, f.msgs, shape.seconds), errors: f.errors };
   });
-  const fixed = table('latency-rate', `the same at a fixed ${rate} msgs/s per connection (${(rate * 100).toLocaleString('en-US')} msgs/s)`, 'capstan load --rate (in process)', [MSGS, P50, P99, P999, CPU, PER_READ, CPU_READ, ERRORS], runs);
+  const fixed = summarize('latency-rate', `the same at a fixed ${rate} msgs/s per connection (${(rate * 100).toLocaleString('en-US')} msgs/s)`, 'capstan load --rate (in process)', [MSGS, P50, P99, P999, CPU, PER_READ, CPU_READ, ERRORS], runs);
   frameworkCost(fixed);
   fixed.targets.push(
     check('p99', 'absolute', '<', 10_000, fixed.rows[0]?.values.p99 ?? 0),
@@ -244,7 +246,7 @@ export async function many(ctx: BenchContext, connections = 10_000, rate = 2): P
     },
     Math.min(ctx.rounds, 2),
   );
-  const t = table(
+  const t = summarize(
     'many',
     `${connections.toLocaleString('en-US')} connections at ${rate} msgs/s each (${(connections * rate).toLocaleString('en-US')} msgs/s), 64 B`,
     'capstan load --rate (in process)',
@@ -298,7 +300,7 @@ export async function idle(ctx: BenchContext, connections = 10_000): Promise<Tab
     },
     Math.min(ctx.rounds, 2),
   );
-  const t = table(
+  const t = summarize(
     'idle',
     `${connections.toLocaleString('en-US')} idle connections: server RSS growth per connection`,
     loadName(ctx),
@@ -320,7 +322,7 @@ export async function churn(ctx: BenchContext): Promise<Table[]> {
     const f = await echoRun(ctx, server, shape);
     return { connectsPerSec: f.msgsPerSec ?? 0, p50: f.p50 ?? 0, p99: f.p99 ?? 0, cpuPerConnUs: f.cpuPerMsgUs ?? 0, errors: f.errors ?? 0 };
   });
-  const t = table('churn', 'connection churn: connect, one 64 B lp4 echo, close; 50 at a time', loadName(ctx), [
+  const t = summarize('churn', 'connection churn: connect, one 64 B lp4 echo, close; 50 at a time', loadName(ctx), [
     { key: 'connectsPerSec', label: 'conns/s', unit: 'count', higherIsBetter: true },
     P50,
     P99,
@@ -363,7 +365,7 @@ export async function loadgen(ctx: BenchContext): Promise<Table[]> {
   } finally {
     await server.stop();
   }
-  const t = table('loadgen', 'the load client itself: one capstan load process vs tcpload against the C echo server (raw, 100 connections, 64 B, 16 in flight)', 'both, in turn', [
+  const t = summarize('loadgen', 'the load client itself: one capstan load process vs tcpload against the C echo server (raw, 100 connections, 64 B, 16 in flight)', 'both, in turn', [
     MSGS,
     P50,
     P99,
@@ -396,10 +398,10 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
     ['metrics off', []],
   ]);
   for (const run of r.runs) runs.get(run.mode === 'on' ? label : 'metrics off')?.push({ msgsPerSec: run.msgsPerSec, cpuPerMsgUs: run.cpuNsPerMsg / 1000 });
-  const t = table('metrics', "cost of counters and histograms: lp4 echo with the latency recorder, process probes and the admin endpoint scraped every second vs none of it, both servers on CPU 0 at once (100 connections, 64 B, 16 in flight); ratio: median of the rounds' paired ratios", 'tcpload (C), one per server', [MSGS, CPU], runs);
+  const t = summarize('metrics', "cost of counters and histograms: lp4 echo with the latency recorder, process probes and the admin endpoint scraped every second vs none of it, both servers on CPU 0 at once (100 connections, 64 B, 16 in flight); ratio: median of the rounds' paired ratios", 'tcpload (C), one per server', [MSGS, CPU], runs);
   t.ratios.msgsPerSec = r.ratio;
   t.targets.push(check('msgsPerSec', 'ratio', '>=', 0.98, r.ratio));
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, compression: compressionScenario };

@@ -29,6 +29,9 @@ export interface ServerStats {
   /** Read and write system calls since start (/proc/self/io; 0 where it cannot be read). */
   reads: number;
   writes: number;
+  /** Bytes written to sockets and frames sent since start (Capstan servers; 0 for the raw echo). */
+  bytesOut: number;
+  framesOut: number;
 }
 
 function syscalls(): { reads: number; writes: number } {
@@ -42,6 +45,7 @@ function syscalls(): { reads: number; writes: number } {
 
 /** Open connections, read when stats are asked for. */
 let openConnections = (): number => 0;
+let traffic = (): { bytesOut: number; framesOut: number } => ({ bytesOut: 0, framesOut: 0 });
 
 async function start(kind: string, spec: string): Promise<number> {
   if (kind === 'capstan') {
@@ -60,6 +64,10 @@ async function start(kind: string, spec: string): Promise<number> {
       },
     });
     openConnections = () => server.connectionCount;
+    traffic = () => {
+      const st = server.stats();
+      return { bytesOut: st.bytesOut, framesOut: st.framesOut };
+    };
     return (server.address as { port: number }).port;
   }
   if (kind === 'net') {
@@ -88,7 +96,7 @@ start(kind, framing).then(
         gc();
       }
       const cpu = process.cpuUsage();
-      process.send?.({ rssBytes: process.memoryUsage().rss, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls() } satisfies ServerStats);
+      process.send?.({ rssBytes: process.memoryUsage().rss, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls(), ...traffic() } satisfies ServerStats);
     });
     process.on('disconnect', () => process.exit(0));
     process.send?.({ port });

@@ -74,7 +74,7 @@ function algorithm(o: CompressionOptions): Algorithm {
     const memLevel = checkRange('memLevel', o.memLevel ?? 8, 1, 9);
     const level = checkRange('level', o.level ?? 6, 0, 9);
     return {
-      compressor: () => zlib.createDeflateRaw({ level, windowBits, memLevel }),
+      compressor: () => zlib.createDeflateRaw({ level, windowBits, memLevel, flush: c.Z_SYNC_FLUSH }),
       decompressor: () => zlib.createInflateRaw({ windowBits }),
       flushKind: c.Z_SYNC_FLUSH,
       memory: 2 ** (windowBits + 2) + 2 ** (memLevel + 9) + 2 ** windowBits + 16 * 1024,
@@ -84,7 +84,7 @@ function algorithm(o: CompressionOptions): Algorithm {
     const lgwin = checkRange('windowBits', o.windowBits ?? 18, 10, 24);
     const quality = checkRange('level', o.level ?? 5, 0, 11);
     return {
-      compressor: () => zlib.createBrotliCompress({ params: { [c.BROTLI_PARAM_QUALITY]: quality, [c.BROTLI_PARAM_LGWIN]: lgwin } }),
+      compressor: () => zlib.createBrotliCompress({ flush: c.BROTLI_OPERATION_FLUSH, params: { [c.BROTLI_PARAM_QUALITY]: quality, [c.BROTLI_PARAM_LGWIN]: lgwin } }),
       decompressor: () => zlib.createBrotliDecompress(),
       flushKind: c.BROTLI_OPERATION_FLUSH,
       memory: 3 * 2 ** lgwin + 256 * 1024,
@@ -101,7 +101,7 @@ function algorithm(o: CompressionOptions): Algorithm {
     const make = z.createZstdCompress;
     const unmake = z.createZstdDecompress;
     return {
-      compressor: () => make({ params: { [zc.ZSTD_c_compressionLevel as number]: level, [zc.ZSTD_c_windowLog as number]: windowLog } }),
+      compressor: () => make({ flush: zc.ZSTD_e_flush ?? 1, params: { [zc.ZSTD_c_compressionLevel as number]: level, [zc.ZSTD_c_windowLog as number]: windowLog } }),
       decompressor: () => unmake({}),
       flushKind: zc.ZSTD_e_flush ?? 1,
       memory: 3 * 2 ** windowLog + 256 * 1024,
@@ -149,6 +149,9 @@ class CompressionSession implements FilterSession {
   private readonly reserved: number;
   /** Plain bytes given to the compressor and not yet flushed out; compressed bytes not yet inflated. */
   private outPending = 0;
+  /** The turn's batch so far, written at its end. */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
   private inPending = 0;
   private wireIn = 0;
   private plainIn = 0;
@@ -219,17 +222,22 @@ class CompressionSession implements FilterSession {
   outbound(bytes: Buffer, endOfBatch: boolean): void {
     if (this.closed) return;
     if (bytes.length > 0) {
-      this.outPending += bytes.length;
-      this.counters.plainOut += bytes.length;
-      this.out.write(bytes);
+      this.batch.push(bytes);
+      this.batchBytes += bytes.length;
     }
-    if (endOfBatch) {
-      const flushed = this.outPending;
-      this.out.flush(this.algo.flushKind, () => {
-        this.outPending -= flushed;
-        if (!this.closed) this.link.write(EMPTY, true);
-      });
-    }
+    if (!endOfBatch) return;
+    // The compressor flushes on every write (its default flush flag), so a batch is one write:
+    // one trip to the thread pool, where a write and then a flush were two.
+    const n = this.batchBytes;
+    const data = this.batch.length === 1 ? (this.batch[0] as Buffer) : Buffer.concat(this.batch, n);
+    this.batch = [];
+    this.batchBytes = 0;
+    this.outPending += n;
+    this.counters.plainOut += n;
+    this.out.write(data, () => {
+      this.outPending -= n;
+      if (!this.closed) this.link.write(EMPTY, true);
+    });
   }
 
   inboundEnd(): void {
@@ -242,11 +250,9 @@ class CompressionSession implements FilterSession {
 
   outboundEnd(): void {
     if (this.closed) return this.link.writeEnd();
-    this.out.flush(this.algo.flushKind, () => {
-      if (!this.closed) {
-        this.link.write(EMPTY, true);
-        this.link.writeEnd();
-      }
+    // After the batches before it, every one flushed: nothing is held but what they wrote.
+    this.out.write(EMPTY, () => {
+      if (!this.closed) this.link.writeEnd();
     });
   }
 
