@@ -17,8 +17,10 @@
  * minus the raw echo's, and that divided by the frames a read carries.
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
  * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
+ * | soak         | 10 min TLS echo with churn through every stage (soak.ts)         | memory slopes bounded       |
  */
 import { compressionScenario } from './compression.js';
+import { soak } from './soak-scenario.js';
 import { runMetricsCost } from './metrics-cost.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
@@ -404,4 +406,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, compression: compressionScenario };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, compression: compressionScenario, soak };

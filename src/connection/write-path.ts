@@ -156,11 +156,21 @@ function pauseForBackpressure(c: Connection<any>): void {
  */
 export function filterSettled(c: Connection<any>): void {
   const chain = c.filters;
-  if (chain === null) return;
-  const queued = c.socket.writableLength;
+  if (chain === null || c.st > State.Ending) return;
+  const s = c.socket;
+  const queued = s.writableLength;
   c.sockQueued = queued + chain.pendingBytes;
-  if (queued === 0 && (c.flags & F_BP_PAUSED) !== 0 && c.bufferedBytes <= c.ctx.limits.highWaterBytes) socketDrained(c);
+  if ((c.flags & F_BP_PAUSED) === 0) return;
+  if (queued === 0) {
+    if (c.bufferedBytes <= c.ctx.limits.highWaterBytes) socketDrained(c);
+    return;
+  }
+  // The socket emits `drain` only after a write it refused; under its own mark it never will,
+  // so an empty write's callback (after the queued ones) looks again.
+  if (!s.writableNeedDrain) s.write(NO_BYTES, () => filterSettled(c));
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 function emitDrain(c: Connection<any>): void {
   c.flags &= ~F_DRAIN_QUEUED;
