@@ -125,9 +125,8 @@ function session(port: number, route: Route, counts: Counts): Promise<void> {
       gotBytes += d.length;
       if (gotBytes < expected.length) return;
       clearTimeout(timer);
-      const same = Buffer.concat(got).equals(expected);
-      if (same) counts.messages += frames.length;
-      if (!same) return finish('verify', 'the echo differs');
+      if (!Buffer.concat(got).equals(expected)) return finish('verify', 'the echo differs');
+      counts.messages += frames.length;
       stream.end();
       stream.once('close', () => finish(null));
     });

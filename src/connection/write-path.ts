@@ -167,7 +167,12 @@ export function filterSettled(c: Connection<any>): void {
   }
   // The socket emits `drain` only after a write it refused; under its own mark it never will,
   // so an empty write's callback (after the queued ones) looks again.
-  if (!s.writableNeedDrain) s.write(NO_BYTES, () => filterSettled(c));
+  if (s.writableNeedDrain || chain.settling) return;
+  chain.settling = true;
+  s.write(NO_BYTES, () => {
+    chain.settling = false;
+    filterSettled(c);
+  });
 }
 
 const NO_BYTES = Buffer.alloc(0);

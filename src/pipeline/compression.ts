@@ -147,12 +147,9 @@ class CompressionSession implements FilterSession {
   private readonly out: zlib.Deflate | zlib.BrotliCompress;
   private readonly in: zlib.Inflate | zlib.BrotliDecompress;
   private readonly reserved: number;
-  /** Plain bytes given to the compressor and not yet flushed out; compressed bytes not yet inflated. */
-  private outPending = 0;
   /** The turn's batch so far, written at its end. */
-  private batch: Buffer[] = [];
+  private readonly batch: Buffer[] = [];
   private batchBytes = 0;
-  private inPending = 0;
   private wireIn = 0;
   private plainIn = 0;
   private closed = false;
@@ -188,6 +185,12 @@ class CompressionSession implements FilterSession {
       link.write(chunk, false);
     });
     this.in.on('data', (chunk: Buffer) => this.inflated(chunk));
+    // The inflater's queue emptied: read the socket again if it was held.
+    this.in.on('drain', () => {
+      if (!this.holding || this.closed) return;
+      this.holding = false;
+      link.holdInbound(false);
+    });
     const broken = (err: Error) =>
       this.closed ||
       link.fail('protocol-error', capstanError('ERR_COMPRESSION', `compression: the peer's stream cannot be decompressed: ${err.message}`, { reason: 'protocol-error', cause: err }));
@@ -195,28 +198,20 @@ class CompressionSession implements FilterSession {
     this.out.on('error', broken);
   }
 
+  /** Plain bytes given to the compressor and not yet compressed out (a write leaves the queue once its output is pushed). */
   get pendingBytes(): number {
-    return this.outPending;
+    return this.closed ? 0 : this.out.writableLength;
   }
 
   inbound(bytes: Buffer): void {
     if (this.closed) return;
     this.wireIn += bytes.length;
     this.counters.wireIn += bytes.length;
-    const n = bytes.length;
-    this.inPending += n;
-    if (!this.holding && this.inPending > INBOUND_HOLD) {
-      // The thread pool inflates slower than the socket reads: stop reading until it catches up.
+    if (!this.in.write(bytes) && !this.holding && this.in.writableLength > INBOUND_HOLD) {
+      // The thread pool inflates slower than the socket reads: stop reading until its queue empties.
       this.holding = true;
       this.link.holdInbound(true);
     }
-    this.in.write(bytes, () => {
-      this.inPending -= n;
-      if (this.holding && this.inPending <= INBOUND_HOLD / 2 && !this.closed) {
-        this.holding = false;
-        this.link.holdInbound(false);
-      }
-    });
   }
 
   outbound(bytes: Buffer, endOfBatch: boolean): void {
@@ -225,25 +220,29 @@ class CompressionSession implements FilterSession {
       this.batch.push(bytes);
       this.batchBytes += bytes.length;
     }
-    if (!endOfBatch) return;
+    if (!endOfBatch || this.batchBytes === 0) {
+      if (endOfBatch) this.link.write(EMPTY, true);
+      return;
+    }
     // The compressor flushes on every write (its default flush flag), so a batch is one write:
     // one trip to the thread pool, where a write and then a flush were two.
-    const n = this.batchBytes;
-    const data = this.batch.length === 1 ? (this.batch[0] as Buffer) : Buffer.concat(this.batch, n);
-    this.batch = [];
+    const batch = this.batch;
+    const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, this.batchBytes);
+    this.counters.plainOut += this.batchBytes;
+    batch.length = 0;
     this.batchBytes = 0;
-    this.outPending += n;
-    this.counters.plainOut += n;
-    this.out.write(data, () => {
-      this.outPending -= n;
-      if (!this.closed) this.link.write(EMPTY, true);
-    });
+    this.out.write(data, this.batchWritten);
   }
+
+  /** A batch's compressed bytes went out (its `data` events come before this): the batch ends there too. */
+  private readonly batchWritten = (): void => {
+    if (!this.closed) this.link.write(EMPTY, true);
+  };
 
   inboundEnd(): void {
     if (this.closed) return;
     // What the peer sent before its FIN is decompressed and handed on first.
-    this.in.flush(this.algo.flushKind === zlib.constants.BROTLI_OPERATION_FLUSH ? zlib.constants.BROTLI_OPERATION_FLUSH : zlib.constants.Z_SYNC_FLUSH, () => {
+    this.in.flush(this.algo.flushKind, () => {
       if (!this.closed) this.link.deliverEnd();
     });
   }

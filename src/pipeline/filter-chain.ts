@@ -47,6 +47,8 @@ export class FilterChain {
   private endRequested = false;
   /** Sessions holding the socket's reads (holdInbound). */
   holds = 0;
+  /** An empty write is out to look at the marks again when it completes (write-path.ts, filterSettled). */
+  settling = false;
 
   constructor(
     c: Connection<any>,
