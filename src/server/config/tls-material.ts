@@ -67,26 +67,21 @@ export async function loadTlsMaterial(tls: ConfigTls | ConfigStartTls | undefine
       return undefined;
     }
   };
-  const pairChecked = (where: ConfigPath, e: { certFile?: string | undefined; keyFile?: string | undefined; pfxFile?: string | undefined }, required: boolean): boolean => {
-    if (e.pfxFile !== undefined && (e.certFile !== undefined || e.keyFile !== undefined)) {
-      issues.push({ path: [...where, 'pfxFile'], message: 'give pfxFile or certFile with keyFile, not both' });
-      return false;
-    }
-    if ((e.certFile === undefined) !== (e.keyFile === undefined)) {
-      issues.push({ path: [...where, e.certFile === undefined ? 'certFile' : 'keyFile'], message: 'is required: certFile and keyFile go together' });
-      return false;
-    }
-    if (required && e.pfxFile === undefined && e.certFile === undefined) {
-      issues.push({ path: where, message: 'needs certFile with keyFile, or pfxFile' });
-      return false;
-    }
-    return true;
+  /** Adds an issue when a key pair is given wrongly (or, if `required`, not at all). */
+  const pairChecked = (where: ConfigPath, e: { certFile?: string | undefined; keyFile?: string | undefined; pfxFile?: string | undefined }, required: boolean): void => {
+    if (e.pfxFile !== undefined && (e.certFile !== undefined || e.keyFile !== undefined)) issues.push({ path: [...where, 'pfxFile'], message: 'give pfxFile or certFile with keyFile, not both' });
+    else if ((e.certFile === undefined) !== (e.keyFile === undefined)) issues.push({ path: [...where, e.certFile === undefined ? 'certFile' : 'keyFile'], message: 'is required: certFile and keyFile go together' });
+    else if (required && e.pfxFile === undefined && e.certFile === undefined) issues.push({ path: where, message: 'needs certFile with keyFile, or pfxFile' });
   };
   pairChecked(at, { certFile, keyFile, pfxFile }, false);
   if (settings.clientCertificate !== undefined && settings.clientCertificate !== 'none' && caFile === undefined) {
     issues.push({ path: [...at, 'caFile'], message: `is required with clientCertificate ${settings.clientCertificate}: the CA that signs client certificates` });
   }
-  const entries = (sni ?? []).map((e, i) => ({ e, where: [...at, 'sni', i] as ConfigPath, ok: pairChecked([...at, 'sni', i], e, true) }));
+  const entries = (sni ?? []).map((e, i) => {
+    const where: ConfigPath = [...at, 'sni', i];
+    pairChecked(where, e, true);
+    return { e, where };
+  });
   const [cert, key, pfx, ca, sniRead] = await Promise.all([
     read([...at, 'certFile'], certFile, false),
     read([...at, 'keyFile'], keyFile, false),
@@ -107,8 +102,14 @@ export async function loadTlsMaterial(tls: ConfigTls | ConfigStartTls | undefine
   ]);
   if (issues.length > before) return undefined;
   const base: TlsServerOptions = { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}), ...(sniRead.length > 0 ? { sni: sniRead } : {}) };
-  const files = watchedFiles(dir, { certFile, keyFile, pfxFile, passphrase: settings.passphrase, sni });
-  const watching = watch === undefined || watch === false ? undefined : { files, intervalMs: typeof watch === 'object' ? (watch.intervalMs ?? 2_000) : 2_000, settings: { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}) } };
+  const watching =
+    watch === undefined || watch === false
+      ? undefined
+      : {
+          files: watchedFiles(dir, { certFile, keyFile, pfxFile, passphrase: settings.passphrase, sni }),
+          intervalMs: typeof watch === 'object' ? (watch.intervalMs ?? 2_000) : 2_000,
+          settings: { ...settings, ...(ca !== undefined ? { ca: ca as string } : {}) },
+        };
   let material: TlsServerOptions;
   let selfSigned = false;
   if (pfx !== undefined) material = { ...base, pfx: pfx as Buffer };
