@@ -16,10 +16,12 @@
  * (/proc/PID/io) and derive what Capstan itself costs: its CPU time per read
  * minus the raw echo's, and that divided by the frames a read carries.
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
+ * | filters      | one pass-through filter vs none, paired, with an A/A control     | msgs/s ≥ 0.98               |
  * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
  * | soak         | 10 min TLS echo with churn through every stage (soak.ts)         | memory slopes bounded       |
  */
 import { compressionScenario } from './compression.js';
+import { filters } from './filters.js';
 import { soak } from './soak-scenario.js';
 import { runMetricsCost } from './metrics-cost.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
@@ -406,4 +408,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, compression: compressionScenario, soak };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak };
