@@ -65,6 +65,11 @@ export interface Encoder {
    *   (for example longer than a 1-byte length field allows).
    */
   encode(frame: Buffer, out: FrameSink): void;
+  /**
+   * Appends a string frame without first copying it into a Buffer of its own
+   * (a WebSocket text message). Without it, strings are sent as their UTF-8 bytes.
+   */
+  encodeText?(text: string, out: FrameSink): void;
 }
 
 /**

@@ -157,6 +157,14 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal */ stallDone = 0;
   /** @internal When the frame waiting for more bytes began arriving (ms); 0 while no frame is partly received. */
   partialAt = 0;
+  /**
+   * @internal A deadline of the protocol spoken on top (a WebSocket's upgrade,
+   * heartbeat or close handshake), in ms on the wheel's clock; 0 while none.
+   * When it passes, `protocolDue` is called and either acts or moves it.
+   */
+  protocolAt = 0;
+  /** @internal What runs when {@link protocolAt} passes; set together with it. */
+  protocolDue: ((conn: Connection<any>, now: number) => void) | null = null;
 
   /** @internal */ outSlab: Buffer | null = null;
   /** @internal */ outStart = 0;
@@ -255,7 +263,10 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   send(frame: Buffer | string): boolean {
     if (this.st !== State.Open) return false;
     sink.target = this;
-    this.encoder.encode(typeof frame === 'string' ? Buffer.from(frame) : frame, sink);
+    const enc = this.encoder;
+    if (typeof frame !== 'string') enc.encode(frame, sink);
+    else if (enc.encodeText !== undefined) enc.encodeText(frame, sink);
+    else enc.encode(Buffer.from(frame), sink);
     const ctx = this.ctx;
     ctx.counters.framesOut++;
     if ((this.flags & F_IN_DATA) === 0 && (this.flags & F_DIRTY) === 0) scheduleFlush(this);
@@ -549,6 +560,16 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   /** @internal Timeouts, checked lazily when the wheel says one may be due (deadlines.ts). */
   onWheelDue(now: number): void {
     checkDeadlines(this, now);
+  }
+
+  /**
+   * @internal Sets (or, with 0, clears) the protocol deadline and files the
+   * connection on the wheel by then; `due` runs when it passes.
+   */
+  setProtocolDeadline(at: number, due: (conn: Connection<any>, now: number) => void): void {
+    this.protocolAt = at;
+    this.protocolDue = due;
+    if (at > 0 && this.st <= State.Ending) this.ctx.wheel.scheduleBy(this, at);
   }
 
   /** @internal */

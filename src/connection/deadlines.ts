@@ -13,6 +13,7 @@
  * | write stall        | last completed write while queued | destroy `write-timeout`     |
  * | linger             | our FIN                           | destroy `linger-timeout`    |
  * | quiet (shutdown)   | last byte read, while draining    | end `shutdown`              |
+ * | protocol           | set by the protocol on top (a WebSocket's upgrade, heartbeat, close handshake) | its own |
  */
 import type { Connection } from './connection.js';
 import { State } from './connection.js';
@@ -38,6 +39,14 @@ export function checkDeadlines(c: Connection<any>, now: number): void {
     return;
   }
   let next = Infinity;
+  if (c.protocolAt > 0) {
+    if (now >= c.protocolAt) {
+      c.protocolAt = 0;
+      (c.protocolDue as (conn: Connection<any>, now: number) => void)(c, now);
+      if (c.st >= State.Closing) return;
+    }
+    if (c.protocolAt > 0) next = c.protocolAt;
+  }
   if (c.st === State.Ending && L.lingerMs > 0) {
     const due = c.endAt + L.lingerMs;
     if (now >= due) return void c.destroy('linger-timeout');
@@ -104,8 +113,8 @@ export function checkDeadlines(c: Connection<any>, now: number): void {
 /** Files `c` on the wheel at its earliest deadline, if it has one. */
 export function scheduleNextDeadline(c: Connection<any>, now: number): void {
   const L = c.ctx.limits;
-  let next = Infinity;
-  if (c.st === State.Ending && L.lingerMs > 0) next = c.endAt + L.lingerMs;
+  let next = c.protocolAt > 0 ? c.protocolAt : Infinity;
+  if (c.st === State.Ending && L.lingerMs > 0) next = Math.min(next, c.endAt + L.lingerMs);
   if (c.st === State.Open) {
     if ((c.flags & F_GOT_FIRST_BYTE) === 0 && L.firstByteTimeoutMs > 0) next = Math.min(next, c.openedAt + L.firstByteTimeoutMs);
     if (c.partialAt !== 0 && L.frameTimeoutMs > 0) next = Math.min(next, c.partialAt + L.frameTimeoutMs);
