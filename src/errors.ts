@@ -39,7 +39,13 @@ export type ErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_PLUGIN'
   | 'ERR_OVERLOADED'
-  | 'ERR_WORKER';
+  | 'ERR_WORKER'
+  | 'ERR_WS_HANDSHAKE'
+  | 'ERR_WS_PROTOCOL'
+  | 'ERR_WS_INVALID_UTF8'
+  | 'ERR_WS_MESSAGE_TOO_LARGE'
+  | 'ERR_WS_HEARTBEAT'
+  | 'ERR_WS_CLOSE_TIMEOUT';
 
 /** Extra facts an error carries: the numbers involved and, when it closes a connection, why. */
 export interface ErrorDetails {

@@ -22,6 +22,11 @@
  * | `connect-failed`     | -          | a client connection could not be established                    |
  * | `shutdown`           | us         | the server closed and the grace period ran out                  |
  * | `refused`            | us         | turned away after accept: a limit, once a PROXY header named the client |
+ * | `upgrade-refused`    | us         | an HTTP upgrade (WebSocket handshake) was answered with an error status |
+ * | `invalid-data`       | us         | a WebSocket text message or close reason was not valid UTF-8 (1007) |
+ * | `policy-violation`   | us         | a WebSocket peer broke a rule of ours, not of the protocol (1008) |
+ * | `heartbeat-timeout`  | us         | a WebSocket peer did not answer our ping in time                |
+ * | `close-timeout`      | us         | a WebSocket peer did not answer our close frame in time         |
  * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
  */
 export type CloseReason =
@@ -43,6 +48,11 @@ export type CloseReason =
   | 'connect-failed'
   | 'shutdown'
   | 'refused'
+  | 'upgrade-refused'
+  | 'invalid-data'
+  | 'policy-violation'
+  | 'heartbeat-timeout'
+  | 'close-timeout'
   | 'error';
 
 /** Every close reason, in a fixed order (used to lay out counters). */
@@ -65,6 +75,11 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'connect-failed',
   'shutdown',
   'refused',
+  'upgrade-refused',
+  'invalid-data',
+  'policy-violation',
+  'heartbeat-timeout',
+  'close-timeout',
   'error',
 ];
 

@@ -35,6 +35,8 @@ import { isTrusted, resolveProxyPolicy, type ProxyProtocolOption } from '../pipe
 import { TlsAcceptor } from '../pipeline/tls-acceptor.js';
 import type { Filter } from '../pipeline/filter.js';
 import { F_ADDRESS_COUNTED } from '../connection/flags.js';
+import { websocket, type WebSocketServer } from '../websocket/server.js';
+import type { WebSocketServerOptions } from '../websocket/options.js';
 import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
 export type Transport = 'tcp' | 'tls' | 'unix';
@@ -82,8 +84,14 @@ export interface ListenOptions<D = unknown> {
   filters?: Filter[];
   /** Framing. Default `raw()`. */
   codec?: Codec;
-  /** What to do with connections and frames. */
-  handler: Handler<D>;
+  /** What to do with connections and frames (not with `websocket`, which brings its own). */
+  handler?: Handler<D>;
+  /**
+   * Serve WebSocket (RFC 6455) on this listener: endpoints by path with their
+   * handlers, or a server made with `websocket()` (to read its stats). Takes
+   * the place of `codec` and `handler`. See docs/websocket.md.
+   */
+  websocket?: WebSocketServerOptions<any> | WebSocketServer;
   /** Bounds; each has a safe default (see {@link Limits}). */
   limits?: LimitsOptions;
   /** A pino-compatible logger. Default: pino on stderr at `warn`. */
@@ -157,6 +165,7 @@ export function supportsReusePort(): boolean {
 
 /** Starts a listener. Rejects with `ERR_INVALID_OPTION`/`ERR_UNKNOWN_OPTION` before binding, or `ERR_LISTEN_FAILED`. */
 export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Server<D>> {
+  if (options.websocket !== undefined) options = withWebSocket(options);
   validateOptions('listen', ListenOptionsSchema, options);
   if (typeof (options.handler as unknown) !== 'object' || options.handler === null) {
     throw capstanError('ERR_INVALID_OPTION', 'listen: option handler must be an object of handler methods', { path: 'handler' });
@@ -174,6 +183,19 @@ export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Se
   const listener = new Listener<D>(options, transport);
   await listener.start();
   return listener;
+}
+
+function withWebSocket<D>(options: ListenOptions<D>): ListenOptions<D> {
+  const { websocket: ws, ...rest } = options;
+  if (rest.codec !== undefined || rest.handler !== undefined) {
+    throw capstanError('ERR_INVALID_OPTION', 'listen: option websocket brings its own codec and handler; give neither', { path: rest.codec !== undefined ? 'codec' : 'handler' });
+  }
+  const server = isWebSocketServer(ws) ? ws : websocket(ws as WebSocketServerOptions<any>);
+  return { ...rest, codec: server.codec, handler: server.handler };
+}
+
+function isWebSocketServer(x: unknown): x is WebSocketServer {
+  return typeof x === 'object' && x !== null && typeof (x as WebSocketServer).stats === 'function' && typeof (x as WebSocketServer).codec === 'object';
 }
 
 class Listener<D> implements Server<D> {
@@ -216,7 +238,7 @@ class Listener<D> implements Server<D> {
     const perAddress = this.perAddress;
     const counters = this.counters;
     this.ctx = {
-      handler: options.handler,
+      handler: options.handler as Handler<D>,
       codec,
       limits: this.limits,
       counters,

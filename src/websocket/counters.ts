@@ -1,0 +1,69 @@
+/**
+ * A WebSocket server's counters: plain number fields bumped on the hot path,
+ * read only when someone asks for {@link WebSocketCounters.snapshot}.
+ */
+
+/** What a WebSocket server has done since it started. */
+export interface WebSocketStats {
+  handshakesAccepted: number;
+  /** Refused upgrades (and plain requests answered with an error) by HTTP status. */
+  handshakesRefused: Record<string, number>;
+  /** Plain HTTP requests answered by the `request` hook. */
+  httpRequests: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Payload bytes of whole messages. */
+  bytesIn: number;
+  bytesOut: number;
+  pingsIn: number;
+  pingsOut: number;
+  pongsIn: number;
+  pongsOut: number;
+  /** Close frames we sent, by code. */
+  closesSent: Record<string, number>;
+  /** Close frames the peers sent, by code (1005: no code). */
+  closesReceived: Record<string, number>;
+  /** Open WebSockets (upgraded connections). */
+  open: number;
+}
+
+export class WebSocketCounters {
+  handshakesAccepted = 0;
+  httpRequests = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  pingsIn = 0;
+  pingsOut = 0;
+  pongsIn = 0;
+  pongsOut = 0;
+  open = 0;
+  readonly refused = new Map<number, number>();
+  readonly closesSent = new Map<number, number>();
+  readonly closesReceived = new Map<number, number>();
+
+  static bump(m: Map<number, number>, key: number): void {
+    m.set(key, (m.get(key) ?? 0) + 1);
+  }
+
+  snapshot(): WebSocketStats {
+    const obj = (m: Map<number, number>) => Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]));
+    return {
+      handshakesAccepted: this.handshakesAccepted,
+      handshakesRefused: obj(this.refused),
+      httpRequests: this.httpRequests,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      pingsIn: this.pingsIn,
+      pingsOut: this.pingsOut,
+      pongsIn: this.pongsIn,
+      pongsOut: this.pongsOut,
+      closesSent: obj(this.closesSent),
+      closesReceived: obj(this.closesReceived),
+      open: this.open,
+    };
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * WebSocket: what an endpoint's handler holds for one peer. A thin face over
+ * the upgraded {@link Connection} (same limits, backpressure and close
+ * reasons); it adds message types, the close handshake and heartbeats.
+ *
+ * ```
+ *  OPEN ── close(code) ──► CLOSE SENT ── peer's close ──► connection ends ─► close()
+ *    │                         └── closeTimeoutMs ──► destroyed (close-timeout)
+ *    └── peer's close ──► our close echoed ──► connection ends ─► close()
+ * ```
+ */
+import type { CloseReason } from '../connection/close-reason.js';
+import { State, type Connection } from '../connection/connection.js';
+import { capstanError } from '../errors.js';
+import { WebSocketCounters } from './counters.js';
+import { OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, OP_BINARY, isValidCloseCode, type FrameEncoder } from './frame.js';
+import type { ResolvedEndpoint } from './options.js';
+
+const W_CLOSE_SENT = 1;
+const W_CLOSE_RECEIVED = 2;
+const W_CLOSED = 4;
+
+const EMPTY = Buffer.alloc(0);
+
+/** The per-endpoint pieces every WebSocket of that endpoint shares. */
+export interface EndpointRuntime<D> {
+  readonly settings: ResolvedEndpoint<D>;
+  readonly counters: WebSocketCounters;
+  readonly encoder: FrameEncoder;
+}
+
+/** One WebSocket. Handlers receive it in every call; keep it to send later. */
+export class WebSocket<D = unknown> {
+  /** Your per-socket state; starts as what the `upgrade` hook returned in `data`. */
+  data: D;
+  /** The connection underneath (addresses, TLS facts, `pause`/`resume`). */
+  readonly conn: Connection<unknown>;
+  /** The request target of the upgrade (`/chat?room=1`). */
+  readonly url: string;
+  /** The negotiated subprotocol, or `''`. */
+  readonly protocol: string;
+  /** @internal */ readonly ep: EndpointRuntime<D>;
+  /** @internal W_* bits. */ wflags = 0;
+  /** @internal The close code to report (set by the first close frame either way). */ code = 1006;
+  /** @internal */ closeText = '';
+  /** @internal When our unanswered ping went out (ms), 0 when none is outstanding. */ pingAt = 0;
+
+  /** @internal Built by the server when a handshake is accepted. */
+  constructor(conn: Connection<unknown>, ep: EndpointRuntime<D>, url: string, protocol: string, data: D) {
+    this.conn = conn;
+    this.ep = ep;
+    this.url = url;
+    this.protocol = protocol;
+    this.data = data;
+  }
+
+  /** True while messages can be sent: open, and no close frame sent. */
+  get isOpen(): boolean {
+    return (this.wflags & W_CLOSE_SENT) === 0 && this.conn.st === State.Open;
+  }
+
+  /** Outbound bytes queued and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.conn.bufferedBytes;
+  }
+
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.conn.remotePort;
+  }
+
+  /**
+   * Queues a message for this turn's write. A string goes as text; a Buffer as
+   * binary unless `isBinary` is false (a Buffer you know holds UTF-8).
+   * @returns what `Connection.send` returns: `false` when closed (dropped) or
+   *   above the high-water mark (queued: wait for `drain`).
+   */
+  send(data: Buffer | string, isBinary?: boolean): boolean {
+    const c = this.conn;
+    if ((this.wflags & W_CLOSE_SENT) !== 0 || c.st !== State.Open) return false;
+    const ctr = this.ep.counters;
+    ctr.messagesOut++;
+    if (typeof data === 'string') {
+      ctr.bytesOut += data.length;
+      if (isBinary === true) this.ep.encoder.next = 0x80 | OP_BINARY;
+    } else {
+      ctr.bytesOut += data.length;
+      if (isBinary === false) this.ep.encoder.next = 0x80 | OP_TEXT;
+    }
+    return c.send(data);
+  }
+
+  /** Sends a ping (at most 125 bytes of payload). */
+  ping(payload: Buffer | string = EMPTY): boolean {
+    return this.control(OP_PING, payload) && (this.ep.counters.pingsOut++, true);
+  }
+
+  /** Sends an unsolicited pong (a heartbeat the peer does not answer). */
+  pong(payload: Buffer | string = EMPTY): boolean {
+    return this.control(OP_PONG, payload) && (this.ep.counters.pongsOut++, true);
+  }
+
+  /**
+   * Starts the close handshake: sends a close frame with `code` and `reason`
+   * (at most 123 bytes of UTF-8), then waits `closeTimeoutMs` for the peer's.
+   * @throws CapstanError `ERR_INVALID_OPTION` for a code a peer may not receive or a reason too long.
+   */
+  close(code: number = 1000, reason = ''): void {
+    if (!isValidCloseCode(code)) throw capstanError('ERR_INVALID_OPTION', `close: code ${code} may not be sent (1000-1003, 1007-1014, 3000-4999)`, { path: 'code' });
+    if (Buffer.byteLength(reason) > 123) throw capstanError('ERR_INVALID_OPTION', 'close: a close reason takes at most 123 bytes', { path: 'reason' });
+    this.sendClose(code, reason, 'local-end');
+  }
+
+  /** Drops the connection at once (no close handshake). */
+  terminate(): void {
+    this.conn.destroy('local-destroy');
+  }
+
+  /** @internal Sends our close frame once and starts the close timeout. */
+  sendClose(code: number, reason: string, why: CloseReason): void {
+    const c = this.conn;
+    if ((this.wflags & W_CLOSE_SENT) !== 0 || c.st !== State.Open) return;
+    const body = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));
+    body.writeUInt16BE(code, 0);
+    body.write(reason, 2, 'utf8');
+    this.ep.encoder.next = 0x80 | OP_CLOSE;
+    c.send(body);
+    this.wflags |= W_CLOSE_SENT;
+    WebSocketCounters.bump(this.ep.counters.closesSent, code);
+    c.reason ??= why;
+    if ((this.wflags & W_CLOSE_RECEIVED) !== 0) {
+      c.end();
+      return;
+    }
+    this.code = code;
+    this.closeText = reason;
+    c.setProtocolDeadline(c.ctx.wheel.now() + this.ep.settings.closeTimeoutMs, closeTimedOut);
+  }
+
+  /** @internal The peer's close frame arrived. */
+  peerClosed(code: number, reason: string): void {
+    this.wflags |= W_CLOSE_RECEIVED;
+    WebSocketCounters.bump(this.ep.counters.closesReceived, code);
+    this.code = code;
+    this.closeText = reason;
+    const c = this.conn;
+    if ((this.wflags & W_CLOSE_SENT) === 0) {
+      // Echo the code (RFC 6455 §5.5.1); a close without a code is answered without one.
+      c.reason ??= 'peer-closed';
+      this.wflags |= W_CLOSE_SENT;
+      this.ep.encoder.next = 0x80 | OP_CLOSE;
+      let body = EMPTY;
+      if (code !== 1005) {
+        body = Buffer.allocUnsafe(2);
+        body.writeUInt16BE(code, 0);
+      }
+      c.send(body);
+      WebSocketCounters.bump(this.ep.counters.closesSent, code === 1005 ? 1000 : code);
+    }
+    c.end();
+  }
+
+  /** @internal True once a close frame went out. */
+  get closeSent(): boolean {
+    return (this.wflags & W_CLOSE_SENT) !== 0;
+  }
+
+  /** @internal Marks the close callback as delivered; false if it already was. */
+  markClosed(): boolean {
+    if ((this.wflags & W_CLOSED) !== 0) return false;
+    this.wflags |= W_CLOSED;
+    return true;
+  }
+
+  private control(op: number, payload: Buffer | string): boolean {
+    const c = this.conn;
+    if ((this.wflags & W_CLOSE_SENT) !== 0 || c.st !== State.Open) return false;
+    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    if (body.length > 125) throw capstanError('ERR_INVALID_OPTION', `a control frame payload takes at most 125 bytes, not ${body.length}`, { path: 'payload' });
+    this.ep.encoder.next = 0x80 | op;
+    c.send(body);
+    return true;
+  }
+}
+
+function closeTimedOut(c: Connection<any>, now: number): void {
+  const ws = c.data as WebSocket<unknown>;
+  c.destroy(
+    'close-timeout',
+    capstanError('ERR_WS_CLOSE_TIMEOUT', `the peer did not answer our close frame within closeTimeoutMs ${ws.ep.settings.closeTimeoutMs}`, { reason: 'close-timeout', limit: ws.ep.settings.closeTimeoutMs, actual: now }),
+  );
+}
