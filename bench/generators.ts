@@ -32,8 +32,8 @@ export interface Shape {
   size: number;
   depth: number;
   seconds: number;
-  /** `lp4` or `raw`. */
-  framing: 'lp4' | 'raw';
+  /** `lp4`, `raw` or `ws` (WebSocket: tcpload's handshake and masked binary frames). */
+  framing: 'lp4' | 'raw' | 'ws';
   mode: 'echo' | 'idle' | 'churn';
   /** Source addresses for many connections, `127.0.0.2-127.0.0.50`. */
   srcIps?: string;
@@ -96,6 +96,7 @@ function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: 
 function tcploadArgs(port: number, s: Shape): string[] {
   const args = ['--port', String(port), '--conns', String(s.conns), '--size', String(s.size), '--depth', String(s.depth), '--seconds', String(s.seconds)];
   if (s.framing === 'lp4') args.push('--lp4');
+  if (s.framing === 'ws') args.push('--ws');
   if (s.mode === 'idle') args.push('--idle');
   if (s.mode === 'churn') args.push('--churn');
   if (s.srcIps !== undefined) args.push('--src-ips', s.srcIps);

@@ -48,7 +48,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
  * A Node benchmark server (`capstan` with a framing, or `net`) on CPU 0; `script`
  * runs another build's server (bench/ab.ts compares two builds).
  */
-export async function startNodeServer(kind: 'capstan' | 'net', framing: string, pin: boolean, script = SERVER): Promise<BenchServer> {
+export async function startNodeServer(kind: 'capstan' | 'net' | 'capstan-ws' | 'ws', framing: string, pin: boolean, script = SERVER): Promise<BenchServer> {
   const [cmd, args] = pinned(pin, 0, process.execPath, ['--expose-gc', ...nodeArgs(), script, kind, framing]);
   // spawn with an IPC channel rather than fork, so taskset can wrap the command.
   const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -65,7 +65,7 @@ export async function startNodeServer(kind: 'capstan' | 'net', framing: string, 
       else child.send({ cmd: 'stats', gc });
     });
   return {
-    label: kind === 'capstan' ? `capstan ${framing}` : 'net raw echo',
+    label: kind === 'capstan' ? `capstan ${framing}` : kind === 'net' ? 'net raw echo' : kind === 'ws' ? 'ws echo' : 'capstan ws',
     port,
     stats(gc = false) {
       const next = queue.then(() => ask(gc));

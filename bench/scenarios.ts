@@ -15,6 +15,7 @@
  * The echo scenarios also count the server's read and write system calls
  * (/proc/PID/io) and derive what Capstan itself costs: its CPU time per read
  * minus the raw echo's, and that divided by the frames a read carries.
+ * | websocket    | WebSocket echo (tcpload --ws) vs `ws` and the raw `net` echo, 64 B, depth 16 | msgs/s ≥ 0.8 of raw |
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
  * | filters      | one pass-through filter vs none, paired, with an A/A control     | msgs/s ≥ 0.98               |
  * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
@@ -24,6 +25,7 @@ import { compressionScenario } from './compression.js';
 import { filters } from './filters.js';
 import { soak } from './soak-scenario.js';
 import { runMetricsCost } from './metrics-cost.js';
+import { websocket } from './websocket.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
 import type { ServerStats } from './server.js';
@@ -75,22 +77,22 @@ export interface Table {
   derived?: Record<string, number>;
 }
 
-const MSGS: Metric = { key: 'msgsPerSec', label: 'msgs/s', unit: 'count', higherIsBetter: true };
+export const MSGS: Metric = { key: 'msgsPerSec', label: 'msgs/s', unit: 'count', higherIsBetter: true };
 const P50: Metric = { key: 'p50', label: 'p50', unit: 'us', higherIsBetter: false };
-const P99: Metric = { key: 'p99', label: 'p99', unit: 'us', higherIsBetter: false };
+export const P99: Metric = { key: 'p99', label: 'p99', unit: 'us', higherIsBetter: false };
 const P999: Metric = { key: 'p999', label: 'p99.9', unit: 'us', higherIsBetter: false };
-const CPU: Metric = { key: 'cpuPerMsgUs', label: 'CPU/msg', unit: 'us', higherIsBetter: false };
-const ERRORS: Metric = { key: 'errors', label: 'errors', unit: 'count', higherIsBetter: false };
-const READS: Metric = { key: 'readsPerSec', label: 'reads/s', unit: 'count', higherIsBetter: false };
-const WRITES: Metric = { key: 'writesPerSec', label: 'writes/s', unit: 'count', higherIsBetter: false };
-const CPU_READ: Metric = { key: 'cpuPerReadUs', label: 'CPU/read', unit: 'us', higherIsBetter: false };
-const PER_READ: Metric = { key: 'msgsPerRead', label: 'msgs/read', unit: 'ratio', higherIsBetter: true };
+export const CPU: Metric = { key: 'cpuPerMsgUs', label: 'CPU/msg', unit: 'us', higherIsBetter: false };
+export const ERRORS: Metric = { key: 'errors', label: 'errors', unit: 'count', higherIsBetter: false };
+export const READS: Metric = { key: 'readsPerSec', label: 'reads/s', unit: 'count', higherIsBetter: false };
+export const WRITES: Metric = { key: 'writesPerSec', label: 'writes/s', unit: 'count', higherIsBetter: false };
+export const CPU_READ: Metric = { key: 'cpuPerReadUs', label: 'CPU/read', unit: 'us', higherIsBetter: false };
+export const PER_READ: Metric = { key: 'msgsPerRead', label: 'msgs/read', unit: 'ratio', higherIsBetter: true };
 
 /**
  * What Capstan adds to each read and each frame: its CPU time per read minus the
  * raw echo's (both count the same system calls), and that over its frames per read.
  */
-function frameworkCost(t: Table): void {
+export function frameworkCost(t: Table): void {
   const [capstan, raw] = [t.rows[0]?.values, t.rows[t.rows.length - 1]?.values];
   if (capstan === undefined || raw === undefined || !(capstan.cpuPerReadUs ?? 0) || !(raw.cpuPerReadUs ?? 0)) return;
   const perRead = (capstan.cpuPerReadUs as number) - (raw.cpuPerReadUs as number);
@@ -101,13 +103,13 @@ function frameworkCost(t: Table): void {
   t.derived = { frameworkNsPerRead: perRead * 1000, frameworkNsPerFrame: perFrame * 1000 };
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length === 0 ? 0 : s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-function check(metric: string, kind: Target['kind'], op: Target['op'], goal: number, actual: number): Target {
+export function check(metric: string, kind: Target['kind'], op: Target['op'], goal: number, actual: number): Target {
   const pass = op === '>=' ? actual >= goal : op === '<=' ? actual <= goal : actual < goal;
   return { metric, kind, op, goal, actual, pass };
 }
@@ -152,7 +154,7 @@ async function versusNet(ctx: BenchContext, name: string, framing: string, measu
 }
 
 /** One echo run: warm-up, then the measured run with the server's CPU time around it. */
-async function echoRun(ctx: BenchContext, server: BenchServer, shape: Shape): Promise<Record<string, number>> {
+export async function echoRun(ctx: BenchContext, server: BenchServer, shape: Shape): Promise<Record<string, number>> {
   const generate = (s: Shape): Promise<LoadFigures> => (ctx.tcpload !== null ? tcpload(ctx.tcpload, server.port, s, ctx.pin) : capstanLoadHere(server.port, s));
   await generate({ ...shape, seconds: ctx.warmupSec });
   const before = await server.stats();
@@ -162,7 +164,7 @@ async function echoRun(ctx: BenchContext, server: BenchServer, shape: Shape): Pr
 }
 
 /** The server's CPU time and system calls between two readings, per message and per read. */
-function serverCost(before: ServerStats, after: ServerStats, msgs: number, seconds: number): Record<string, number> {
+export function serverCost(before: ServerStats, after: ServerStats, msgs: number, seconds: number): Record<string, number> {
   const cpuUs = after.cpuUs - before.cpuUs;
   const reads = after.reads - before.reads;
   const writes = after.writes - before.writes;
@@ -175,7 +177,7 @@ function serverCost(before: ServerStats, after: ServerStats, msgs: number, secon
   };
 }
 
-function loadName(ctx: BenchContext): string {
+export function loadName(ctx: BenchContext): string {
   return ctx.tcpload !== null ? 'tcpload (C)' : 'capstan load (in process; tcpload could not be built)';
 }
 
@@ -408,4 +410,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket };

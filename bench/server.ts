@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { codecFromName } from '../src/codecs/registry.js';
 import { compression, listen, passThrough, silentLogger, type Filter } from '../src/index.js';
+import { startWebSocketServer } from './ws-servers.js';
 
 function filterFromName(name: string): Filter {
   if (name === 'pass') return passThrough();
@@ -81,6 +82,11 @@ async function start(kind: string, spec: string): Promise<number> {
     openConnections = () => open;
     await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 511 }, resolve));
     return (server.address() as net.AddressInfo).port;
+  }
+  if (kind === 'capstan-ws' || kind === 'ws') {
+    const s = await startWebSocketServer(kind);
+    openConnections = s.open;
+    return s.port;
   }
   throw new Error(`unknown server kind ${kind}`);
 }
