@@ -113,7 +113,8 @@ export interface WsPeer {
 }
 
 export async function wsConnect(port: number, path = '/', extra: Record<string, string> = {}): Promise<WsPeer> {
-  const peer = await rawConnect({ port, host: '127.0.0.1' });
+  // A WebSocket client closes TCP once the server has (RFC 6455 §7.1.1); a half-open peer would leave the server waiting out its linger.
+  const peer = await rawConnect({ port, host: '127.0.0.1', allowHalfOpen: false });
   peer.socket.write(upgradeRequest(path, extra));
   const head = await waitFor(peer, (b) => b.indexOf('\r\n\r\n') >= 0);
   const end = head.indexOf('\r\n\r\n') + 4;
