@@ -57,7 +57,12 @@ export interface CliRun {
 
 /** Spawns `node dist/src/cli.js <args>`. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return runNode([CLI, ...args], options);
+}
+
+/** Spawns `node <args>` (a script of the test's own, run like the CLI). */
+export function runNode(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,7 +104,7 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
           resolve(found);
         } else if (hasExited) {
           done();
-          reject(new Error(`the CLI exited before ${what}\nstdout:\n${out.join('\n')}\nstderr:\n${err.join('\n')}`));
+          reject(new Error(`the process exited before ${what}\nstdout:\n${out.join('\n')}\nstderr:\n${err.join('\n')}`));
         }
       };
       const timer = setTimeout(() => {
