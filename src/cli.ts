@@ -4,6 +4,7 @@
  * demand so `capstan load` does not pay for the application server.
  */
 import { readFileSync } from 'node:fs';
+import { didYouMean } from './suggest.js';
 
 type Main = (argv: string[]) => Promise<number>;
 
@@ -45,7 +46,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[command];
   if (entry === undefined) {
-    process.stderr.write(`capstan: unknown command '${command}'\n\n${usage()}`);
+    const hint = didYouMean(command, Object.keys(COMMANDS)).trimEnd();
+    process.stderr.write(`capstan: unknown command ${JSON.stringify(command)}${hint === '' ? '' : ` (${hint})`}\nRun "capstan --help" for the commands.\n`);
     return 2;
   }
   const main = await entry.load();

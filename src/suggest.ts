@@ -7,21 +7,26 @@
  * The known name closest to `name`, or `undefined` when none is close enough.
  * Case is ignored; swapping two neighbouring letters counts as one edit. Names
  * of up to four characters allow one edit, longer ones two, so short typos
- * are not "corrected" into unrelated words.
+ * are not "corrected" into unrelated words. Failing that, a name of three or
+ * more characters that begins exactly one known name suggests that name.
  */
 export function closest(name: string, known: Iterable<string>): string | undefined {
+  const names = [...known];
   const typed = name.toLowerCase();
   const allowed = typed.length <= 4 ? 1 : 2;
   let best: string | undefined;
   let bestDistance = allowed + 1;
-  for (const k of known) {
+  for (const k of names) {
     const d = editDistance(typed, k.toLowerCase());
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
     }
   }
-  return best;
+  if (best !== undefined || typed.length < 3) return best;
+  // A cut-short name (`--port` for `--port-offset`) is far in edits but plain to a reader, when only one name starts so.
+  const longer = names.filter((k) => k.toLowerCase().startsWith(typed));
+  return longer.length === 1 ? longer[0] : undefined;
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */

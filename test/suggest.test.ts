@@ -23,6 +23,12 @@ describe('did you mean', () => {
     assert.equal(closest('colour', ['config', 'workers']), undefined);
   });
 
+  it('completes a name cut short when only one known name begins so', () => {
+    assert.equal(closest('port', ['port-offset', 'config']), 'port-offset');
+    assert.equal(closest('conn', ['connections', 'connect-rate']), undefined);
+    assert.equal(closest('po', ['port-offset']), undefined);
+  });
+
   it('phrases the hint as the start of a message, or says nothing', () => {
     assert.equal(didYouMean('prot', ['port'], (g) => `--${g}`), 'did you mean --port? ');
     assert.equal(didYouMean('colour', ['port']), '');

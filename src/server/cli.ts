@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseFlags, usageError, type FlagSpec, type ParsedFlags } from '../cli-args.js';
 import { isCapstanError } from '../errors.js';
 import { loadConfig } from './config/load.js';
 import type { Overrides } from './config/resolve.js';
@@ -22,9 +22,7 @@ import { LOG_LEVELS, type LogLevel } from './config/schema.js';
 import { EXIT, reportStartError, runServe } from './serve.js';
 import { enableInstructions, renderUnit } from './systemd.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-const COMMON: Options = {
+const COMMON: FlagSpec = {
   config: { type: 'string', short: 'c' },
   workers: { type: 'string', short: 'w' },
   'port-offset': { type: 'string' },
@@ -83,23 +81,25 @@ function readVersion(): string {
   return pkg.version;
 }
 
-/** Parses argv; a bad command line prints the problem and the help and yields `null`. */
-function parse(argv: string[], options: Options, help: string): Record<string, string | boolean | undefined> | null {
+type Values = ParsedFlags['values'] & { _: string };
+
+/** Parses argv; a bad command line is reported (one line and where the help is) and yields `null`. */
+function parse(command: string, argv: string[], options: FlagSpec, positionals = false): Values | null {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    (values as Record<string, unknown>)._ = positionals.join(' ');
-    return values as Record<string, string | boolean | undefined>;
+    const { values, positionals: rest } = parseFlags(argv, options, positionals);
+    return { ...values, _: rest.join(' ') };
   } catch (err) {
-    process.stderr.write(`capstan: ${(err as Error).message}\n\n${help}`);
+    if (!isCapstanError(err)) throw err;
+    usageError(`capstan ${command}`, err.message);
     return null;
   }
 }
 
 /** Turns the shared flags into config overrides; null (after printing why) when one is malformed. */
-function overridesFrom(v: Record<string, string | boolean | undefined>, help: string): Overrides | null {
+function overridesFrom(command: string, v: Values): Overrides | null {
   const o: Overrides = {};
   const bad = (msg: string) => {
-    process.stderr.write(`capstan: ${msg}\n\n${help}`);
+    usageError(`capstan ${command}`, msg);
     return null;
   };
   if (typeof v.workers === 'string') {
@@ -118,20 +118,13 @@ function overridesFrom(v: Record<string, string | boolean | undefined>, help: st
   return o;
 }
 
-function unexpected(v: Record<string, unknown>, help: string): boolean {
-  if (v._ === '') return false;
-  process.stderr.write(`capstan: unexpected argument ${JSON.stringify(v._)}\n\n${help}`);
-  return true;
-}
-
 /** `capstan serve`. Resolves when the server has stopped. */
 export async function serve(argv: string[]): Promise<number> {
-  const v = parse(argv, { ...COMMON, 'log-level': { type: 'string' }, version: { type: 'boolean', short: 'v' } }, SERVE_HELP);
+  const v = parse('serve', argv, { ...COMMON, 'log-level': { type: 'string' }, version: { type: 'boolean', short: 'v' } });
   if (v === null) return EXIT.usage;
   if (v.help === true) return help(SERVE_HELP);
   if (v.version === true) return help(`${readVersion()}\n`);
-  if (unexpected(v, SERVE_HELP)) return EXIT.usage;
-  const overrides = overridesFrom(v, SERVE_HELP);
+  const overrides = overridesFrom('serve', v);
   if (overrides === null) return EXIT.usage;
   return runServe({
     ...(typeof v.config === 'string' ? { config: v.config } : {}),
@@ -144,11 +137,10 @@ export async function serve(argv: string[]): Promise<number> {
 
 /** `capstan check`: 0 when the config is good, 78 when it is not. */
 export async function check(argv: string[]): Promise<number> {
-  const v = parse(argv, { ...COMMON, quiet: { type: 'boolean', short: 'q' } }, CHECK_HELP);
+  const v = parse('check', argv, { ...COMMON, quiet: { type: 'boolean', short: 'q' } });
   if (v === null) return EXIT.usage;
   if (v.help === true) return help(CHECK_HELP);
-  if (unexpected(v, CHECK_HELP)) return EXIT.usage;
-  const overrides = overridesFrom(v, CHECK_HELP);
+  const overrides = overridesFrom('check', v);
   if (overrides === null) return EXIT.usage;
   try {
     const config = await loadConfig(typeof v.config === 'string' ? v.config : undefined, overrides);
@@ -169,24 +161,21 @@ export async function check(argv: string[]): Promise<number> {
 /** `capstan service install|print`. */
 export async function service(argv: string[]): Promise<number> {
   const v = parse(
+    'service',
     argv,
     { ...COMMON, name: { type: 'string' }, user: { type: 'boolean' }, 'run-as': { type: 'string' }, 'unit-dir': { type: 'string' } },
-    SERVICE_HELP,
+    true,
   );
   if (v === null) return EXIT.usage;
   if (v.help === true) return help(SERVICE_HELP);
   const action = v._;
   if (action !== 'install' && action !== 'print') {
-    process.stderr.write(`capstan: service needs install or print${action === '' ? '' : `, not ${JSON.stringify(action)}`}\n\n${SERVICE_HELP}`);
-    return EXIT.usage;
+    return usageError('capstan service', `needs install or print${action === '' ? '' : `, not ${JSON.stringify(action)}`}`);
   }
-  const overrides = overridesFrom(v, SERVICE_HELP);
+  const overrides = overridesFrom('service', v);
   if (overrides === null) return EXIT.usage;
   const name = typeof v.name === 'string' ? v.name : 'capstan';
-  if (!/^[A-Za-z0-9_.@-]+$/.test(name)) {
-    process.stderr.write(`capstan: --name ${JSON.stringify(name)} is not a valid unit name (letters, digits, _ . @ -)\n`);
-    return EXIT.usage;
-  }
+  if (!/^[A-Za-z0-9_.@-]+$/.test(name)) return usageError('capstan service', `--name ${JSON.stringify(name)} is not a valid unit name (letters, digits, _ . @ -)`);
   const configFile = typeof v.config === 'string' ? resolve(v.config) : undefined;
   let graceMs: number;
   try {

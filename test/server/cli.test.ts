@@ -31,12 +31,6 @@ describe('the capstan command line', () => {
     });
   }
 
-  it('rejects an unknown flag with exit status 2 and the usage', async () => {
-    const r = await cli(['serve', '--colour']);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /Unknown option '--colour'/);
-    assert.match(r.err, /usage: capstan serve/);
-  });
 
   it('rejects a malformed --workers in plain words', async () => {
     const r = await cli(['serve', '--workers', 'lots']);
@@ -124,6 +118,6 @@ describe('capstan service', () => {
   it('asks for install or print', async () => {
     const r = await cli(['service']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /service needs install or print/);
+    assert.match(r.err, /^capstan service: needs install or print$/m);
   });
 });
