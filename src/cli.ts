@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
   check: { summary: 'validate a config file and exit', load: () => entry('./server/cli.js', 'check') },
   load: { summary: 'generate load against a server and measure it', load: () => entry('./load/cli.js', 'main') },
   stats: { summary: "show a running server's counters", load: () => entry('./metrics/stats-cli.js', 'main') },
-  service: { summary: 'install the server as a systemd service', load: () => entry('./server/cli.js', 'service') },
+  service: { summary: 'install the server as a systemd service', load: () => entry('./server/service-cli.js', 'service') },
 };
 
 function version(): string {

@@ -1,16 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from './server/support.js';
+import { runToEnd } from './server/support.js';
 
-/** Runs `capstan <args>` to completion (a bad command line exits before doing anything, so this is quick). */
-async function capstan(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const run = runCli(args);
-  const timer = setTimeout(() => void run.kill(), 30_000);
-  const { code } = await run.exited;
-  clearTimeout(timer);
-  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
-  return { code, out: text(run.out), err: text(run.err) };
-}
+const capstan = (args: string[]) => runToEnd(args, { timeoutMs: 30_000 });
 
 /** Each command, a misspelling of one of its flags, and the flag meant. */
 const TYPOS: [command: string[], typo: string, meant: string][] = [

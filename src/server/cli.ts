@@ -1,6 +1,7 @@
 /**
- * The application server's commands: `capstan serve`, `capstan check` and
- * `capstan service`. Each takes its arguments (after the command name) and
+ * The application server's commands: `capstan serve` and `capstan check`
+ * (`capstan service` is in service-cli.ts, `reload` and `stop` in
+ * control.ts). Each takes its arguments (after the command name) and
  * resolves with the process exit status:
  *
  * | status | meaning                                             |
@@ -10,24 +11,10 @@
  * | 2      | bad command line                                    |
  * | 78     | bad config (EX_CONFIG): nothing was started         |
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseFlags, usageError, type FlagSpec, type ParsedFlags } from '../cli-args.js';
-import { isCapstanError } from '../errors.js';
+import { COMMON, EXIT, help, overridesFrom, parse, readVersion } from './cli-common.js';
 import { loadConfig } from './config/load.js';
-import type { Overrides } from './config/resolve.js';
-import { LOG_LEVELS, type LogLevel } from './config/schema.js';
-import { EXIT, reportStartError, runServe } from './serve.js';
-import { enableInstructions, renderUnit } from './systemd.js';
-
-const COMMON: FlagSpec = {
-  config: { type: 'string', short: 'c' },
-  workers: { type: 'string', short: 'w' },
-  'port-offset': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
+import { LOG_LEVELS } from './config/schema.js';
+import { reportStartError, runServe } from './serve.js';
 
 const SERVE_HELP = `usage: capstan serve [options]
 
@@ -60,63 +47,6 @@ options:
   -q, --quiet            print nothing when the config is good
   -h, --help             print this help
 `;
-
-const SERVICE_HELP = `usage: capstan service install|print [options]
-
-Writes (install) or prints (print) a systemd unit that runs 'capstan serve'.
-The config is checked first.
-
-options:
-  -c, --config FILE      config file the service runs (made absolute)
-  -w, --workers N|auto   --workers for the service
-      --name NAME        unit name (default capstan)
-      --user             a per-user unit (systemctl --user), in ~/.config/systemd/user
-      --run-as USER      user a system unit runs as (default: the user invoking sudo, else you)
-      --unit-dir DIR     where to write the unit (default /etc/systemd/system, or the user dir)
-  -h, --help             print this help
-`;
-
-function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-type Values = ParsedFlags['values'] & { _: string };
-
-/** Parses argv; a bad command line is reported (one line and where the help is) and yields `null`. */
-function parse(command: string, argv: string[], options: FlagSpec, positionals = false): Values | null {
-  try {
-    const { values, positionals: rest } = parseFlags(argv, options, positionals);
-    return { ...values, _: rest.join(' ') };
-  } catch (err) {
-    if (!isCapstanError(err)) throw err;
-    usageError(`capstan ${command}`, err.message);
-    return null;
-  }
-}
-
-/** Turns the shared flags into config overrides; null (after printing why) when one is malformed. */
-function overridesFrom(command: string, v: Values): Overrides | null {
-  const o: Overrides = {};
-  const bad = (msg: string) => {
-    usageError(`capstan ${command}`, msg);
-    return null;
-  };
-  if (typeof v.workers === 'string') {
-    if (v.workers === 'auto') o.workers = 'auto';
-    else if (/^[1-9][0-9]{0,2}$/.test(v.workers) && Number(v.workers) <= 256) o.workers = Number(v.workers);
-    else return bad(`--workers takes auto or a number from 1 to 256, not ${JSON.stringify(v.workers)}`);
-  }
-  if (typeof v['port-offset'] === 'string') {
-    if (!/^-?[0-9]{1,5}$/.test(v['port-offset'])) return bad(`--port-offset takes a whole number, not ${JSON.stringify(v['port-offset'])}`);
-    o.portOffset = Number(v['port-offset']);
-  }
-  if (typeof v['log-level'] === 'string') {
-    if (!(LOG_LEVELS as readonly string[]).includes(v['log-level'])) return bad(`--log-level takes one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(v['log-level'])}`);
-    o.logLevel = v['log-level'] as LogLevel;
-  }
-  return o;
-}
 
 /** `capstan serve`. Resolves when the server has stopped. */
 export async function serve(argv: string[]): Promise<number> {
@@ -158,64 +88,3 @@ export async function check(argv: string[]): Promise<number> {
   }
 }
 
-/** `capstan service install|print`. */
-export async function service(argv: string[]): Promise<number> {
-  const v = parse(
-    'service',
-    argv,
-    { ...COMMON, name: { type: 'string' }, user: { type: 'boolean' }, 'run-as': { type: 'string' }, 'unit-dir': { type: 'string' } },
-    true,
-  );
-  if (v === null) return EXIT.usage;
-  if (v.help === true) return help(SERVICE_HELP);
-  const action = v._;
-  if (action !== 'install' && action !== 'print') {
-    return usageError('capstan service', `needs install or print${action === '' ? '' : `, not ${JSON.stringify(action)}`}`);
-  }
-  const overrides = overridesFrom('service', v);
-  if (overrides === null) return EXIT.usage;
-  const name = typeof v.name === 'string' ? v.name : 'capstan';
-  if (!/^[A-Za-z0-9_.@-]+$/.test(name)) return usageError('capstan service', `--name ${JSON.stringify(name)} is not a valid unit name (letters, digits, _ . @ -)`);
-  const configFile = typeof v.config === 'string' ? resolve(v.config) : undefined;
-  let graceMs: number;
-  try {
-    graceMs = (await loadConfig(configFile, overrides)).shutdown.graceMs;
-  } catch (err) {
-    if (!isCapstanError(err)) throw err;
-    return reportStartError(process.stderr, err, true);
-  }
-  const userUnit = v.user === true;
-  const unit = renderUnit({
-    name,
-    node: process.execPath,
-    cli: fileURLToPath(new URL('../cli.js', import.meta.url)),
-    ...(configFile !== undefined ? { config: configFile } : {}),
-    ...(typeof v.workers === 'string' ? { workers: v.workers } : {}),
-    workingDirectory: configFile !== undefined ? resolve(configFile, '..') : process.cwd(),
-    ...(userUnit ? {} : { user: typeof v['run-as'] === 'string' ? v['run-as'] : (process.env.SUDO_USER ?? userInfo().username) }),
-    graceMs,
-    userUnit,
-  });
-  if (action === 'print') {
-    process.stdout.write(unit);
-    return EXIT.ok;
-  }
-  const dir = typeof v['unit-dir'] === 'string' ? resolve(v['unit-dir']) : userUnit ? join(homedir(), '.config/systemd/user') : '/etc/systemd/system';
-  const path = join(dir, `${name}.service`);
-  try {
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-    writeFileSync(path, unit, { mode: 0o644 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'EACCES' || code === 'EPERM' ? ' (permission denied: run with sudo, or use --user for a per-user unit)' : '';
-    process.stderr.write(`capstan: cannot write ${path}: ${(err as Error).message}${hint}\n`);
-    return EXIT.failure;
-  }
-  process.stdout.write(enableInstructions(name, path, userUnit));
-  return EXIT.ok;
-}
-
-function help(text: string): number {
-  process.stdout.write(text);
-  return EXIT.ok;
-}
