@@ -4,6 +4,7 @@
  * demand so `capstan load` does not pay for the application server.
  */
 import { readFileSync } from 'node:fs';
+import { didYouMean } from './suggest.js';
 
 type Main = (argv: string[]) => Promise<number>;
 
@@ -20,7 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
   check: { summary: 'validate a config file and exit', load: () => entry('./server/cli.js', 'check') },
   load: { summary: 'generate load against a server and measure it', load: () => entry('./load/cli.js', 'main') },
   stats: { summary: "show a running server's counters", load: () => entry('./metrics/stats-cli.js', 'main') },
-  service: { summary: 'install the server as a systemd service', load: () => entry('./server/cli.js', 'service') },
+  service: { summary: 'install the server as a systemd service', load: () => entry('./server/service-cli.js', 'service') },
 };
 
 function version(): string {
@@ -45,7 +46,8 @@ async function run(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[command];
   if (entry === undefined) {
-    process.stderr.write(`capstan: unknown command '${command}'\n\n${usage()}`);
+    const hint = didYouMean(command, Object.keys(COMMANDS)).trimEnd();
+    process.stderr.write(`capstan: unknown command ${JSON.stringify(command)}${hint === '' ? '' : ` (${hint})`}\nRun "capstan --help" for the commands.\n`);
     return 2;
   }
   const main = await entry.load();

@@ -1,4 +1,5 @@
 import { capstanError, type CapstanError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 
 /** The error every decoder raises for an oversized frame. */
 export function frameTooLarge(codec: string, actual: number, limit: number): CapstanError {
@@ -32,7 +33,7 @@ export function checkKeys(codec: string, options: object, known: readonly string
     if (!known.includes(key)) {
       throw capstanError(
         'ERR_UNKNOWN_OPTION',
-        `${codec}: unknown option ${key}; known options are ${known.join(', ')}`,
+        `${codec}: unknown option ${key}; ${didYouMean(key, known)}known options are ${known.join(', ')}`,
         { path: key },
       );
     }

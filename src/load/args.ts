@@ -3,7 +3,7 @@
  * {@link Thresholds}. Numbers take the units people type: counts `10k`, sizes
  * `4k` (KiB), durations `30s`/`500ms`/`2m`, latencies `5ms`/`250us`.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../cli-args.js';
 import { capstanError } from '../errors.js';
 import type { LoadMode, LoadOptions, VerifyMode } from './options.js';
 import type { Thresholds } from './report.js';
@@ -109,13 +109,8 @@ export interface Command {
 
 /** Parses `capstan load` arguments. @throws CapstanError `ERR_INVALID_OPTION` with a message for the user. */
 export function parseCommand(argv: string[]): Command {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    usageError((err as Error).message);
-  }
-  const v = parsed.values;
+  const parsed = parseFlags(argv, FLAGS, true);
+  const v = parsed.values as Partial<Record<string, string>> & Partial<Record<'help' | 'json' | 'quiet' | 'insecure', boolean>>;
   if (v.help === true) return { help: true, json: false, quiet: false, options: { target: '' }, thresholds: { maxErrors: 0 } };
   if (parsed.positionals.length !== 1) usageError(parsed.positionals.length === 0 ? 'give a TARGET, such as tcp://127.0.0.1:7000' : `one TARGET only, got ${parsed.positionals.join(' ')}`);
   const options: LoadOptions = { target: parsed.positionals[0] as string };
@@ -149,37 +144,31 @@ export function parseCommand(argv: string[]): Command {
   return command;
 }
 
-function parse(argv: string[]) {
-  const text = { type: 'string' } as const;
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      connections: { ...text, short: 'c' },
-      'connect-rate': text,
-      'max-connecting': text,
-      'src-ips': text,
-      workers: text,
-      'connect-timeout': text,
-      mode: text,
-      framing: text,
-      size: text,
-      payload: text,
-      depth: text,
-      rate: text,
-      duration: { ...text, short: 'd' },
-      messages: { ...text, short: 'n' },
-      timeout: text,
-      verify: text,
-      insecure: { type: 'boolean', short: 'k' },
-      ca: text,
-      servername: text,
-      'max-p99': text,
-      'max-errors': text,
-      json: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
+const text = { type: 'string' } as const;
+
+const FLAGS = {
+  connections: { ...text, short: 'c' },
+  'connect-rate': text,
+  'max-connecting': text,
+  'src-ips': text,
+  workers: text,
+  'connect-timeout': text,
+  mode: text,
+  framing: text,
+  size: text,
+  payload: text,
+  depth: text,
+  rate: text,
+  duration: { ...text, short: 'd' },
+  messages: { ...text, short: 'n' },
+  timeout: text,
+  verify: text,
+  insecure: { type: 'boolean', short: 'k' },
+  ca: text,
+  servername: text,
+  'max-p99': text,
+  'max-errors': text,
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;

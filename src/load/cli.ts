@@ -5,6 +5,7 @@
  * Ctrl-C ends the run early and still reports it; a second Ctrl-C quits.
  */
 import { readFileSync } from 'node:fs';
+import { usageError } from '../cli-args.js';
 import { isCapstanError } from '../errors.js';
 import { parseCommand, USAGE, type Command } from './args.js';
 import { progressLine, resultTable, violations } from './report.js';
@@ -16,8 +17,9 @@ export async function main(argv: string[]): Promise<number> {
     command = parseCommand(argv);
     if (command.caFile !== undefined) command.options.tls = { ...command.options.tls, ca: readFileSync(command.caFile, 'utf8') };
   } catch (err) {
-    process.stderr.write(`capstan load: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    // A --ca file that cannot be read is a bad command line too.
+    const message = isCapstanError(err, 'ERR_INVALID_OPTION') ? err.message : `--ca: ${(err as Error).message}`;
+    return usageError('capstan load', message);
   }
   if (command.help) {
     process.stdout.write(USAGE);
@@ -44,8 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     return failed.length > 0 ? 1 : 0;
   } catch (err) {
     if (isCapstanError(err, 'ERR_INVALID_OPTION') || isCapstanError(err, 'ERR_UNKNOWN_OPTION')) {
-      process.stderr.write(`capstan load: ${(err as Error).message.replace(/^load: /, '')}\n`);
-      return 2;
+      return usageError('capstan load', (err as Error).message.replace(/^load: /, ''));
     }
     throw err;
   } finally {

@@ -4,6 +4,7 @@
  * connection is opened).
  */
 import { capstanError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 
 /**
  * - `echo`: send messages and check every reply byte for byte (default).
@@ -143,7 +144,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (typeof options !== 'object' || options === null) bad('options', 'an object', options);
   for (const key of Object.keys(options)) {
     if (!KEYS.has(key)) {
-      throw capstanError('ERR_UNKNOWN_OPTION', `load: unknown option ${key}; known options are ${[...KEYS].join(', ')}`, { path: key });
+      throw capstanError('ERR_UNKNOWN_OPTION', `load: unknown option ${key}; ${didYouMean(key, KEYS)}known options are ${[...KEYS].join(', ')}`, { path: key });
     }
   }
   if (typeof options.target !== 'string' || options.target === '') bad('target', 'a target such as tcp://127.0.0.1:7000', options.target);

@@ -6,7 +6,8 @@
  * capstan stats [--url http://127.0.0.1:9100] [--token T] [--interval 1] [--count N] [--json]
  * ```
  */
-import { parseArgs } from 'node:util';
+import { parseFlags, usageError } from '../cli-args.js';
+import { isCapstanError } from '../errors.js';
 import type { ServerSnapshot } from './snapshot.js';
 import { renderStats } from './stats-view.js';
 
@@ -41,19 +42,23 @@ async function fetchSnapshot(url: string, token: string | undefined): Promise<Se
   return (await res.json()) as ServerSnapshot;
 }
 
+const FLAGS = {
+  url: { type: 'string', default: 'http://127.0.0.1:9100' },
+  token: { type: 'string' },
+  interval: { type: 'string', default: '1' },
+  count: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 function parse(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      url: { type: 'string', default: 'http://127.0.0.1:9100' },
-      token: { type: 'string' },
-      interval: { type: 'string', default: '1' },
-      count: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  let values: { url: string; token?: string; interval: string; count?: string; json: boolean; help: boolean };
+  try {
+    values = parseFlags(argv, FLAGS).values as typeof values;
+  } catch (err) {
+    if (!isCapstanError(err)) throw err;
+    throw new StatsError(err.message);
+  }
   const interval = Number(values.interval);
   if (!(interval >= 0.1 && interval <= 3600)) throw new StatsError(`--interval must be a number of seconds from 0.1 to 3600, got '${values.interval}'`);
   const count = values.count === undefined ? Infinity : Number(values.count);
@@ -72,8 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     opts = parse(argv);
   } catch (err) {
-    process.stderr.write(`capstan stats: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (!(err instanceof StatsError)) throw err;
+    return usageError('capstan stats', err.message);
   }
   if (opts.help) {
     process.stdout.write(USAGE);

@@ -7,6 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { capstanError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 
 const Ms = (description: string) => Type.Integer({ minimum: 0, description });
 const Count = (description: string) => Type.Integer({ minimum: 1, description });
@@ -165,22 +166,38 @@ export type ReconnectOptions = Static<typeof ReconnectSchema>;
 
 const compiled = new WeakMap<TSchema, ReturnType<typeof TypeCompiler.Compile>>();
 
-/**
- * Validates `value` against `schema`, throwing a typed error that names the
- * first bad key as a dotted path (`limits.maxConnections`).
- */
-export function validateOptions(what: string, schema: TSchema, value: unknown): void {
+function compile(schema: TSchema): ReturnType<typeof TypeCompiler.Compile> {
   let check = compiled.get(schema);
   if (check === undefined) {
     check = TypeCompiler.Compile(schema);
     compiled.set(schema, check);
   }
+  return check;
+}
+
+/**
+ * Validates `value` against `schema`, throwing a typed error that names the
+ * first bad key as a dotted path (`limits.maxConnections`) and, for a
+ * misspelt key, the option it probably meant.
+ */
+export function validateOptions(what: string, schema: TSchema, value: unknown, prefix = ''): void {
+  const check = compile(schema);
   if (check.Check(value)) return;
   const first = check.Errors(value).First();
   if (first === undefined) throw capstanError('ERR_INVALID_OPTION', `${what}: invalid options`);
-  const path = first.path.replace(/^\//, '').replace(/\//g, '.') || '(options)';
+  const path = [prefix, first.path.replace(/^\//, '').replace(/\//g, '.')].filter((p) => p !== '').join('.') || '(options)';
+  if (first.type === ValueErrorType.Union) {
+    // A union fails as a whole ("expected union value"); an object given where one form is an
+    // object surely meant that form, and its own errors name the bad key.
+    const branch = objectBranch(first.schema, first.value);
+    if (branch !== undefined && !compile(branch).Check(first.value)) return validateOptions(what, branch, first.value, path);
+  }
   if (first.type === ValueErrorType.ObjectAdditionalProperties) {
-    throw capstanError('ERR_UNKNOWN_OPTION', `${what}: unknown option ${path}; check its spelling against the documented options`, { path });
+    // TypeBox reports an unknown key against the enclosing object's schema, whose properties are the known keys.
+    const known = Object.keys((first.schema as { properties?: object }).properties ?? {});
+    const parent = path.slice(0, path.lastIndexOf('.') + 1);
+    const hint = didYouMean(path.slice(parent.length), known, (guess) => `${parent}${guess}`) || 'check its spelling against the documented options';
+    throw capstanError('ERR_UNKNOWN_OPTION', `${what}: unknown option ${path}; ${hint.trimEnd()}`, { path });
   }
   if (first.type === ValueErrorType.ObjectRequiredProperty) {
     throw capstanError('ERR_INVALID_OPTION', `${what}: option ${path} is required`, { path });
@@ -189,6 +206,13 @@ export function validateOptions(what: string, schema: TSchema, value: unknown): 
     path,
     actual: first.value,
   });
+}
+
+/** The one object form of a union, when `value` is a plain object. */
+function objectBranch(union: TSchema, value: unknown): TSchema | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
+  const objects = ((union as { anyOf?: TSchema[] }).anyOf ?? []).filter((b) => (b as { type?: unknown }).type === 'object');
+  return objects.length === 1 ? objects[0] : undefined;
 }
 
 function describe(v: unknown): string {

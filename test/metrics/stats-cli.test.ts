@@ -106,10 +106,10 @@ describe('capstan stats', () => {
     }
   });
 
-  it('exits 2 with usage on a bad option', async () => {
+  it('exits 2 with the problem and where the help is on a bad option', async () => {
     const run = await runStats(['--interval', 'soon']);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /--interval must be a number of seconds/);
-    assert.match(run.stderr, /usage: capstan stats/);
+    assert.match(run.stderr, /^capstan stats: --interval must be a number of seconds/);
+    assert.match(run.stderr, /^Run "capstan stats --help" for the options\.$/m);
   });
 });

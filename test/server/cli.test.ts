@@ -2,23 +2,12 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
-import { runCli, tempDir, type CliRun } from './support.js';
+import { runToEnd, tempDir } from './support.js';
 
 const tmp = tempDir('capstan-cli-');
-const runs: CliRun[] = [];
-after(async () => {
-  await Promise.all(runs.map((r) => r.kill()));
-  tmp.cleanup();
-});
+after(() => tmp.cleanup());
 
-/** Runs the CLI to completion. */
-async function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const run = runCli(args);
-  runs.push(run);
-  const { code } = await run.exited;
-  return { code, out: run.out.join('\n'), err: run.err.join('\n') };
-}
+const cli = (args: string[]) => runToEnd(args);
 
 const GOOD = ['listeners:', '  - { name: echo, port: 0, codec: lp4, plugin: echo }', 'admin: false', 'shutdown: { graceMs: 20000 }'].join('\n');
 
@@ -31,12 +20,6 @@ describe('the capstan command line', () => {
     });
   }
 
-  it('rejects an unknown flag with exit status 2 and the usage', async () => {
-    const r = await cli(['serve', '--colour']);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /Unknown option '--colour'/);
-    assert.match(r.err, /usage: capstan serve/);
-  });
 
   it('rejects a malformed --workers in plain words', async () => {
     const r = await cli(['serve', '--workers', 'lots']);
@@ -86,44 +69,5 @@ describe('the capstan command line', () => {
     } finally {
       blocker.close();
     }
-  });
-});
-
-describe('capstan service', () => {
-  it('prints a systemd unit that runs serve with the config, reloads with SIGHUP and waits out the grace period', async () => {
-    const file = tmp.write('svc.yaml', GOOD);
-    const r = await cli(['service', 'print', '--config', file, '--workers', 'auto', '--run-as', 'capstan']);
-    assert.equal(r.code, 0);
-    const unit = r.out;
-    assert.match(unit, new RegExp(`^ExecStart=${process.execPath.replace(/[.]/g, '\\.')} \\S+/dist/src/cli\\.js serve --config ${file.replace(/[.]/g, '\\.')} --workers auto$`, 'm'));
-    assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
-    assert.match(unit, /^KillSignal=SIGTERM$/m);
-    assert.match(unit, /^TimeoutStopSec=30$/m);
-    assert.match(unit, /^RestartPreventExitStatus=78 2$/m);
-    assert.match(unit, /^User=capstan$/m);
-    assert.match(unit, /^WantedBy=multi-user\.target$/m);
-  });
-
-  it('installs the unit where told and prints how to enable it', async () => {
-    const dir = join(tmp.dir, 'units');
-    const r = await cli(['service', 'install', '--config', tmp.write('svc2.yaml', GOOD), '--name', 'capstan-test', '--user', '--unit-dir', dir]);
-    assert.equal(r.code, 0, r.err);
-    const unit = readFileSync(join(dir, 'capstan-test.service'), 'utf8');
-    assert.match(unit, /^WantedBy=default\.target$/m);
-    assert.doesNotMatch(unit, /^User=/m);
-    assert.match(r.out, /systemctl --user daemon-reload/);
-    assert.match(r.out, /systemctl --user enable --now capstan-test/);
-  });
-
-  it('refuses to install a unit for a bad config', async () => {
-    const r = await cli(['service', 'print', '--config', tmp.write('svc-bad.yaml', 'listeners: []')]);
-    assert.equal(r.code, 78);
-    assert.match(r.err, /svc-bad\.yaml:1:\d+: listeners: expected a list of at least one listener/);
-  });
-
-  it('asks for install or print', async () => {
-    const r = await cli(['service']);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /service needs install or print/);
   });
 });

@@ -163,6 +163,26 @@ export function runNode(args: string[], options: { cwd?: string; env?: NodeJS.Pr
   };
 }
 
+/** What a finished CLI run printed, as text. */
+export interface CliResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs the CLI to completion; a run still going after `timeoutMs` is killed
+ * (its `code` is then null, which fails any test expecting an exit status).
+ */
+export async function runToEnd(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const run = runCli(args, options);
+  const timer = setTimeout(() => void run.kill(), options.timeoutMs ?? 60_000);
+  const { code } = await run.exited;
+  clearTimeout(timer);
+  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+  return { code, out: text(run.out), err: text(run.err) };
+}
+
 /** Spawns `capstan serve <args>` and waits until it printed `ready`. */
 export async function startServe(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   const run = runCli(['serve', ...args], options);

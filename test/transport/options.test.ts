@@ -18,6 +18,20 @@ describe('listen options', () => {
     await rejects(listen({ port: 0, handler, logger: silentLogger, limts: {} } as never), 'ERR_UNKNOWN_OPTION', 'limts');
   });
 
+  it('suggests the option a misspelt key probably meant', async () => {
+    await rejects(listen({ prot: 7000, handler, logger: silentLogger } as never), 'ERR_UNKNOWN_OPTION', 'unknown option prot; did you mean port?');
+    await rejects(listen({ port: 0, handler, logger: silentLogger, limits: { maxConections: 5 } } as never), 'ERR_UNKNOWN_OPTION', 'did you mean limits.maxConnections?');
+  });
+
+  it('suggests nothing for a key close to no option', async () => {
+    await assert.rejects(listen({ port: 0, handler, logger: silentLogger, colour: 'red' } as never), (err: { code?: string; message?: string }) => {
+      assert.equal(err.code, 'ERR_UNKNOWN_OPTION');
+      assert.doesNotMatch(err.message ?? '', /did you mean/);
+      assert.match(err.message ?? '', /unknown option colour/);
+      return true;
+    });
+  });
+
   it('rejects an unknown nested limit, naming its path', async () => {
     await rejects(listen({ port: 0, handler, logger: silentLogger, limits: { maxConnection: 5 } } as never), 'ERR_UNKNOWN_OPTION', 'limits.maxConnection');
   });
@@ -59,11 +73,13 @@ describe('listen options', () => {
 
   it('validates codec options, naming the key', () => {
     assert.throws(() => lengthPrefixed({ lengthBytes: 5 as never }), { code: 'ERR_INVALID_OPTION' });
-    assert.throws(() => lengthPrefixed({ lenghtBytes: 2 } as never), (e: { code: string; message: string }) => e.code === 'ERR_UNKNOWN_OPTION' && e.message.includes('lenghtBytes'));
+    assert.throws(() => lengthPrefixed({ lenghtBytes: 2 } as never), (e: { code: string; message: string }) => e.code === 'ERR_UNKNOWN_OPTION' && e.message.includes('lenghtBytes; did you mean lengthBytes?'));
   });
 
   it('validates connect options the same way', async () => {
     assert.throws(() => connect({ port: 1, handler, retry: true } as never), { code: 'ERR_UNKNOWN_OPTION' });
     assert.throws(() => connect({ handler } as never), { code: 'ERR_INVALID_OPTION' });
+    assert.throws(() => connect({ host: '127.0.0.1', prot: 7000, handler } as never), { code: 'ERR_UNKNOWN_OPTION', message: 'connect: unknown option prot; did you mean port?' });
+    assert.throws(() => connect({ port: 1, handler, reconnect: { maxAttemps: 3 } } as never), { code: 'ERR_UNKNOWN_OPTION', message: /did you mean reconnect\.maxAttempts\?/ });
   });
 });

@@ -6,6 +6,7 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { didYouMean } from '../../suggest.js';
 import type { AnySchema } from './schema.js';
 
 /** A path into the config: keys and list indexes. */
@@ -63,8 +64,7 @@ function describeError(error: ValueError, path: (string | number)[]): ConfigIssu
     case ValueErrorType.ObjectAdditionalProperties: {
       const known = Object.keys((parentSchemaOf(error) ?? {}) as object);
       const name = String(path[path.length - 1]);
-      const guess = closest(name, known);
-      const hint = guess !== undefined ? `did you mean ${guess}? ` : '';
+      const hint = didYouMean(name, known);
       const allowed = known.length === 0 ? 'no keys are allowed here' : `expected one of: ${known.join(', ')}`;
       return [{ path, atKey: true, message: `unknown key ${JSON.stringify(name)}; ${hint}${allowed}` }];
     }
@@ -149,32 +149,4 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return String(v);
-}
-
-/** The known key within edit distance 2 of a misspelt one. */
-function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const k of known) {
-    const d = distance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j] as number;
-      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length] as number;
 }
