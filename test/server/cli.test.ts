@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { runCli, tempDir, type CliRun } from './support.js';
+import { MIXED_PROBLEMS, runCli, tempDir, type CliRun } from './support.js';
 
 const tmp = tempDir('capstan-cli-');
 const runs: CliRun[] = [];
@@ -72,6 +72,21 @@ describe('the capstan command line', () => {
     assert.match(r.err, /bad-serve\.yaml:5:\d+: logging\.level: expected one of fatal, error, warn, info, debug, trace, silent, got "chatty"/);
     assert.doesNotMatch(r.out, /listening/);
   });
+
+  for (const command of ['check', 'serve']) {
+    it(`${command} reports a schema error, a duplicate name, an unknown codec and missing certificate files in one run`, async () => {
+      const file = tmp.write(`mixed-${command}.yaml`, MIXED_PROBLEMS);
+      const r = await cli([command, '--config', file]);
+      assert.equal(r.code, 78);
+      const where = (line: number, key: string) => new RegExp(`^  ${file.replace(/[.]/g, '\\.')}:${line}:\\d+: ${key.replace(/[.[\]]/g, '\\$&')}: `, 'm');
+      assert.match(r.err, where(5, 'listeners[0].limits.idleTimeoutMs'));
+      assert.match(r.err, where(6, 'listeners[1].name'));
+      assert.match(r.err, where(9, 'listeners[1].codec'));
+      assert.match(r.err, where(14, 'listeners[2].tls.certFile'));
+      assert.match(r.err, where(15, 'listeners[2].tls.keyFile'));
+      assert.doesNotMatch(r.out, /listening/);
+    });
+  }
 
   it('serve exits 1 when a port is taken, after closing the listeners it had started', async () => {
     const blocker = net.createServer();

@@ -4,7 +4,7 @@ import { isCapstanError } from '../../src/errors.js';
 import { DEFAULT_CONFIG, loadConfig, readConfigSource } from '../../src/server/config/load.js';
 import { resolveConfig, type ResolvedConfig } from '../../src/server/config/resolve.js';
 import { parseConfigText } from '../../src/server/config/source.js';
-import { tempDir } from './support.js';
+import { MIXED_PROBLEMS, tempDir } from './support.js';
 
 const tmp = tempDir('capstan-config-');
 after(() => tmp.cleanup());
@@ -126,6 +126,35 @@ describe('config file errors', () => {
     assert.equal(lines.length, 2);
     assert.match(lines[0] ?? '', /^capstan\.yaml:5:\d+: listeners\[0\]\.tls\.certFile: cannot read .*nope\.pem: no such file$/);
     assert.match(lines[1] ?? '', /listeners\[0\]\.tls\.keyFile: cannot read .*nope\.key: no such file$/);
+  });
+
+  it('report schema, cross-listener and file problems together, in one run', async () => {
+    const lines = await problems(MIXED_PROBLEMS);
+    assert.deepEqual(
+      lines.map((l) => l.replace(tmp.dir, '<dir>').replace(/; known codecs are .*/, '')),
+      [
+        'capstan.yaml:5:30: listeners[0].limits.idleTimeoutMs: expected a whole number of at least 0, got "soon"',
+        'capstan.yaml:6:11: listeners[1].name: duplicate name "a" (also listeners[0])',
+        'capstan.yaml:9:12: listeners[1].codec: unknown codec "lp5"',
+        'capstan.yaml:14:22: listeners[2].tls.certFile: cannot read <dir>/missing.pem: no such file',
+        'capstan.yaml:15:21: listeners[2].tls.keyFile: cannot read <dir>/missing.key: no such file',
+      ],
+    );
+  });
+
+  it('check the rest of a listener whose value the schema rejected, without repeating that problem', async () => {
+    const lines = await problems(
+      ['listeners:', '  - { name: a, port: seven, plugin: echo, codec: lp5 }', '  - not a listener', '  - { name: a, port: 0, plugin: echo }'].join('\n'),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^capstan\.yaml:\d+:\d+: /, '').replace(/; known codecs are .*/, '')),
+      [
+        'listeners[0].port: expected a whole number from 0 to 65535, got "seven"',
+        'listeners[0].codec: unknown codec "lp5"',
+        'listeners[1]: expected a mapping of keys to values, got "not a listener"',
+        'listeners[2].name: duplicate name "a" (also listeners[0])',
+      ],
+    );
   });
 
   it('explain that Node 20 cannot load a TypeScript plugin and give the build command', async (t) => {
