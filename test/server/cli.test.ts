@@ -69,7 +69,7 @@ describe('the capstan command line', () => {
     const r = await cli(['serve', '--config', file]);
     assert.equal(r.code, 78);
     assert.match(r.err, /nothing was started/);
-    assert.match(r.err, /bad-serve\.yaml:5:\d+: logging\.level: expected one of fatal, error, warn, info, debug, trace, silent, got "chatty"/);
+    assert.match(r.err, /bad-serve\.yaml:5:\d+: logging\.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "chatty"/);
     assert.doesNotMatch(r.out, /listening/);
   });
 

@@ -39,7 +39,39 @@ describe('config file errors', () => {
     assert.equal(lines.length, 3);
     assert.match(lines[0] ?? '', /^capstan\.yaml:1:10: workers: expected auto or a whole number from 1 to 256, got "many"$/);
     assert.match(lines[1] ?? '', /^capstan\.yaml:4:11: listeners\[0\]\.port: expected a whole number from 0 to 65535, got 70000$/);
-    assert.match(lines[2] ?? '', /^capstan\.yaml:7:10: logging\.level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"$/);
+    assert.match(lines[2] ?? '', /^capstan\.yaml:7:10: logging\.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"$/);
+  });
+
+  it('list the values a choice key allows, and guess the one meant when only one is a typo away', async () => {
+    const lines = await problems(
+      [
+        'listeners:',
+        '  - name: a',
+        '    transport: tpc',
+        '    port: 7000',
+        `    ${ECHO}`,
+        '    proxyProtocol: requierd',
+        '  - name: b',
+        '    transport: tls',
+        '    port: 7001',
+        `    ${ECHO}`,
+        '    tls: { minVersion: TLSv1.1, clientCertificate: require }',
+        '    compression: { algorithm: delfate }',
+        'logging: { level: INFO }',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^capstan\.yaml:\d+:\d+: /, '')),
+      [
+        'listeners[0].transport: expected one of "tcp", "tls", "unix", got "tpc"; did you mean "tcp"?',
+        'listeners[0].proxyProtocol: expected off, optional, required, or an object { mode, trusted, timeoutMs, maxHeaderBytes }, got "requierd"; did you mean "required"?',
+        // 1.1 is one edit from both allowed versions: no guess.
+        'listeners[1].tls.minVersion: expected one of "TLSv1.2", "TLSv1.3", got "TLSv1.1"',
+        'listeners[1].tls.clientCertificate: expected one of "none", "optional", "required", got "require"; did you mean "required"?',
+        'listeners[1].compression.algorithm: expected one of "deflate", "brotli", "zstd", got "delfate"; did you mean "deflate"?',
+        'logging.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "INFO"; did you mean "info"?',
+      ],
+    );
   });
 
   it('point at a misspelt key and suggest the one it probably meant', async () => {

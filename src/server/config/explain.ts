@@ -1,7 +1,8 @@
 /**
  * Turns schema validation errors into config issues a person can act on:
  * which key, what was expected, what was found ("expected an integer from 0 to
- * 65535, got "seven""), and for a misspelt key, the key it probably meant.
+ * 65535, got "seven""), and for a misspelt key or choice, the one it
+ * probably meant.
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
@@ -95,7 +96,23 @@ function unionIssues(schema: AnySchema, value: unknown, path: (string | number)[
     const inner = explain(same[0] as TSchema, value, path);
     if (inner.length > 0) return inner;
   }
-  return [{ path, message: `expected ${expectation(schema)}, got ${describeValue(value)}` }];
+  return [{ path, message: `expected ${expectation(schema)}, got ${describeValue(value)}${choiceHint(branches, value)}` }];
+}
+
+/** `; did you mean "TLSv1.3"?` when a string is one typo away from exactly one of the union's string choices. */
+function choiceHint(branches: readonly AnySchema[], value: unknown): string {
+  if (typeof value !== 'string') return '';
+  const words = branches.map((b) => (b as { const?: unknown }).const).filter((c): c is string => typeof c === 'string');
+  const guess = closest(value, words);
+  return guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`;
+}
+
+/** The values a union of literals allows (`minVersion`, `logging.level`), or undefined for any other schema. */
+export function choicesOf(schema: TSchema): unknown[] | undefined {
+  const branches = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (schema[Kind] !== 'Union' || branches === undefined || branches.length === 0) return undefined;
+  const values = branches.map((b) => (b as { const?: unknown }).const);
+  return values.every((v) => v !== undefined) ? values : undefined;
 }
 
 function shapeOf(value: unknown, schema?: AnySchema): string {
@@ -114,6 +131,9 @@ export function expectation(schema: AnySchema): string {
   if (schema.expected !== undefined) return schema.expected;
   const s = schema as unknown as Record<string | symbol, unknown>;
   if (s.const !== undefined) return JSON.stringify(s.const);
+  // The allowed values, not the key's description ("Default TLSv1.2."), which only says which one is used when none is given.
+  const choices = choicesOf(schema);
+  if (choices !== undefined) return `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   switch (s[Kind]) {
     case 'Integer':
     case 'Number': {
@@ -151,30 +171,40 @@ export function describeValue(v: unknown): string {
   return String(v);
 }
 
-/** The known key within edit distance 2 of a misspelt one. */
+/**
+ * The one known word within two typos (case aside) of `name`; none when two
+ * are equally close, since a guess between them would be a coin toss.
+ */
 function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
+  let tied = false;
   for (const k of known) {
     const d = distance(name.toLowerCase(), k.toLowerCase());
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
-    }
+      tied = false;
+    } else if (d === bestDistance) tied = true;
   }
-  return best;
+  return tied ? undefined : best;
 }
 
+/** Edits between two words, a swap of neighbours counting as one (`tpc` is one from `tcp`). */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  // Three rows: a transposition looks two rows back.
+  let before = new Array<number>(b.length + 1).fill(0);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] as number;
-    row[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j] as number;
-      row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (before[j - 2] as number) + 1);
+      row.push(d);
     }
+    before = prev;
+    prev = row;
   }
-  return row[b.length] as number;
+  return prev[b.length] as number;
 }
