@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { runToEnd, tempDir } from './support.js';
+import { MIXED_PROBLEMS, runToEnd, tempDir } from './support.js';
 
 const tmp = tempDir('capstan-cli-');
 after(() => tmp.cleanup());
@@ -52,9 +52,24 @@ describe('the capstan command line', () => {
     const r = await cli(['serve', '--config', file]);
     assert.equal(r.code, 78);
     assert.match(r.err, /nothing was started/);
-    assert.match(r.err, /bad-serve\.yaml:5:\d+: logging\.level: expected one of fatal, error, warn, info, debug, trace, silent, got "chatty"/);
+    assert.match(r.err, /bad-serve\.yaml:5:\d+: logging\.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "chatty"/);
     assert.doesNotMatch(r.out, /listening/);
   });
+
+  for (const command of ['check', 'serve']) {
+    it(`${command} reports a schema error, a duplicate name, an unknown codec and missing certificate files in one run`, async () => {
+      const file = tmp.write(`mixed-${command}.yaml`, MIXED_PROBLEMS);
+      const r = await cli([command, '--config', file]);
+      assert.equal(r.code, 78);
+      const where = (line: number, key: string) => new RegExp(`^  ${file.replace(/[.]/g, '\\.')}:${line}:\\d+: ${key.replace(/[.[\]]/g, '\\$&')}: `, 'm');
+      assert.match(r.err, where(5, 'listeners[0].limits.idleTimeoutMs'));
+      assert.match(r.err, where(6, 'listeners[1].name'));
+      assert.match(r.err, where(9, 'listeners[1].codec'));
+      assert.match(r.err, where(14, 'listeners[2].tls.certFile'));
+      assert.match(r.err, where(15, 'listeners[2].tls.keyFile'));
+      assert.doesNotMatch(r.out, /listening/);
+    });
+  }
 
   it('serve exits 1 when a port is taken, after closing the listeners it had started', async () => {
     const blocker = net.createServer();

@@ -4,7 +4,7 @@ import { isCapstanError } from '../../src/errors.js';
 import { DEFAULT_CONFIG, loadConfig, readConfigSource } from '../../src/server/config/load.js';
 import { resolveConfig, type ResolvedConfig } from '../../src/server/config/resolve.js';
 import { parseConfigText } from '../../src/server/config/source.js';
-import { tempDir } from './support.js';
+import { MIXED_PROBLEMS, tempDir } from './support.js';
 
 const tmp = tempDir('capstan-config-');
 after(() => tmp.cleanup());
@@ -39,7 +39,39 @@ describe('config file errors', () => {
     assert.equal(lines.length, 3);
     assert.match(lines[0] ?? '', /^capstan\.yaml:1:10: workers: expected auto or a whole number from 1 to 256, got "many"$/);
     assert.match(lines[1] ?? '', /^capstan\.yaml:4:11: listeners\[0\]\.port: expected a whole number from 0 to 65535, got 70000$/);
-    assert.match(lines[2] ?? '', /^capstan\.yaml:7:10: logging\.level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"$/);
+    assert.match(lines[2] ?? '', /^capstan\.yaml:7:10: logging\.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"$/);
+  });
+
+  it('list the values a choice key allows, and guess the one meant when only one is a typo away', async () => {
+    const lines = await problems(
+      [
+        'listeners:',
+        '  - name: a',
+        '    transport: tpc',
+        '    port: 7000',
+        `    ${ECHO}`,
+        '    proxyProtocol: requierd',
+        '  - name: b',
+        '    transport: tls',
+        '    port: 7001',
+        `    ${ECHO}`,
+        '    tls: { minVersion: TLSv1.1, clientCertificate: require }',
+        '    compression: { algorithm: delfate }',
+        'logging: { level: INFO }',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^capstan\.yaml:\d+:\d+: /, '')),
+      [
+        'listeners[0].transport: expected one of "tcp", "tls", "unix", got "tpc"; did you mean "tcp"?',
+        'listeners[0].proxyProtocol: expected off, optional, required, or an object { mode, trusted, timeoutMs, maxHeaderBytes }, got "requierd"; did you mean "required"?',
+        // 1.1 is one edit from both allowed versions: no guess.
+        'listeners[1].tls.minVersion: expected one of "TLSv1.2", "TLSv1.3", got "TLSv1.1"',
+        'listeners[1].tls.clientCertificate: expected one of "none", "optional", "required", got "require"; did you mean "required"?',
+        'listeners[1].compression.algorithm: expected one of "deflate", "brotli", "zstd", got "delfate"; did you mean "deflate"?',
+        'logging.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "INFO"; did you mean "info"?',
+      ],
+    );
   });
 
   it('point at a misspelt key and suggest the one it probably meant', async () => {
@@ -126,6 +158,35 @@ describe('config file errors', () => {
     assert.equal(lines.length, 2);
     assert.match(lines[0] ?? '', /^capstan\.yaml:5:\d+: listeners\[0\]\.tls\.certFile: cannot read .*nope\.pem: no such file$/);
     assert.match(lines[1] ?? '', /listeners\[0\]\.tls\.keyFile: cannot read .*nope\.key: no such file$/);
+  });
+
+  it('report schema, cross-listener and file problems together, in one run', async () => {
+    const lines = await problems(MIXED_PROBLEMS);
+    assert.deepEqual(
+      lines.map((l) => l.replace(tmp.dir, '<dir>').replace(/; known codecs are .*/, '')),
+      [
+        'capstan.yaml:5:30: listeners[0].limits.idleTimeoutMs: expected a whole number of at least 0, got "soon"',
+        'capstan.yaml:6:11: listeners[1].name: duplicate name "a" (also listeners[0])',
+        'capstan.yaml:9:12: listeners[1].codec: unknown codec "lp5"',
+        'capstan.yaml:14:22: listeners[2].tls.certFile: cannot read <dir>/missing.pem: no such file',
+        'capstan.yaml:15:21: listeners[2].tls.keyFile: cannot read <dir>/missing.key: no such file',
+      ],
+    );
+  });
+
+  it('check the rest of a listener whose value the schema rejected, without repeating that problem', async () => {
+    const lines = await problems(
+      ['listeners:', '  - { name: a, port: seven, plugin: echo, codec: lp5 }', '  - not a listener', '  - { name: a, port: 0, plugin: echo }'].join('\n'),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^capstan\.yaml:\d+:\d+: /, '').replace(/; known codecs are .*/, '')),
+      [
+        'listeners[0].port: expected a whole number from 0 to 65535, got "seven"',
+        'listeners[0].codec: unknown codec "lp5"',
+        'listeners[1]: expected a mapping of keys to values, got "not a listener"',
+        'listeners[2].name: duplicate name "a" (also listeners[0])',
+      ],
+    );
   });
 
   it('explain that Node 20 cannot load a TypeScript plugin and give the build command', async (t) => {

@@ -317,3 +317,22 @@ export async function occupiedPort(): Promise<{ port: number; release(): Promise
     release: () => new Promise<void>((resolve) => blocker.close(() => resolve())),
   };
 }
+
+/** A schema error, a duplicate name, an unknown codec and two missing certificate files. */
+export const MIXED_PROBLEMS = [
+  'listeners:',
+  '  - name: a',
+  '    port: 7000',
+  '    plugin: echo',
+  '    limits: { idleTimeoutMs: soon }',
+  '  - name: a',
+  '    port: 7001',
+  '    plugin: echo',
+  '    codec: lp5',
+  '  - name: t',
+  '    transport: tls',
+  '    port: 7443',
+  '    plugin: echo',
+  '    tls: { certFile: missing.pem,',
+  '           keyFile: missing.key }',
+].join('\n');

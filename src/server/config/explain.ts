@@ -1,12 +1,13 @@
 /**
  * Turns schema validation errors into config issues a person can act on:
  * which key, what was expected, what was found ("expected an integer from 0 to
- * 65535, got "seven""), and for a misspelt key, the key it probably meant.
+ * 65535, got "seven""), and for a misspelt key or choice, the one it
+ * probably meant.
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { didYouMean } from '../../suggest.js';
+import { closest, didYouMean } from '../../suggest.js';
 import type { AnySchema } from './schema.js';
 
 /** A path into the config: keys and list indexes. */
@@ -95,7 +96,23 @@ function unionIssues(schema: AnySchema, value: unknown, path: (string | number)[
     const inner = explain(same[0] as TSchema, value, path);
     if (inner.length > 0) return inner;
   }
-  return [{ path, message: `expected ${expectation(schema)}, got ${describeValue(value)}` }];
+  return [{ path, message: `expected ${expectation(schema)}, got ${describeValue(value)}${choiceHint(branches, value)}` }];
+}
+
+/** `; did you mean "TLSv1.3"?` when a string is one typo away from exactly one of the union's string choices. */
+function choiceHint(branches: readonly AnySchema[], value: unknown): string {
+  if (typeof value !== 'string') return '';
+  const words = branches.map((b) => (b as { const?: unknown }).const).filter((c): c is string => typeof c === 'string');
+  const guess = closest(value, words);
+  return guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`;
+}
+
+/** The values a union of literals allows (`minVersion`, `logging.level`), or undefined for any other schema. */
+export function choicesOf(schema: TSchema): unknown[] | undefined {
+  const branches = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (schema[Kind] !== 'Union' || branches === undefined || branches.length === 0) return undefined;
+  const values = branches.map((b) => (b as { const?: unknown }).const);
+  return values.every((v) => v !== undefined) ? values : undefined;
 }
 
 function shapeOf(value: unknown, schema?: AnySchema): string {
@@ -114,6 +131,9 @@ export function expectation(schema: AnySchema): string {
   if (schema.expected !== undefined) return schema.expected;
   const s = schema as unknown as Record<string | symbol, unknown>;
   if (s.const !== undefined) return JSON.stringify(s.const);
+  // The allowed values, not the key's description ("Default TLSv1.2."), which only says which one is used when none is given.
+  const choices = choicesOf(schema);
+  if (choices !== undefined) return `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   switch (s[Kind]) {
     case 'Integer':
     case 'Number': {

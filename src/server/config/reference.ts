@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Kind, type TSchema } from '@sinclair/typebox';
+import { choicesOf } from './explain.js';
 import { ConfigSchema, type AnySchema } from './schema.js';
 
 export const BEGIN = '<!-- config-reference:begin (generated from src/server/config/schema.ts) -->';
@@ -56,6 +57,8 @@ function objectInside(node: Node): { schema: Node; suffix: string } | undefined 
 
 function typeOf(node: Node): string {
   if (node.expected !== undefined) return node.expected;
+  const choices = choicesOf(node);
+  if (choices !== undefined) return `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   const n = node as Record<string, unknown>;
   switch (node[Kind]) {
     case 'Integer': {

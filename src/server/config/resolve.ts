@@ -6,11 +6,14 @@
  * ```
  *  source ─► schema check ─► defaults + overrides ─► cross-checks ─► per listener:
  *            (every issue,    (--workers, --log-level,  (names, ports,  plugin loaded and its options
- *             with line)       --port-offset)            admin token)   checked, codec built, TLS read
+ *             with line; the   --port-offset)            admin token)   checked, codec built, TLS read
+ *             values it rejects
+ *             are left out of what follows)
  * ```
  *
- * Every problem is collected and reported at once as one `ERR_CONFIG`, each
- * line naming the file, the line and column, the key path and what was expected.
+ * Every stage runs whatever the stages before it found, and every problem is
+ * reported at once as one `ERR_CONFIG`, each line naming the file, the line
+ * and column, the key path and what was expected.
  */
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
@@ -24,7 +27,8 @@ import { importPlugin, pluginSpecifier } from '../plugin-loader.js';
 import type { Plugin } from '../plugin.js';
 import type { ThreadPoolOptions } from '../threads.js';
 import { explain, type ConfigIssue, type ConfigPath } from './explain.js';
-import { ConfigSchema, type Config, type ListenerConfig, type LogLevel } from './schema.js';
+import { overlaps, salvage, type Salvaged, type SalvagedListener } from './salvage.js';
+import { ConfigSchema, type LogLevel, type PluginRef } from './schema.js';
 import { configError, type ConfigSource } from './source.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
 import { compression, type CompressionOptions } from '../../pipeline/compression.js';
@@ -83,11 +87,17 @@ export const DEFAULT_ADMIN_PORT = 9100;
 export const DEFAULT_GRACE_MS = 10_000;
 export const DEFAULT_QUIET_MS = 250;
 
-/** Checks and resolves a config; throws one `ERR_CONFIG` listing every problem. */
+/**
+ * Checks and resolves a config; throws one `ERR_CONFIG` listing every problem.
+ * A value the schema rejects is left out of the later checks, which still run
+ * on the rest: one bad key does not hide a duplicate name, an unknown codec or
+ * a missing certificate file elsewhere.
+ */
 export async function resolveConfig(source: ConfigSource, overrides: Overrides = {}): Promise<ResolvedConfig> {
   const schemaIssues = explain(ConfigSchema, source.data);
-  if (schemaIssues.length > 0) throw configError(source, schemaIssues);
-  const config = Value.Clone(source.data) as Config;
+  const salvaged = salvage(source.data, schemaIssues);
+  if (salvaged === undefined) throw configError(source, schemaIssues);
+  const config = salvaged.config;
   const issues: ConfigIssue[] = [];
   const offset = overrides.portOffset ?? 0;
   const shift = (port: number | undefined, path: ConfigPath): number | undefined => {
@@ -97,20 +107,22 @@ export async function resolveConfig(source: ConfigSource, overrides: Overrides =
     return shifted;
   };
 
-  const listeners = config.listeners.map((l, i) => baseListener(l, ['listeners', i], source.dir, shift, issues));
-  checkUnique(listeners, issues);
+  const entries: Entry[] = [];
+  salvaged.listeners.forEach((l, i) => {
+    if (l !== undefined) entries.push({ index: i, config: l, out: baseListener(l, ['listeners', i], source.dir, shift, issues) });
+  });
+  checkUnique(entries, issues);
+  const listeners = entries.map((e) => e.out);
   const admin = resolveAdmin(config, shift, issues);
   if (admin !== null && admin.port !== 0) {
-    const clash = listeners.findIndex((l) => l.port === admin.port && sameHost(l.host, admin.host));
-    if (clash >= 0) issues.push({ path: ['admin', 'port'], message: `port ${admin.port} is also used by listeners[${clash}] (${listeners[clash]?.name})` });
+    const clash = entries.find((e) => e.out.port === admin.port && sameHost(e.out.host, admin.host));
+    if (clash !== undefined) issues.push({ path: ['admin', 'port'], message: `port ${admin.port} is also used by listeners[${clash.index}] (${clash.out.name})` });
   }
   const asked = overrides.workers ?? config.workers ?? 1;
   const workers = asked === 'auto' ? availableParallelism() : asked;
-  // Plugins, codecs and key material only once the plain checks pass: their errors would be noise otherwise.
-  if (issues.length === 0) {
-    await Promise.all(config.listeners.map((l, i) => completeListener(l, listeners[i] as ResolvedListener, ['listeners', i], source.dir, issues)));
-  }
-  if (issues.length > 0) throw configError(source, issues);
+  await Promise.all(entries.map((e) => completeListener(e.config, e.out, ['listeners', e.index], source.dir, issues)));
+  const all = [...schemaIssues, ...issues.filter((i) => !schemaIssues.some((s) => overlaps(s.path, i.path)))];
+  if (all.length > 0) throw configError(source, all);
 
   return {
     file: source.file,
@@ -129,16 +141,24 @@ export async function resolveConfig(source: ConfigSource, overrides: Overrides =
   };
 }
 
+/** One listener on its way through the checks, with its position in the file. */
+interface Entry {
+  index: number;
+  config: SalvagedListener;
+  out: ResolvedListener;
+}
+
 function baseListener(
-  l: ListenerConfig,
+  l: SalvagedListener,
   at: ConfigPath,
   dir: string,
   shift: (port: number | undefined, path: ConfigPath) => number | undefined,
   issues: ConfigIssue[],
 ): ResolvedListener {
   const transport: Transport = l.transport ?? (l.path !== undefined ? 'unix' : l.tls !== undefined ? 'tls' : 'tcp');
-  const ref = typeof l.plugin === 'string' ? l.plugin : l.plugin.module;
-  const out: ResolvedListener = { name: l.name, transport, plugin: { ref, specifier: '', options: {} } };
+  const ref = l.plugin === undefined ? '' : typeof l.plugin === 'string' ? l.plugin : l.plugin.module;
+  // A missing name or plugin is already a schema issue; the rest of the listener is still checked.
+  const out: ResolvedListener = { name: l.name ?? '', transport, plugin: { ref, specifier: '', options: {} } };
   if (transport === 'unix') {
     if (l.path === undefined) issues.push({ path: [...at, 'path'], message: 'is required for transport unix (the socket file path)' });
     else out.path = resolve(dir, l.path);
@@ -170,21 +190,21 @@ function baseListener(
   return out;
 }
 
-function checkUnique(listeners: readonly ResolvedListener[], issues: ConfigIssue[]): void {
-  listeners.forEach((l, i) => {
-    const earlier = listeners.slice(0, i);
-    const named = earlier.findIndex((e) => e.name === l.name);
-    if (named >= 0) issues.push({ path: ['listeners', i, 'name'], message: `duplicate name ${JSON.stringify(l.name)} (also listeners[${named}])` });
+function checkUnique(entries: readonly Entry[], issues: ConfigIssue[]): void {
+  entries.forEach(({ index, config, out: l }, i) => {
+    const earlier = entries.slice(0, i);
+    const named = config.name === undefined ? undefined : earlier.find((e) => e.config.name === config.name);
+    if (named !== undefined) issues.push({ path: ['listeners', index, 'name'], message: `duplicate name ${JSON.stringify(l.name)} (also listeners[${named.index}])` });
     const clash =
       l.transport === 'unix'
-        ? earlier.findIndex((e) => e.path !== undefined && e.path === l.path)
+        ? earlier.find((e) => e.out.path !== undefined && e.out.path === l.path)
         : l.port === undefined || l.port === 0
-          ? -1
-          : earlier.findIndex((e) => e.port === l.port && sameHost(e.host, l.host));
-    if (clash >= 0) {
+          ? undefined
+          : earlier.find((e) => e.out.port === l.port && sameHost(e.out.host, l.host));
+    if (clash !== undefined) {
       const key = l.transport === 'unix' ? 'path' : 'port';
       const value = l.transport === 'unix' ? l.path : l.port;
-      issues.push({ path: ['listeners', i, key], message: `${key} ${value} is also used by listeners[${clash}] (${listeners[clash]?.name})` });
+      issues.push({ path: ['listeners', index, key], message: `${key} ${value} is also used by listeners[${clash.index}] (${clash.out.name})` });
     }
   });
 }
@@ -195,7 +215,7 @@ function sameHost(a: string | undefined, b: string | undefined): boolean {
   return wildcard(a) || wildcard(b) || a === b;
 }
 
-function resolveAdmin(config: Config, shift: (port: number | undefined, path: ConfigPath) => number | undefined, issues: ConfigIssue[]): ResolvedConfig['admin'] {
+function resolveAdmin(config: Salvaged['config'], shift: (port: number | undefined, path: ConfigPath) => number | undefined, issues: ConfigIssue[]): ResolvedConfig['admin'] {
   if (config.admin === false) return null;
   const a = config.admin ?? {};
   const host = a.host ?? '127.0.0.1';
@@ -212,8 +232,8 @@ export function isLoopback(host: string): boolean {
   return host === '::1' || host === '::ffff:127.0.0.1';
 }
 
-async function completeListener(l: ListenerConfig, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
-  const plugin = await resolvePlugin(l, out, at, dir, issues);
+async function completeListener(l: SalvagedListener, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
+  const plugin = l.plugin === undefined ? undefined : await resolvePlugin(l.plugin, out, at, dir, issues);
   if (l.codec !== undefined) {
     const name = typeof l.codec === 'string' ? l.codec : l.codec.name;
     const options = typeof l.codec === 'string' ? {} : (l.codec.options ?? {});
@@ -240,10 +260,10 @@ async function completeListener(l: ListenerConfig, out: ResolvedListener, at: Co
   }
 }
 
-async function resolvePlugin(l: ListenerConfig, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
-  const refAt = typeof l.plugin === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
+async function resolvePlugin(ref: PluginRef, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
+  const refAt = typeof ref === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
   const optionsAt = [...at, 'plugin', 'options'];
-  const given = typeof l.plugin === 'string' ? undefined : l.plugin.options;
+  const given = typeof ref === 'string' ? undefined : ref.options;
   let plugin: Plugin;
   try {
     out.plugin.specifier = pluginSpecifier(out.plugin.ref, dir);

@@ -9,6 +9,7 @@
  *
  * Every schema node may carry an `expected` annotation: the plain words an
  * error message uses for it ("a codec name like lp4, or { name, options }").
+ * A union of literals needs none: messages list its values.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LimitsSchema, ProxyProtocolSchema, TlsSchema } from '../../transport/options-schema.js';
@@ -23,7 +24,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 export const LogLevelSchema = Type.Union(
   LOG_LEVELS.map((l) => Type.Literal(l)),
-  { expected: `one of ${LOG_LEVELS.join(', ')}`, description: 'Least severe level written. Default info.' },
+  { description: 'Least severe level written. Default info.' },
 );
 
 /** A core schema node with a description added where the core has none (the docs table shows it). */
@@ -91,7 +92,7 @@ export const CompressionSchema = Type.Union(
     Type.Literal('zstd'),
     Type.Object(
       {
-        algorithm: Type.Optional(Type.Union([Type.Literal('deflate'), Type.Literal('brotli'), Type.Literal('zstd')], { expected: 'one of deflate, brotli, zstd', description: 'deflate (default), brotli, or zstd where the running Node has it.' })),
+        algorithm: Type.Optional(Type.Union([Type.Literal('deflate'), Type.Literal('brotli'), Type.Literal('zstd')], { description: 'deflate (default), brotli, or zstd where the running Node has it.' })),
         level: Type.Optional(Int(0, 'Compression level: deflate 0-9 (default 6), brotli 0-11 (default 5), zstd 1-19 (default 3).')),
         windowBits: Type.Optional(Int(9, 'Window size as a power of two: deflate 9-15 (default 15), brotli 10-24 and zstd 10-27 (default 18).')),
         memLevel: Type.Optional(Int(1, "deflate's state size, 1-9 (default 8).", { maximum: 9 })),
@@ -147,7 +148,6 @@ export const ListenerSchema = Type.Object(
     name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', expected: 'a name of letters, digits, _ . -', description: 'Unique name, used in logs and metrics.' }),
     transport: Type.Optional(
       Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('unix')], {
-        expected: 'one of tcp, tls, unix',
         description: 'tcp (default), tls, or unix (needs path).',
       }),
     ),
