@@ -29,6 +29,8 @@ traffic
   -d, --duration T         how long to send or hold (default 10s; 60s limit with -n)
   -n, --messages N         stop after N messages in total
       --timeout T          a due reply may take this long (default 10s)
+      --drain-timeout T    at the end, a connection may take this long to close after our FIN;
+                           send: longer leaves its messages unconfirmed (default 5s)
       --verify KIND        bytes (compare the reply stream) or frames (decode replies) (default bytes)
 tls
   -k, --insecure           do not verify the server's certificate
@@ -132,6 +134,7 @@ export function parseCommand(argv: string[]): Command {
   if (v.duration !== undefined) options.durationSec = parseDuration('duration', v.duration, 's') / 1000;
   if (v.messages !== undefined) options.messages = parseCount('messages', v.messages);
   if (v.timeout !== undefined) options.replyTimeoutMs = Math.ceil(parseDuration('timeout', v.timeout, 's'));
+  if (v['drain-timeout'] !== undefined) options.drainTimeoutMs = Math.ceil(parseDuration('drain-timeout', v['drain-timeout'], 's'));
   if (v.verify !== undefined) options.verify = v.verify as VerifyMode;
   if (v.insecure === true || v.servername !== undefined) {
     options.tls = { rejectUnauthorized: v.insecure !== true };
@@ -162,6 +165,7 @@ const FLAGS = {
   duration: { ...text, short: 'd' },
   messages: { ...text, short: 'n' },
   timeout: text,
+  'drain-timeout': text,
   verify: text,
   insecure: { type: 'boolean', short: 'k' },
   ca: text,

@@ -21,10 +21,11 @@
  */
 import { classify, ErrorLog, type ErrorKind } from './error-kinds.js';
 import { encodeHistogram, newHistogram, recordBatch, type Histogram } from './histogram.js';
-import type { MessageSet } from './messages.js';
+import type { Socket } from 'node:net';
+import { messagesInTail, type MessageSet } from './messages.js';
 import { prepare } from './prepare.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
+import { emptyDelivery, emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
 import { attach, onRead, Slot, SlotState, type SlotOwner } from './slot.js';
 import { driverFor, type Driver, type Target } from './target.js';
 import { ByteVerifier, FrameVerifier, type Verifier } from './verify.js';
@@ -37,8 +38,7 @@ export interface EngineSlice {
 }
 
 const SWEEP_MS = 100;
-/** How long a connection we ended may take to close before it is destroyed. */
-const CLOSE_GRACE_MS = 3_000;
+const count = (n: number): string => n.toLocaleString('en-US');
 
 export class Engine implements SlotOwner {
   readonly target: Target;
@@ -74,6 +74,8 @@ export class Engine implements SlotOwner {
   private cyclesReported = 0;
   private windowCycles = 0;
   private skipped = 0;
+  private readonly delivery = emptyDelivery();
+  private lastConfirmed = 0;
   /** Slots with messages due in the current fixed-rate tick (reused, so a tick allocates nothing). */
   private readonly batch: Slot[] = [];
   private pumpScheduled = false;
@@ -206,7 +208,8 @@ export class Engine implements SlotOwner {
     const sources = this.options.sourceAddresses;
     const local = this.driver.network && sources.length > 0 ? sources[slot.index % sources.length] : undefined;
     slot.state = SlotState.Connecting;
-    slot.failed = false;
+    slot.failed = slot.confirmed = false;
+    slot.unsent = -1;
     slot.issued = slot.done = slot.rxOff = 0;
     slot.queue = null;
     slot.decoder = null;
@@ -236,6 +239,12 @@ export class Engine implements SlotOwner {
   }
 
   peerEnded(slot: Slot): void {
+    if (slot.state === SlotState.Ending && this.options.mode === 'send' && !slot.failed) {
+      // Our FIN went out behind every message: a FIN after it means the server read them all.
+      if ((slot.socket as Socket).writableFinished) slot.confirmed = true;
+      else this.unconfirmed(slot, 'the server ended its side before it had taken everything');
+      return;
+    }
     if (slot.state !== SlotState.Ready) return;
     const due = slot.issued - slot.done;
     this.fail(slot, 'closed', due > 0 ? `the server closed the connection with ${due} replies due` : 'the server closed the connection before the run ended');
@@ -243,12 +252,20 @@ export class Engine implements SlotOwner {
 
   socketError(slot: Slot, err: Error): void {
     const code = (err as NodeJS.ErrnoException).code;
+    const message = code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+    if (slot.state === SlotState.Ending && this.options.mode === 'send') {
+      // A reset after the server's FIN still means it left some of our bytes unread.
+      slot.confirmed = false;
+      this.unconfirmed(slot, `the connection failed while closing: ${message}`);
+      return;
+    }
     const handshaking = slot.state === SlotState.Connecting && this.driver.readyEvent === 'secureConnect' && slot.socket?.readyState === 'open';
-    this.fail(slot, classify(err, handshaking), code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message);
+    this.fail(slot, classify(err, handshaking), message);
   }
 
   closed(slot: Slot): void {
     const was = slot.state;
+    if (this.options.mode === 'send' && (was === SlotState.Ready || was === SlotState.Ending)) this.settle(slot);
     slot.state = SlotState.Dead;
     slot.socket = null;
     slot.blocked = false;
@@ -279,8 +296,34 @@ export class Engine implements SlotOwner {
 
   /** Counts a failure of the slot's connection (once) and destroys it. */
   private fail(slot: Slot, kind: ErrorKind, message: string): void {
+    this.holdUnsent(slot);
     this.count(slot, kind, message);
     slot.socket?.destroy();
+  }
+
+  /** `send`: notes what is still queued in this process before the socket is destroyed (which drops it). */
+  private holdUnsent(slot: Slot): void {
+    if (this.options.mode === 'send' && slot.unsent < 0 && slot.socket !== null) slot.unsent = slot.socket.writableLength;
+  }
+
+  /** `send`: the server did not confirm the connection's messages; one error, with how many there were. */
+  private unconfirmed(slot: Slot, why: string): void {
+    this.holdUnsent(slot);
+    const queued = messagesInTail(this.messages, slot.base, slot.issued, slot.unsent);
+    this.count(slot, 'unconfirmed', `${count(slot.issued)} messages not confirmed (${count(queued)} of them still queued here): ${why}`);
+  }
+
+  /** `send`: adds a closed connection's messages to the delivery counts. */
+  private settle(slot: Slot): void {
+    const socket = slot.socket as Socket;
+    if (slot.state === SlotState.Ending && !slot.confirmed && !slot.failed) this.unconfirmed(slot, 'the connection closed without a FIN from the server');
+    if (slot.unsent < 0) slot.unsent = socket.writableFinished ? 0 : socket.writableLength;
+    const d = this.delivery;
+    d.taken += slot.issued - messagesInTail(this.messages, slot.base, slot.issued, slot.unsent);
+    if (slot.confirmed) {
+      d.delivered += slot.issued;
+      this.lastConfirmed = performance.now();
+    } else d.unconfirmed += slot.issued;
   }
 
   private count(slot: Slot, kind: ErrorKind, message: string): void {
@@ -471,7 +514,8 @@ export class Engine implements SlotOwner {
         } else if (slot.blocked) {
           this.fail(slot, 'timeout', `the server took nothing for ${o.replyTimeoutMs} ms (writes blocked)`);
         }
-      } else if (slot.state === SlotState.Ending && waited > Math.min(CLOSE_GRACE_MS, o.replyTimeoutMs)) {
+      } else if (slot.state === SlotState.Ending && waited > o.drainTimeoutMs) {
+        if (o.mode === 'send' && !slot.confirmed) this.unconfirmed(slot, `no clean close from the server within ${o.drainTimeoutMs} ms of our end`);
         slot.socket?.destroy();
       }
     }
@@ -525,6 +569,7 @@ export class Engine implements SlotOwner {
       cpuUs: this.windowCpuUs,
       cycles: this.windowCycles,
       skipped: this.skipped,
+      delivery: { ...this.delivery, lastSec: this.lastConfirmed > 0 ? (this.lastConfirmed - this.startedAt) / 1000 : 0 },
       errors: { ...this.errors.counts },
       errorSamples: { ...this.errors.samples },
       latency: encodeHistogram(this.latency),

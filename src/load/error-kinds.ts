@@ -11,10 +11,13 @@
  * - `closed`: the peer closed while replies were due or before the run ended.
  * - `mismatch`: a reply differed from what was sent.
  * - `tls`: the TLS handshake failed (certificate, protocol).
+ * - `unconfirmed`: a `send` connection ended without the server confirming it had
+ *   read everything (it reset the connection, or did not close within the drain
+ *   timeout after our FIN); its messages are counted as unconfirmed.
  * - `other`: anything else (EMFILE, a worker that died …).
  */
-export type ErrorKind = 'refused' | 'unreachable' | 'timeout' | 'reset' | 'closed' | 'mismatch' | 'tls' | 'other';
-export const ERROR_KINDS: readonly ErrorKind[] = ['refused', 'unreachable', 'timeout', 'reset', 'closed', 'mismatch', 'tls', 'other'];
+export type ErrorKind = 'refused' | 'unreachable' | 'timeout' | 'reset' | 'closed' | 'mismatch' | 'tls' | 'unconfirmed' | 'other';
+export const ERROR_KINDS: readonly ErrorKind[] = ['refused', 'unreachable', 'timeout', 'reset', 'closed', 'mismatch', 'tls', 'unconfirmed', 'other'];
 
 export type ErrorCounts = Record<ErrorKind, number>;
 
@@ -34,7 +37,7 @@ export function classify(err: Error, handshaking = false): ErrorKind {
 
 /** Error counters plus the first message seen of each kind. */
 export class ErrorLog {
-  readonly counts: ErrorCounts = { refused: 0, unreachable: 0, timeout: 0, reset: 0, closed: 0, mismatch: 0, tls: 0, other: 0 };
+  readonly counts: ErrorCounts = { refused: 0, unreachable: 0, timeout: 0, reset: 0, closed: 0, mismatch: 0, tls: 0, unconfirmed: 0, other: 0 };
   readonly samples: Partial<Record<ErrorKind, string>> = {};
   total = 0;
 

@@ -7,7 +7,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { addTraffic, emptyTraffic, type PartialResult, type Sample } from './partial.js';
+import { addTraffic, emptyDelivery, emptyTraffic, type PartialResult, type Sample } from './partial.js';
 import type { ResolvedLoadOptions } from './options.js';
 import type { Runner } from './runner.js';
 import type { FromWorker, ToWorker } from './worker.js';
@@ -166,6 +166,7 @@ function lostResult(w: WorkerHandle): PartialResult {
     cpuUs: 0,
     cycles: 0,
     skipped: 0,
+    delivery: emptyDelivery(),
     errors: errors.counts,
     errorSamples: errors.samples,
     latency: encoded,

@@ -200,3 +200,20 @@ export function buildMessages(codec: Codec, spec: MessageSpec): MessageSet {
     return build(codec, spec, 'ascii', count);
   }
 }
+
+/**
+ * How many of a connection's last `issued` messages (its cycle starting at `base`)
+ * are not wholly in the last `bytes` bytes it wrote: what is still queued when a
+ * connection ends is the tail of its stream, and a message cut anywhere was not taken.
+ */
+export function messagesInTail(messages: MessageSet, base: number, issued: number, bytes: number): number {
+  if (bytes <= 0) return 0;
+  if (messages.fixedSize > 0) return Math.min(issued, Math.ceil(bytes / messages.fixedSize));
+  const starts = messages.starts;
+  let n = 0;
+  for (let i = issued - 1; i >= 0 && bytes > 0; i--, n++) {
+    const m = (i + base) % messages.count;
+    bytes -= (starts[m + 1] as number) - (starts[m] as number);
+  }
+  return n;
+}

@@ -74,6 +74,15 @@ export interface LoadOptions {
   connectTimeoutMs?: number;
   /** A connection that waits this long (ms) for a due reply, or for its last replies at the end, fails with `timeout`. Default 10,000. */
   replyTimeoutMs?: number;
+  /**
+   * At the end of a run, how long (ms) a connection may take to close after we end
+   * it: what is still queued goes out, then our FIN, and the server answers with its
+   * own; anything the server sends meanwhile is discarded. In `send` mode a
+   * connection that is reset or not closed in time has its messages counted as
+   * unconfirmed (error kind `unconfirmed`); in other modes it is just destroyed.
+   * Default 5,000.
+   */
+  drainTimeoutMs?: number;
   /** How replies are checked: the reply stream against the sent bytes, or frame by frame with the codec's decoder. Default `bytes` (`raw` always uses `bytes`). */
   verify?: VerifyMode;
   tls?: LoadTlsOptions;
@@ -98,6 +107,7 @@ export interface ResolvedLoadOptions {
   messages: number;
   connectTimeoutMs: number;
   replyTimeoutMs: number;
+  drainTimeoutMs: number;
   verify: VerifyMode;
   tls: { rejectUnauthorized: boolean; ca?: string; servername?: string };
 }
@@ -106,7 +116,8 @@ export interface ResolvedLoadOptions {
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const KEYS = new Set([
   'target', 'connections', 'connectRate', 'maxConnecting', 'sourceAddresses', 'workers', 'connectionsPerWorker', 'mode',
-  'framing', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'verify', 'tls',
+  'framing', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'drainTimeoutMs', 'verify',
+  'tls',
 ]);
 
 function bad(key: string, expected: string, actual: unknown): never {
@@ -182,6 +193,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     messages,
     connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs, 10_000, 1),
     replyTimeoutMs: integer('replyTimeoutMs', options.replyTimeoutMs, 10_000, 1),
+    drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 5_000, 1),
     verify,
     tls: { rejectUnauthorized: tls.rejectUnauthorized ?? true },
   };

@@ -24,6 +24,27 @@ export function addTraffic(into: Traffic, t: Traffic): void {
   into.receivedBytes += t.receivedBytes;
 }
 
+/**
+ * What became of the messages of a `send` run (all zero in other modes). A
+ * connection's messages are delivered when the server answered our FIN with its
+ * own after reading up to it; otherwise (reset, no close within the drain
+ * timeout, closed before taking everything) they are unconfirmed.
+ */
+export interface Delivery {
+  /** Messages the kernel took: written, minus those still queued in this process when their connection ended. */
+  taken: number;
+  /** Messages on connections whose server confirmed them with a clean close after our FIN. */
+  delivered: number;
+  /** Messages on every other connection. */
+  unconfirmed: number;
+  /** Seconds from the start of traffic to the last confirmation. */
+  lastSec: number;
+}
+
+export function emptyDelivery(): Delivery {
+  return { taken: 0, delivered: 0, unconfirmed: 0, lastSec: 0 };
+}
+
 /** One process's progress since its previous sample. */
 export interface Sample {
   /** Connections open now. */
@@ -58,6 +79,7 @@ export interface PartialResult {
   cycles: number;
   /** Fixed-rate sends skipped because `depth` replies were already due. */
   skipped: number;
+  delivery: Delivery;
   errors: ErrorCounts;
   errorSamples: Partial<Record<ErrorKind, string>>;
   /** HDR-encoded round-trip latency (µs); churn: connect + exchange. */

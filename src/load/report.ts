@@ -83,6 +83,14 @@ export function resultTable(r: LoadResult): string {
       `  bytes/s       ${formatRate(r.sent.bytesPerSec).padStart(16)}  ${formatRate(r.received.bytesPerSec).padStart(16)}`,
     );
     if (r.mode !== 'send') lines.push('', `  latency       ${latencyLine(r.latencyUs)}`);
+    const d = r.delivery;
+    if (d !== undefined) {
+      lines.push(
+        '',
+        `  delivered     ${count(d.delivered)} confirmed by the server (${count(d.perSec)}/s over ${d.lastSec.toFixed(2)} s), ${count(d.unconfirmed)} unconfirmed`,
+        `                ${count(d.taken)} taken by the kernel`,
+      );
+    }
   }
   const cpu = r.clientCpu;
   lines.push(

@@ -5,7 +5,7 @@
 import { ERROR_KINDS, ErrorLog, type ErrorCounts, type ErrorKind } from './error-kinds.js';
 import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
 import type { LoadMode, ResolvedLoadOptions } from './options.js';
-import { addTraffic, emptyTraffic, type PartialResult } from './partial.js';
+import { addTraffic, emptyDelivery, emptyTraffic, type Delivery, type PartialResult } from './partial.js';
 import { parseTarget } from './target.js';
 
 /** Messages and bytes one way. */
@@ -44,6 +44,15 @@ export interface LoadResult {
   /** Fixed-rate sends skipped because `depth` replies were already due. */
   skipped: number;
   /**
+   * `send` mode only: what became of the messages sent. `delivered` counts those the
+   * server confirmed (a clean close after our FIN: it read up to it), `unconfirmed`
+   * the rest (each such connection is also one `unconfirmed` error), `taken` those
+   * the kernel accepted. `perSec` is `delivered` over the time from the start of
+   * traffic to the last confirmation: what the server really took, where `sent`
+   * counts what the client handed to its sockets.
+   */
+  delivery?: Delivery & { perSec: number };
+  /**
    * The load client's own CPU time during the window: seconds over all its processes,
    * `utilization` of one core per process (near 1 means the client, not the server,
    * set the pace), and µs per message in the headline direction.
@@ -72,7 +81,12 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
   let cycles = 0;
   let skipped = 0;
   let cpuUs = 0;
+  const delivery = emptyDelivery();
   for (const p of parts) {
+    delivery.taken += p.delivery.taken;
+    delivery.delivered += p.delivery.delivered;
+    delivery.unconfirmed += p.delivery.unconfirmed;
+    delivery.lastSec = Math.max(delivery.lastSec, p.delivery.lastSec);
     cpuUs += p.cpuUs;
     addTraffic(total, p.total);
     addTraffic(window, p.window);
@@ -121,6 +135,10 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
     errors: { ...errors.counts, total: ERROR_KINDS.reduce((n, k) => n + errors.counts[k], 0) },
     errorSamples: errors.samples,
   };
+  if (mode === 'send') {
+    delivery.lastSec = Math.round(delivery.lastSec * 1000) / 1000;
+    result.delivery = { ...delivery, perSec: rate(delivery.delivered, delivery.lastSec) };
+  }
   latency.destroy();
   connectTime.destroy();
   return result;

@@ -55,7 +55,7 @@ export interface LoadHooks {
 function boundMs(o: ResolvedLoadOptions): number {
   const perProcess = Math.ceil(o.connections / o.workers);
   const connect = Math.ceil(perProcess / o.maxConnecting + 1) * o.connectTimeoutMs + (o.connectRate > 0 ? (o.connections / o.connectRate) * 1000 : 0);
-  return connect + o.durationSec * 1000 + 2 * o.replyTimeoutMs + 30_000;
+  return connect + o.durationSec * 1000 + 2 * o.replyTimeoutMs + o.drainTimeoutMs + 30_000;
 }
 
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {

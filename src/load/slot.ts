@@ -53,6 +53,10 @@ export class Slot implements Progress {
   working = false;
   /** Counted in the engine's slots that still wait for replies after the traffic stopped. */
   draining = false;
+  /** `send`: the server closed cleanly after our FIN, so it read every message of this connection. */
+  confirmed = false;
+  /** `send`: bytes still queued in this process when the connection's fate was decided; -1 until then. */
+  unsent = -1;
   /** Fixed rate: messages that fell due in the current tick, to leave in one write, and the scheduled time (ms) of the first. */
   due = 0;
   dueAt = 0;

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { codecFromName } from '../../src/codecs/registry.js';
-import { listen, silentLogger, type Server } from '../../src/index.js';
+import { listen, silentLogger, type Connection, type Logger, type Server } from '../../src/index.js';
 
 export interface Fixture {
   readonly port: number;
@@ -19,10 +19,17 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
+export interface NetServerOptions {
+  /** Keep a socket open when the client ends its side (the default ends ours too). */
+  allowHalfOpen?: boolean;
+  /** Called with each accepted socket. */
+  onConnection?(socket: net.Socket): void;
+}
+
 /** A plain `net` server; `onData` decides what each socket does with its bytes. */
-export async function netServer(onData: (socket: net.Socket, chunk: Buffer, f: Fixture) => void): Promise<Fixture> {
+export async function netServer(onData: (socket: net.Socket, chunk: Buffer, f: Fixture) => void, options: NetServerOptions = {}): Promise<Fixture> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer({ noDelay: true });
+  const server = net.createServer({ noDelay: true, allowHalfOpen: options.allowHalfOpen === true });
   const f: Fixture = {
     port: 0,
     target: '',
@@ -50,6 +57,7 @@ export async function netServer(onData: (socket: net.Socket, chunk: Buffer, f: F
       sockets.delete(socket);
       f.open--;
     });
+    options.onConnection?.(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
@@ -79,18 +87,35 @@ export const delayingServer = (ms: number): Promise<Fixture> => netServer((s, ch
 /** Reads and never answers. */
 export const silentServer = (): Promise<Fixture> => netServer(() => undefined);
 
+/**
+ * Reads everything and, when the client's FIN arrives, does `atEnd` (nothing keeps
+ * the connection half-open for good); with `read` false, never reads at all.
+ */
+export const finServer = (atEnd: (socket: net.Socket) => void, read = true): Promise<Fixture> =>
+  netServer(() => undefined, { allowHalfOpen: true, onConnection: (s) => (read ? s.on('end', () => atEnd(s)) : s.pause()) });
+
 /** Closes each connection as soon as the first bytes arrive. */
 export const closingServer = (): Promise<Fixture> => netServer((s) => s.end());
 
+export interface CapstanServerOptions {
+  path?: string;
+  logger?: Logger;
+  /** Called as each connection opens (to pause it, say). */
+  open?(conn: Connection): void;
+}
+
 /** A Capstan listener with the named framing that counts frames and, when `echo`, sends each back. */
-export async function capstanServer(framing: string, echo: boolean, options: { path?: string } = {}): Promise<Fixture & { frames: number; server: Server }> {
+export async function capstanServer(framing: string, echo: boolean, options: CapstanServerOptions = {}): Promise<Fixture & { frames: number; server: Server }> {
   let frames = 0;
   const server = await listen({
     ...(options.path !== undefined ? { path: options.path } : { port: 0 }),
     codec: codecFromName(framing),
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     limits: { maxConnections: 50_000, maxConnectionsPerAddress: 50_000 },
     handler: {
+      open(conn) {
+        options.open?.(conn);
+      },
       message(conn, frame) {
         frames++;
         if (echo) conn.send(frame);
