@@ -1,6 +1,23 @@
 /**
  * Capstan's public API. Everything a library user needs is exported here and
  * nothing else; deep imports are not part of the contract.
+ *
+ * ```ts
+ * import { listen, lengthPrefixed } from 'capstan';
+ *
+ * const server = await listen({
+ *   port: 7000,
+ *   codec: lengthPrefixed({ lengthBytes: 4 }),
+ *   handler: { message(conn, frame) { conn.send(frame); } },
+ * });
+ * ```
+ *
+ * The guides in `docs/` explain the model (getting-started, protocols,
+ * reliability, filters, server, metrics, performance); this reference lists
+ * every export with its options, units and defaults. It is generated from the
+ * TSDoc in `src/` by `npm run docs:api`.
+ *
+ * @packageDocumentation
  */
 export { listen, supportsReusePort } from './transport/listen.js';
 export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';
@@ -26,11 +43,11 @@ export type { RawOptions } from './codecs/raw.js';
 export { ByteQueue } from './buffers/byte-queue.js';
 
 export { TimerWheel, ManualClock } from './timers/timer-wheel.js';
-export type { Clock, TimerWheelOptions } from './timers/timer-wheel.js';
+export type { Clock, TimerWheelOptions, WheelEntry } from './timers/timer-wheel.js';
 
 export type { ListenerStats, RefuseReason, ProxyStats, ProxyRefusal, TlsStats } from './metrics/listener-counters.js';
 export { CapstanError, isCapstanError } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export type { ErrorCode, ErrorDetails } from './errors.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { delimited, lines } from './codecs/delimited.js';
@@ -53,7 +70,7 @@ export { runLoad } from './load/run.js';
 export type { LoadOptions, LoadMode, LoadTlsOptions, VerifyMode } from './load/options.js';
 export type { LoadResult, Direction as LoadDirection } from './load/result.js';
 export type { LoadProgress, LoadHooks, LoadPhase } from './load/run.js';
-export type { ErrorKind as LoadErrorKind } from './load/error-kinds.js';
+export type { ErrorKind as LoadErrorKind, ErrorCounts as LoadErrorCounts } from './load/error-kinds.js';
 export type { LatencyUs as LoadLatencyUs } from './load/histogram.js';
 export { frameTooLarge, protocolError } from './codecs/frame-errors.js';
 export { watchCertificates, readCertificateFiles } from './pipeline/certificate-watch.js';
