@@ -22,6 +22,7 @@
  * | `connect-failed`     | -          | a client connection could not be established                    |
  * | `shutdown`           | us         | the server closed and the grace period ran out                  |
  * | `refused`            | us         | turned away after accept: a limit, once a PROXY header named the client |
+ * | `peer-unreachable`   | network    | a datagram to the peer drew an ICMP error (port or host unreachable) |
  * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
  */
 export type CloseReason =
@@ -43,6 +44,7 @@ export type CloseReason =
   | 'connect-failed'
   | 'shutdown'
   | 'refused'
+  | 'peer-unreachable'
   | 'error';
 
 /** Every close reason, in a fixed order (used to lay out counters). */
@@ -65,6 +67,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'connect-failed',
   'shutdown',
   'refused',
+  'peer-unreachable',
   'error',
 ];
 

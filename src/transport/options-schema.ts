@@ -191,6 +191,13 @@ export function validateOptions(what: string, schema: TSchema, value: unknown): 
   });
 }
 
+/** `listen` takes a handler object of methods; the schema only knows it is an object-like value. */
+export function checkHandler(handler: unknown): void {
+  if (typeof handler !== 'object' || handler === null) {
+    throw capstanError('ERR_INVALID_OPTION', 'listen: option handler must be an object of handler methods', { path: 'handler' });
+  }
+}
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === undefined) return 'undefined';
