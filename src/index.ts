@@ -21,6 +21,11 @@
  */
 export { listen, supportsReusePort } from './transport/listen.js';
 export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';
+export type { UdpListenOptions, UdpServer, DatagramHandler } from './transport/udp/options.js';
+export { Session } from './transport/udp/session.js';
+export type { PeerInfo, SessionStateName } from './transport/udp/session.js';
+export { DEFAULT_UDP_LIMITS, UdpLimitsSchema } from './transport/udp/limits.js';
+export type { UdpLimits, UdpLimitsOptions } from './transport/udp/limits.js';
 export { connect } from './transport/connect.js';
 export type { ConnectOptions, Client, ClientHandler, ClientTlsOptions, ReconnectInfo } from './transport/connect.js';
 export type { LimitsOptions, TlsServerOptions, ReconnectOptions } from './transport/options-schema.js';
@@ -46,6 +51,8 @@ export { TimerWheel, ManualClock } from './timers/timer-wheel.js';
 export type { Clock, TimerWheelOptions, WheelEntry } from './timers/timer-wheel.js';
 
 export type { ListenerStats, RefuseReason, ProxyStats, ProxyRefusal, TlsStats } from './metrics/listener-counters.js';
+export type { UdpStats, UdpDropReason } from './metrics/udp-counters.js';
+export { UDP_DROP_REASONS } from './metrics/udp-counters.js';
 export { CapstanError, isCapstanError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
 export { silentLogger } from './logger.js';

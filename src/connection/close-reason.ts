@@ -27,6 +27,7 @@
  * | `policy-violation`   | us         | a WebSocket peer broke a rule of ours, not of the protocol (1008) |
  * | `heartbeat-timeout`  | us         | a WebSocket peer did not answer our ping in time                |
  * | `close-timeout`      | us         | a WebSocket peer did not answer our close frame in time         |
+ * | `peer-unreachable`   | network    | a datagram to the peer drew an ICMP error (port or host unreachable) |
  * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
  */
 export type CloseReason =
@@ -53,6 +54,7 @@ export type CloseReason =
   | 'policy-violation'
   | 'heartbeat-timeout'
   | 'close-timeout'
+  | 'peer-unreachable'
   | 'error';
 
 /** Every close reason, in a fixed order (used to lay out counters). */
@@ -80,6 +82,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'policy-violation',
   'heartbeat-timeout',
   'close-timeout',
+  'peer-unreachable',
   'error',
 ];
 

@@ -70,6 +70,12 @@ export class EventLog implements WheelEntry {
     this.logger.warn({ code, ...detail }, message);
   }
 
+  /** Something else a peer or the network caused (a dropped datagram, a failed send, a socket error), under `kind`. */
+  note(kind: string, detail: Record<string, unknown>, message: string): void {
+    if (!this.allow(kind)) return;
+    this.logger.warn(detail, message);
+  }
+
   /** The wheel calls this at the end of a window in which lines were suppressed. */
   onWheelDue(): void {
     this.budget.flush();

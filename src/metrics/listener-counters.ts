@@ -3,6 +3,7 @@
  * when someone asks for a snapshot. No maps, no labels, no allocation per event.
  */
 import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
+import type { UdpStats } from './udp-counters.js';
 
 /** Why an accepted socket was turned away before it became a connection. */
 export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing' | 'proxy-untrusted';
@@ -75,6 +76,12 @@ export interface ListenerStats {
   filters: Record<string, Record<string, number>>;
   /** Timeouts by kind (the timeout close reasons). */
   timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
+  /**
+   * A UDP listener's datagrams, drops, sessions and ICMP errors; absent on stream
+   * listeners. On a UDP listener the fields above count sessions as connections
+   * (`accepted` opened, `active` open, `closes` by reason) and records as frames.
+   */
+  udp?: UdpStats;
 }
 
 export class ListenerCounters {

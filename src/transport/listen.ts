@@ -29,7 +29,9 @@ import { capstanError } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { ListenerCounters, type ListenerStats, type RefuseReason } from '../metrics/listener-counters.js';
 import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
-import { ListenOptionsSchema, TlsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
+import { listenUdp } from './udp/listen-udp.js';
+import type { UdpListenOptions, UdpServer } from './udp/options.js';
+import { checkHandler, ListenOptionsSchema, TlsSchema, validateOptions, type LimitsOptions, type TlsServerOptions } from './options-schema.js';
 import { startAccept, type AcceptPlan } from '../pipeline/accept-stage.js';
 import { isTrusted, resolveProxyPolicy, type ProxyProtocolOption } from '../pipeline/proxy-policy.js';
 import { TlsAcceptor } from '../pipeline/tls-acceptor.js';
@@ -37,6 +39,7 @@ import type { Filter } from '../pipeline/filter.js';
 import { F_ADDRESS_COUNTED } from '../connection/flags.js';
 import { websocket, type WebSocketServer } from '../websocket/server.js';
 import type { WebSocketServerOptions } from '../websocket/options.js';
+import { bindFailed } from './bind-error.js';
 import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
 export type Transport = 'tcp' | 'tls' | 'unix';
@@ -163,13 +166,18 @@ export function supportsReusePort(): boolean {
   return process.platform === 'linux' && (major > 22 || (major === 22 && minor >= 12));
 }
 
-/** Starts a listener. Rejects with `ERR_INVALID_OPTION`/`ERR_UNKNOWN_OPTION` before binding, or `ERR_LISTEN_FAILED`. */
-export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Server<D>> {
+/**
+ * Starts a listener: TCP, TLS or Unix (a {@link Server}), or UDP with
+ * `transport: 'udp'` (a {@link UdpServer}, sessions per peer: docs/udp.md).
+ * Rejects with `ERR_INVALID_OPTION`/`ERR_UNKNOWN_OPTION` before binding, or `ERR_LISTEN_FAILED`.
+ */
+export async function listen<D = unknown>(options: UdpListenOptions<D>): Promise<UdpServer<D>>;
+export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Server<D>>;
+export async function listen<D = unknown>(options: ListenOptions<D> | UdpListenOptions<D>): Promise<Server<D> | UdpServer<D>> {
+  if (options.transport === 'udp') return listenUdp(options);
   if (options.websocket !== undefined) options = withWebSocket(options);
   validateOptions('listen', ListenOptionsSchema, options);
-  if (typeof (options.handler as unknown) !== 'object' || options.handler === null) {
-    throw capstanError('ERR_INVALID_OPTION', 'listen: option handler must be an object of handler methods', { path: 'handler' });
-  }
+  checkHandler(options.handler);
   const transport: Transport = options.transport ?? (options.path !== undefined ? 'unix' : options.tls !== undefined ? 'tls' : 'tcp');
   if (transport === 'unix' && options.path === undefined) {
     throw capstanError('ERR_INVALID_OPTION', 'listen: transport unix needs option path', { path: 'path' });
@@ -342,16 +350,7 @@ class Listener<D> implements Server<D> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         this.server.off('listening', onListening);
-        const where = this.transport === 'unix' ? `path ${o.path}` : `${listenOptions.host}:${listenOptions.port}`;
-        const hint =
-          err.code === 'EADDRINUSE'
-            ? 'the address is in use: stop the other server or choose another port'
-            : err.code === 'EACCES'
-              ? 'permission denied: ports below 1024 need privileges'
-              : err.code === 'EADDRNOTAVAIL'
-                ? 'no local interface has that address'
-                : err.message;
-        reject(capstanError('ERR_LISTEN_FAILED', `listen ${this.name}: cannot bind ${where}: ${hint}`, { cause: err }));
+        reject(bindFailed(this.name, this.transport === 'unix' ? `path ${o.path}` : `${listenOptions.host}:${listenOptions.port}`, err));
       };
       const onListening = () => {
         this.server.off('error', onError);

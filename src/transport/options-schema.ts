@@ -215,6 +215,13 @@ function objectBranch(union: TSchema, value: unknown): TSchema | undefined {
   return objects.length === 1 ? objects[0] : undefined;
 }
 
+/** `listen` takes a handler object of methods; the schema only knows it is an object-like value. */
+export function checkHandler(handler: unknown): void {
+  if (typeof handler !== 'object' || handler === null) {
+    throw capstanError('ERR_INVALID_OPTION', 'listen: option handler must be an object of handler methods', { path: 'handler' });
+  }
+}
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === undefined) return 'undefined';

@@ -1,0 +1,379 @@
+/**
+ * The UDP listener: one socket, a session per peer, and the checks a datagram
+ * passes before its handler sees it, cheapest first, each drop counted:
+ *
+ * ```
+ *  datagram ─► size ─► address bucket ─► session? ─ no ─► closing? caps? accept? ─► new session, open
+ *                 │           │              │ yes                                      │
+ *              oversize  address-rate        └──────────► session bucket ─► records ─► message*
+ *                                                              │               │
+ *                                                             rate     truncated / malformed
+ * ```
+ *
+ * | module       | what                                                        |
+ * |--------------|-------------------------------------------------------------|
+ * | listener.ts  | this class: receive, sessions' lifecycle, drain, stats      |
+ * | session.ts   | the session handlers receive                                |
+ * | peers.ts     | the session table, bounded by the session caps              |
+ * | rate.ts      | token buckets on datagrams/s and bytes/s                    |
+ * | framing.ts   | a datagram into records, whole or not at all                |
+ * | sender.ts    | sends, packing, send errors and back-off                    |
+ * | socket.ts    | the socket and its bind                                     |
+ * | limits.ts    | the bounds and their defaults                               |
+ */
+import type dgram from 'node:dgram';
+import type { CloseReason } from '../../connection/close-reason.js';
+import { EventLog } from '../../connection/event-log.js';
+import { defaultLogger, type Logger } from '../../logger.js';
+import { ListenerCounters, type ListenerStats } from '../../metrics/listener-counters.js';
+import { countCode, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
+import { sharedTimerWheel, type TimerWheel } from '../../timers/timer-wheel.js';
+import { DatagramFraming } from './framing.js';
+import { resolveUdpLimits, type UdpLimits } from './limits.js';
+import type { DatagramHandler, UdpListenOptions, UdpServer } from './options.js';
+import { SessionTable, type PeerEntry } from './peers.js';
+import { rateOf, type Rate } from './rate.js';
+import { maxPayload, Sender, UNREACHABLE_CODES, type SenderHost } from './sender.js';
+import { Session, SessionState, type SessionHost } from './session.js';
+import { bindSocket, socketType } from './socket.js';
+
+export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
+  readonly name: string;
+  readonly transport = 'udp' as const;
+  private socket: dgram.Socket | null = null;
+  private sender: Sender | null = null;
+  private readonly limits: UdpLimits;
+  private readonly counters = new ListenerCounters();
+  private readonly udp = new UdpCounters();
+  private readonly table = new SessionTable();
+  private readonly handler: DatagramHandler<D>;
+  private readonly wheel: TimerWheel;
+  private readonly logger: Logger;
+  private readonly log: EventLog;
+  private readonly sessionRate: Rate;
+  private readonly addressRate: Rate;
+  /** Records inside datagrams, or null for raw datagrams. */
+  private readonly framing: DatagramFraming | null;
+  /** Sessions closing this turn: `close` is delivered at its end, after their last sends. */
+  private readonly closingList: Session<D>[] = [];
+  private turnQueued = false;
+  private readonly onTurn = (): void => this.endOfTurn();
+  private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => this.receive(msg, rinfo);
+  private readonly onError = (err: NodeJS.ErrnoException): void => this.socketError(err);
+  private boundAddress = { host: '', port: 0, family: '' };
+  private isClosing = false;
+  /** While draining: when the drain began (wheel time) and the quiet interval; -1 otherwise. */
+  private drainStart = -1;
+  private quietMs = 0;
+  private closePromise: Promise<{ ended: number; forced: number }> | null = null;
+  private onEmpty: (() => void) | null = null;
+  private drained = 0;
+  private forced = 0;
+
+  constructor(private readonly options: UdpListenOptions<D>) {
+    this.handler = options.handler;
+    this.limits = resolveUdpLimits(options.limits);
+    const L = this.limits;
+    this.name = options.name ?? `udp:${options.port ?? 0}`;
+    this.logger = (options.logger ?? defaultLogger()).child({ listener: this.name });
+    this.wheel = options.timerWheel ?? sharedTimerWheel();
+    this.log = new EventLog(this.logger, this.wheel);
+    this.sessionRate = rateOf(L.datagramsPerSecond, L.bytesPerSecond, L.maxDatagramBytes);
+    this.addressRate = rateOf(L.addressDatagramsPerSecond, L.addressBytesPerSecond, L.maxDatagramBytes);
+    const codec = options.codec;
+    const counters = this.counters;
+    // Raw framing needs no decoding: the datagram is the message (and is never split at the codec's maxFrameBytes).
+    this.framing = codec === undefined || codec.name === 'raw' ? null : new DatagramFraming(codec, { frameDiscarded: () => void counters.framesDiscarded++ });
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    const host = o.host ?? '127.0.0.1';
+    const socket = await bindSocket(this.name, o, host);
+    this.socket = socket;
+    const codec = this.framing === null ? null : (o.codec ?? null);
+    this.sender = new Sender(socket, codec === null ? null : codec.encoder(), o.packBytes ?? 1472, maxPayload(socketType(host)), this.counters, this.udp, this.wheel, this.log, this);
+    const a = socket.address();
+    this.boundAddress = { host: a.address, port: a.port, family: a.family };
+    socket.on('message', this.onMessage);
+    // Errors after the bind are the kernel's reports (ICMP on platforms that give them to unconnected sockets, ENOBUFS …): receiving goes on.
+    socket.on('error', this.onError);
+  }
+
+  get address(): { host: string; port: number; family: string } {
+    return this.boundAddress;
+  }
+
+  get url(): string {
+    const a = this.boundAddress;
+    return `udp://${a.family === 'IPv6' ? `[${a.host}]` : a.host}:${a.port}`;
+  }
+
+  get sessionCount(): number {
+    return this.table.size;
+  }
+
+  sessions(): IterableIterator<Session<D>> {
+    return this.table.sessions() as IterableIterator<Session<D>>;
+  }
+
+  get closing(): boolean {
+    return this.isClosing;
+  }
+
+  get listening(): boolean {
+    return this.socket !== null;
+  }
+
+  stats(): ListenerStats {
+    return { ...this.counters.snapshot(0), udp: this.udp.snapshot() };
+  }
+
+  // ── receive ────────────────────────────────────────────────────────────────
+
+  private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const n = msg.length;
+    this.udp.datagramsIn++;
+    this.counters.bytesIn += n;
+    if (n > this.limits.maxDatagramBytes) return void this.drop('oversize', rinfo.address, rinfo.port, n);
+    const now = this.wheel.now();
+    const address = rinfo.address;
+    const port = rinfo.port;
+    const peer = this.table.peer(address);
+    let s: Session<D> | undefined;
+    if (peer !== undefined) {
+      if (!peer.bucket.take(this.addressRate, now, n)) return void this.drop('address-rate', address, port, n);
+      s = peer.sessions.get(port);
+    }
+    if (s === undefined) {
+      const made = this.admit(peer, address, port, rinfo.family, msg, now);
+      if (made === null) return;
+      s = made;
+    } else if (s.st !== SessionState.Open) {
+      return void this.drop('closing', address, port, n);
+    }
+    if (!s.bucket.take(this.sessionRate, now, n)) return void this.drop('rate', address, port, n);
+    s.lastActive = now;
+    this.deliver(s, msg);
+  }
+
+  /** A new peer: a session if the listener has room and `accept` agrees, opened; else null (dropped). */
+  private admit(peer: PeerEntry | undefined, address: string, port: number, family: string, msg: Buffer, now: number): Session<D> | null {
+    const L = this.limits;
+    if (this.isClosing) return this.drop('closing', address, port, msg.length);
+    if (this.table.size >= L.maxSessions) return this.drop('session-cap', address, port, msg.length);
+    if (peer !== undefined && peer.sessions.size >= L.maxSessionsPerAddress) return this.drop('address-cap', address, port, msg.length);
+    const h = this.handler;
+    if (h.accept !== undefined) {
+      let ok = false;
+      try {
+        ok = h.accept({ address, port, family }, msg) === true;
+      } catch (err) {
+        this.counters.handlerErrors++;
+        this.log.handlerThrew({ id: 0, remoteAddress: address, remotePort: port }, 'accept', err instanceof Error ? err : new Error(String(err)));
+      }
+      if (!ok) return this.drop('refused', address, port, msg.length);
+    }
+    if (peer === undefined) {
+      peer = this.table.entry(address, this.addressRate, now);
+      peer.bucket.take(this.addressRate, now, msg.length);
+    }
+    const s = new Session<D>(this, peer, port, family, this.sessionRate, now);
+    this.table.add(s);
+    this.counters.accepted++;
+    this.counters.active++;
+    if (L.idleTimeoutMs > 0) this.wheel.schedule(s, now + L.idleTimeoutMs);
+    if (h.open !== undefined) {
+      try {
+        h.open(s);
+      } catch (err) {
+        this.handlerThrew(s, 'open', err);
+      }
+    }
+    return s.st === SessionState.Open ? s : null;
+  }
+
+  private deliver(s: Session<D>, msg: Buffer): void {
+    const h = this.handler;
+    const framing = this.framing;
+    if (framing === null) {
+      this.counters.framesIn++;
+      try {
+        h.message?.(s, msg);
+      } catch (err) {
+        this.handlerThrew(s, 'message', err);
+      }
+      return;
+    }
+    const bad = framing.split(msg);
+    if (bad !== null) return void this.drop(bad, s.remoteAddress, s.remotePort, msg.length);
+    const records = framing.records;
+    try {
+      for (let i = 0; i < records.length && s.st === SessionState.Open; i++) {
+        this.counters.framesIn++;
+        h.message?.(s, records[i] as Buffer);
+      }
+    } catch (err) {
+      this.handlerThrew(s, 'message', err);
+    } finally {
+      records.length = 0;
+    }
+  }
+
+  private drop(reason: UdpDropReason, address: string, port: number, bytes: number): null {
+    const n = ++this.udp.drops[reason];
+    this.log.note(`dropped:${reason}`, { remote: `${address}:${port}`, reason, bytes, dropped: n, sessions: this.table.size }, DROP_MESSAGES[reason](this.limits));
+    return null;
+  }
+
+  private socketError(err: NodeJS.ErrnoException): void {
+    const code = err.code ?? 'UNKNOWN';
+    const count = countCode(this.udp.receiveErrors, code);
+    if (UNREACHABLE_CODES.has(code)) this.udp.icmpErrors++;
+    this.log.note(`socket-error:${code}`, { code, count }, `udp socket reported ${code} (${err.message}); receiving goes on`);
+  }
+
+  // ── sessions ───────────────────────────────────────────────────────────────
+
+  sendFrom(s: Session<any>, datagram: Buffer): boolean {
+    return (this.sender as Sender).send(s, datagram);
+  }
+
+  private handlerThrew(s: Session<D>, method: string, err: unknown): void {
+    this.counters.handlerErrors++;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.log.handlerThrew(s, method, error);
+    this.closeSession(s, 'handler-error', error, true);
+  }
+
+  closeSession(s: Session<any>, reason: CloseReason, error: Error | undefined, flush: boolean): void {
+    if (s.st !== SessionState.Open) return;
+    s.st = SessionState.Closing;
+    s.reason = reason;
+    s.error = error;
+    this.wheel.cancel(s);
+    const sender = this.sender as Sender;
+    if (flush) sender.seal(s);
+    else sender.discard(s);
+    this.closingList.push(s as Session<D>);
+    this.queueTurn();
+  }
+
+  sessionDue(s: Session<any>, now: number): void {
+    if (s.st !== SessionState.Open) return;
+    let due = Infinity;
+    if (this.drainStart >= 0) {
+      const quietDue = Math.max(s.lastActive, this.drainStart) + this.quietMs;
+      if (now >= quietDue) return this.closeSession(s, 'shutdown', undefined, true);
+      due = quietDue;
+    }
+    const idle = this.limits.idleTimeoutMs;
+    if (idle > 0) {
+      const idleDue = s.lastActive + idle;
+      if (now >= idleDue) return this.closeSession(s, 'idle-timeout', undefined, true);
+      if (idleDue < due) due = idleDue;
+    }
+    if (due !== Infinity) this.wheel.schedule(s, due);
+  }
+
+  unreachable(address: string, port: number, error: Error): void {
+    const s = this.table.peer(address)?.sessions.get(port);
+    if (s !== undefined) this.closeSession(s, 'peer-unreachable', error, false);
+  }
+
+  queueTurn(): void {
+    if (this.turnQueued) return;
+    this.turnQueued = true;
+    setImmediate(this.onTurn);
+  }
+
+  /** Packed records go out, then closing sessions get their `close`, in the order they began closing. */
+  private endOfTurn(): void {
+    this.turnQueued = false;
+    (this.sender as Sender).flush();
+    const list = this.closingList;
+    // A `close` may end other sessions: they join the list and are finished in this loop too.
+    for (let i = 0; i < list.length; i++) this.finalize(list[i] as Session<D>);
+    list.length = 0;
+    if (this.table.size === 0 && this.onEmpty !== null) this.onEmpty();
+  }
+
+  private finalize(s: Session<D>): void {
+    s.st = SessionState.Closed;
+    const reason = s.reason as CloseReason;
+    this.counters.closes[reason]++;
+    this.counters.active--;
+    this.table.remove(s);
+    if (this.isClosing) this.drained++;
+    this.log.closed(s, reason, s.error);
+    const h = this.handler;
+    if (h.close === undefined) return;
+    try {
+      h.close(s, reason, s.error);
+    } catch (err) {
+      this.counters.handlerErrors++;
+      this.log.handlerThrew(s, 'close', err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  // ── drain ──────────────────────────────────────────────────────────────────
+
+  close(options: { graceMs?: number; quietMs?: number } = {}): Promise<{ ended: number; forced: number }> {
+    if (this.closePromise !== null) return this.closePromise;
+    this.isClosing = true;
+    const graceMs = options.graceMs ?? 10_000;
+    this.quietMs = options.quietMs ?? 250;
+    const now = this.wheel.now();
+    this.drainStart = now;
+    this.closePromise = new Promise((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const finish = () => {
+        if (timer !== null) clearTimeout(timer);
+        this.onEmpty = null;
+        const socket = this.socket;
+        this.socket = null;
+        const result = { ended: this.drained - this.forced, forced: this.forced };
+        if (socket === null) return resolve(result);
+        socket.close(() => resolve(result));
+      };
+      const h = this.handler;
+      for (const s of [...this.table.sessions()] as Session<D>[]) {
+        if (s.st !== SessionState.Open) continue;
+        if (h.shutdown !== undefined) {
+          try {
+            h.shutdown(s);
+          } catch (err) {
+            this.handlerThrew(s, 'shutdown', err);
+          }
+        }
+        if (s.st === SessionState.Open) this.wheel.scheduleBy(s, now + this.quietMs);
+      }
+      if (this.table.size === 0) return finish();
+      this.onEmpty = finish;
+      timer = setTimeout(() => {
+        for (const s of [...this.table.sessions()]) {
+          if (s.st !== SessionState.Open) continue;
+          this.forced++;
+          this.closeSession(s, 'shutdown', undefined, true);
+        }
+      }, graceMs);
+    });
+    return this.closePromise;
+  }
+}
+
+/** What a drop's log line tells the operator. */
+const DROP_MESSAGES: Record<UdpDropReason, (limits: UdpLimits) => string> = {
+  oversize: (l) => `dropped a datagram over limits.maxDatagramBytes (${l.maxDatagramBytes})`,
+  rate: (l) => `dropped a datagram: the session is over limits.datagramsPerSecond (${l.datagramsPerSecond}) or limits.bytesPerSecond (${l.bytesPerSecond})`,
+  'address-rate': (l) =>
+    `dropped a datagram: its address is over limits.addressDatagramsPerSecond (${l.addressDatagramsPerSecond}) or limits.addressBytesPerSecond (${l.addressBytesPerSecond})`,
+  'session-cap': (l) => `dropped a datagram from a new peer: the listener holds limits.maxSessions (${l.maxSessions}) sessions`,
+  'address-cap': (l) => `dropped a datagram from a new peer: its address holds limits.maxSessionsPerAddress (${l.maxSessionsPerAddress}) sessions`,
+  refused: () => 'dropped a datagram from a new peer: handler.accept refused it',
+  closing: () => 'dropped a datagram: the listener is closing, or the session is',
+  truncated: () => 'dropped a datagram that ends inside a record (records are never joined across datagrams)',
+  malformed: () => "dropped a datagram the codec cannot decode (a bad length, or a record over the codec's maxFrameBytes)",
+  'send-error': () => 'a send failed',
+  backoff: () => 'dropped a send: sending is paused after a resource error',
+};

@@ -1,0 +1,134 @@
+/**
+ * What `listen({ transport: 'udp', … })` takes and what it returns: the
+ * options (validated before anything binds), the handler and the server.
+ */
+import type dgram from 'node:dgram';
+import { Type } from '@sinclair/typebox';
+import type { Codec } from '../../codecs/codec.js';
+import type { CloseReason } from '../../connection/close-reason.js';
+import type { Logger } from '../../logger.js';
+import type { ListenerStats } from '../../metrics/listener-counters.js';
+import type { TimerWheel } from '../../timers/timer-wheel.js';
+import { UdpLimitsSchema, type UdpLimitsOptions } from './limits.js';
+import type { PeerInfo, Session } from './session.js';
+
+/**
+ * The handler of a UDP listener: the same flat object of optional methods as
+ * a stream listener's, with a {@link Session} per peer. Per session:
+ *
+ * ```
+ *   [accept] ─► open ─► message* ─► close(reason)      (exactly once, last)
+ * ```
+ *
+ * A method that throws closes its own session with `handler-error` (what it
+ * sent before throwing still goes out); no other session notices.
+ */
+export interface DatagramHandler<D = unknown> {
+  /**
+   * A datagram came from a peer with no session: return `true` to make one.
+   * Refused peers cost nothing (counted as `refused` drops). Without this
+   * method every peer within the limits gets a session.
+   */
+  accept?(peer: PeerInfo, datagram: Buffer): boolean;
+  /** A new peer's session, before its first datagram is delivered. Set `session.data` here. */
+  open?(session: Session<D>): void;
+  /**
+   * One datagram (raw codec) or one record of a datagram (other codecs). The
+   * buffer is a view of the received datagram and stays valid after the call.
+   */
+  message?(session: Session<D>, datagram: Buffer): void;
+  /** The server is draining: say goodbye, then `session.end()`; quiet sessions are closed for you. */
+  shutdown?(session: Session<D>): void;
+  /** The session is gone. `error` tells more for abnormal reasons. */
+  close?(session: Session<D>, reason: CloseReason, error?: Error): void;
+}
+
+export interface UdpListenOptions<D = unknown> {
+  transport: 'udp';
+  /** Name used in logs and metrics. Default `udp:<port>`. */
+  name?: string;
+  /** Address to bind; an IPv6 address (with a colon) makes an IPv6 socket. Default `127.0.0.1`; `::` takes IPv4 too unless `ipv6Only`. */
+  host?: string;
+  /** Port; 0 (default) picks a free one (read it from `server.address`). */
+  port?: number;
+  /** On an IPv6 socket bound to `::`, take IPv6 datagrams only. Default false. */
+  ipv6Only?: boolean;
+  /** Framing inside each datagram. Default `raw()`: the datagram is the message. */
+  codec?: Codec;
+  /** What to do with sessions and datagrams. */
+  handler: DatagramHandler<D>;
+  /** Bounds; each has a safe default (see {@link UdpLimits}). */
+  limits?: UdpLimitsOptions;
+  /**
+   * With a framing codec, records sent to one peer in one event-loop turn are
+   * packed into datagrams of up to this many bytes (a record is never split;
+   * a larger one goes alone). 0 sends each record in a datagram of its own.
+   * Default 1472: an Ethernet MTU less the IPv4 and UDP headers, so packed
+   * datagrams are not fragmented.
+   */
+  packBytes?: number;
+  /** The kernel's receive buffer (SO_RCVBUF), bytes; the kernel's default when absent. */
+  recvBufferSize?: number;
+  /** The kernel's send buffer (SO_SNDBUF), bytes. */
+  sendBufferSize?: number;
+  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
+  logger?: Logger;
+  /** The timer wheel for the sessions' idle timeouts (tests inject one with a manual clock). */
+  timerWheel?: TimerWheel;
+  /**
+   * Makes the socket (default `dgram.createSocket`): for sockets set up in ways
+   * Capstan does not offer, and for tests that put errors in its way.
+   */
+  createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
+}
+
+/** A running UDP listener. */
+export interface UdpServer<D = unknown> {
+  readonly name: string;
+  readonly transport: 'udp';
+  /** Where it listens. */
+  readonly address: { host: string; port: number; family: string };
+  /** Where it listens as a URL: `udp://127.0.0.1:7002`, `udp://[::1]:7002`. */
+  readonly url: string;
+  /** Sessions open or closing. */
+  readonly sessionCount: number;
+  /** The live sessions (for broadcast or inspection). */
+  sessions(): IterableIterator<Session<D>>;
+  /** A snapshot of the listener's counters; the UDP ones are under `udp`. */
+  stats(): ListenerStats;
+  /** True once `close` was called. */
+  readonly closing: boolean;
+  /** True while the socket is bound. */
+  readonly listening: boolean;
+  /**
+   * Drains: datagrams from new peers are dropped (`closing`), each session's
+   * `shutdown` is called, sessions quiet for `quietMs` close with `shutdown`,
+   * and those left at `graceMs` are closed with `shutdown` too. Resolves once
+   * every session has closed and the socket is shut.
+   */
+  close(options?: { graceMs?: number; quietMs?: number }): Promise<{ ended: number; forced: number }>;
+}
+
+/** An object the schema only checks is an object (codecs, handlers, loggers). */
+const Obj = Type.Unsafe<object>(Type.Object({}, { additionalProperties: true }));
+const Bytes = Type.Integer({ minimum: 1 });
+
+export const UdpListenOptionsSchema = Type.Object(
+  {
+    transport: Type.Literal('udp'),
+    name: Type.Optional(Type.String({ minLength: 1 })),
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    ipv6Only: Type.Optional(Type.Boolean()),
+    codec: Type.Optional(Obj),
+    handler: Obj,
+    limits: Type.Optional(UdpLimitsSchema),
+    packBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 65507 })),
+    recvBufferSize: Type.Optional(Bytes),
+    sendBufferSize: Type.Optional(Bytes),
+    logger: Type.Optional(Obj),
+    timerWheel: Type.Optional(Obj),
+    createSocket: Type.Optional(Type.Unsafe<(options: dgram.SocketOptions) => dgram.Socket>(Type.Any())),
+  },
+  { additionalProperties: false },
+);

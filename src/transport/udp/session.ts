@@ -1,0 +1,143 @@
+/**
+ * Session: one UDP peer (source address and port) of a listener, from its
+ * first datagram to the single `close`.
+ *
+ * ```
+ *   first datagram ─► [accept?] ─► OPEN ── message* ── end() / idle / shutdown / ICMP ─► CLOSING ─► CLOSED
+ *                                    │ send: records packed for the turn      pending sends    close(reason)
+ *                                    └──────────────────────────────────────► flushed          once, last
+ * ```
+ *
+ * A session is plain fields: its idle deadline is one entry on the timer
+ * wheel, filed lazily (a datagram only stamps `lastActive`), its rate is a
+ * bucket of two numbers, and its outbound batch borrows the shared slab only
+ * for the turn in which it sends.
+ */
+import type { CloseReason } from '../../connection/close-reason.js';
+import type { OutboundState } from '../../connection/outbound.js';
+import type { WheelEntry } from '../../timers/timer-wheel.js';
+import type { PeerEntry } from './peers.js';
+import { RateBucket, type Rate } from './rate.js';
+
+/** What a session asks of its listener. */
+export interface SessionHost {
+  sendFrom(session: Session<any>, datagram: Buffer): boolean;
+  /** Starts closing `session`: `flush` sends what it queued first. `close` is delivered at the end of the turn. */
+  closeSession(session: Session<any>, reason: CloseReason, error: Error | undefined, flush: boolean): void;
+  /** The wheel entry came due: check the idle (and, while draining, quiet) deadline. */
+  sessionDue(session: Session<any>, now: number): void;
+}
+
+export const enum SessionState {
+  Open = 0,
+  Closing = 1,
+  Closed = 2,
+}
+
+/** The state names users see through {@link Session.state}. */
+export type SessionStateName = 'open' | 'closing' | 'closed';
+const STATE_NAMES: readonly SessionStateName[] = ['open', 'closing', 'closed'];
+
+/** The peer a new session would be for, as `accept` sees it. */
+export interface PeerInfo {
+  readonly address: string;
+  readonly port: number;
+  /** `IPv4` or `IPv6`. */
+  readonly family: string;
+}
+
+let nextId = 1;
+
+/**
+ * One UDP peer. Handlers receive it in every call; keep it to send later.
+ * @typeParam D - the type of the per-session {@link Session.data} slot.
+ */
+export class Session<D = unknown> implements WheelEntry, OutboundState {
+  /** Process-unique id, for logs. */
+  readonly id: number = nextId++;
+  /** Your per-session state. Starts `undefined`; set it in `open`. */
+  data: D = undefined as D;
+  /** The peer's address. */
+  readonly remoteAddress: string;
+  /** The peer's port. */
+  readonly remotePort: number;
+  /** `IPv4` or `IPv6`. */
+  readonly remoteFamily: string;
+
+  /** @internal */ st: SessionState = SessionState.Open;
+  /** @internal */ readonly host: SessionHost;
+  /** @internal The address's entry in the session table. */
+  readonly peer: PeerEntry;
+  /** @internal Datagrams in, datagrams/s and bytes/s. */
+  readonly bucket: RateBucket;
+  /** @internal When the peer last sent a datagram (wheel time). */
+  lastActive: number;
+  /** @internal Queued in the listener's list of sessions with records to send this turn. */
+  dirty = false;
+  /** @internal */ reason: CloseReason | null = null;
+  /** @internal */ error: Error | undefined = undefined;
+
+  /** @internal */ outSlab: Buffer | null = null;
+  /** @internal */ outStart = 0;
+  /** @internal */ outEnd = 0;
+  /** @internal */ outChunks: Buffer[] | null = null;
+  /** @internal */ outBytes = 0;
+  /** @internal */ wheelNext: WheelEntry | null = null;
+  /** @internal */ wheelPrev: WheelEntry | null = null;
+  /** @internal */ wheelSlot = -1;
+  /** @internal */ wheelDue = 0;
+
+  /** @internal Listeners make sessions; handlers receive them. */
+  constructor(host: SessionHost, peer: PeerEntry, port: number, family: string, rate: Rate, now: number) {
+    this.host = host;
+    this.peer = peer;
+    this.remoteAddress = peer.address;
+    this.remotePort = port;
+    this.remoteFamily = family;
+    this.bucket = new RateBucket(rate, now);
+    this.lastActive = now;
+  }
+
+  /** Where the session is in its life. */
+  get state(): SessionStateName {
+    return STATE_NAMES[this.st] as SessionStateName;
+  }
+
+  /** True while `send` accepts datagrams. */
+  get writable(): boolean {
+    return this.st === SessionState.Open;
+  }
+
+  /**
+   * Sends `datagram` to the peer. With the raw codec it is one datagram, handed
+   * to the socket at once; with a framing codec it is one record, and the
+   * records sent to the peer in one event-loop turn leave packed into as few
+   * datagrams as `packBytes` allows.
+   * @returns `false` when the session is closed or sending backs off after a
+   *   resource error (the datagram is dropped and counted); otherwise `true`.
+   *   UDP promises no delivery either way.
+   * @throws CapstanError `ERR_FRAME_TOO_LARGE` when the datagram is larger than UDP carries.
+   */
+  send(datagram: Buffer | string): boolean {
+    if (this.st !== SessionState.Open) return false;
+    return this.host.sendFrom(this, typeof datagram === 'string' ? Buffer.from(datagram) : datagram);
+  }
+
+  /** Sends what is queued, then closes the session (`local-end`). Nothing is delivered after this call. */
+  end(): void {
+    if (this.st === SessionState.Open) this.host.closeSession(this, 'local-end', undefined, true);
+  }
+
+  /**
+   * Closes the session without sending what is queued.
+   * @param reason - the close reason to report; default `local-destroy`.
+   */
+  destroy(reason: CloseReason = 'local-destroy', error?: Error): void {
+    if (this.st === SessionState.Open) this.host.closeSession(this, reason, error, false);
+  }
+
+  /** @internal */
+  onWheelDue(now: number): void {
+    this.host.sessionDue(this, now);
+  }
+}
