@@ -7,7 +7,7 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { closest, didYouMean } from '../../suggest.js';
+import { closest, didYouMean, editDistance } from '../../suggest.js';
 import type { AnySchema } from './schema.js';
 
 /** A path into the config: keys and list indexes. */
@@ -104,6 +104,11 @@ function choiceHint(branches: readonly AnySchema[], value: unknown): string {
   if (typeof value !== 'string') return '';
   const words = branches.map((b) => (b as { const?: unknown }).const).filter((c): c is string => typeof c === 'string');
   const guess = closest(value, words);
+  // Two choices equally close (TLSv1.1 against TLSv1.2 and TLSv1.3) make a guess a coin toss.
+  if (guess !== undefined) {
+    const d = editDistance(value.toLowerCase(), guess.toLowerCase());
+    if (words.some((w) => w !== guess && editDistance(value.toLowerCase(), w.toLowerCase()) === d)) return '';
+  }
   return guess === undefined ? '' : `; did you mean ${JSON.stringify(guess)}?`;
 }
 
