@@ -279,7 +279,9 @@ export class FrameEncoder implements Encoder {
       buf.set(frame, writeHeader(buf, at, b0, n, 0));
       return;
     }
-    writeHeader(out.buf, out.reserve(h), b0, n, 0);
+    // reserve() may start a new slab, so the buffer is read only after it.
+    const at = out.reserve(h);
+    writeHeader(out.buf, at, b0, n, 0);
     out.append(frame);
   }
 
