@@ -84,7 +84,8 @@ export class WebSocket<D = unknown> {
     const ctr = this.ep.counters;
     ctr.messagesOut++;
     if (typeof data === 'string') {
-      ctr.bytesOut += data.length;
+      // Payload bytes, as on the wire: a string's UTF-8, not its UTF-16 units.
+      ctr.bytesOut += Buffer.byteLength(data);
       if (isBinary === true) this.ep.encoder.next = 0x80 | OP_BINARY;
     } else {
       ctr.bytesOut += data.length;
@@ -158,7 +159,8 @@ export class WebSocket<D = unknown> {
         body.writeUInt16BE(code, 0);
       }
       c.send(body);
-      WebSocketCounters.bump(this.ep.counters.closesSent, code === 1005 ? 1000 : code);
+      // An empty close frame carries no code: counted as 1005, as a received one is.
+      WebSocketCounters.bump(this.ep.counters.closesSent, code);
     }
     c.end();
   }

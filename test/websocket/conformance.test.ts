@@ -139,12 +139,17 @@ describe('RFC 6455 conformance over a real socket', () => {
   });
 
   it('answers a close frame without a code with an empty close frame and reports 1005', async () => {
+    const before = s.ws.stats().closesSent;
     const c = await wsConnect(s.port);
     c.send(frame({ op: 8 }));
     const got = await c.frames(1);
     assert.equal(got[0]?.op, 8);
     assert.equal(got[0]?.payload.length, 0);
     assert.equal((await s.nextClose()).code, 1005);
+    // The empty close frame we answered with carries no code either.
+    const after = s.ws.stats().closesSent;
+    assert.equal((after['1005'] ?? 0) - (before['1005'] ?? 0), 1);
+    assert.equal(after['1000'] ?? 0, before['1000'] ?? 0);
   });
 
   const violations: Array<[string, Buffer[], number, CloseReason]> = [
@@ -205,5 +210,22 @@ describe('RFC 6455 conformance over a real socket', () => {
     assert.ok((st.closesSent['1007'] ?? 0) >= 4);
     assert.ok((st.closesReceived['1000'] ?? 0) >= 1);
     assert.equal(st.handshakesAccepted > 0, true);
+  });
+});
+
+describe('WebSocket byte counters', () => {
+  it('count a text message sent as a string in UTF-8 bytes, as on the wire', async () => {
+    const text = 'héllo €uro 𝄞';
+    const ws = websocket({ path: '/', handler: { open: (w) => void w.send(text) } });
+    const server = await listen({ port: 0, logger: silentLogger, websocket: ws });
+    try {
+      const c = await wsConnect((server.address as { port: number }).port);
+      const [f] = await c.frames(1);
+      assert.equal(f?.payload.toString(), text);
+      assert.equal(ws.stats().bytesOut, Buffer.byteLength(text));
+      c.peer.socket.destroy();
+    } finally {
+      await server.close();
+    }
   });
 });
