@@ -62,3 +62,33 @@ export async function udpPeer(serverPort: number, options: UdpPeerOptions = {}):
     },
   };
 }
+
+/**
+ * A `createSocket` for listeners whose sends fail on demand: `fault` sees each
+ * send's destination and returns an error code to fail it with (reported to the
+ * send's callback on the next tick, shaped as Node reports a failed send: code,
+ * syscall, address and port), or null to send it for real. Loopback never runs
+ * out of buffers and the kernel does not report ICMP errors to an unconnected
+ * socket, so these paths can only be reached this way.
+ */
+export function faultySocket(fault: (address: string, port: number) => string | null): { create: (options: dgram.SocketOptions) => dgram.Socket; calls: () => number; socket: () => dgram.Socket } {
+  let calls = 0;
+  let made: dgram.Socket | undefined;
+  return {
+    calls: () => calls,
+    socket: () => made as dgram.Socket,
+    create(options) {
+      const socket = dgram.createSocket(options);
+      made = socket;
+      const send = socket.send.bind(socket) as (msg: Buffer | Buffer[], port: number, address: string, cb: (err: Error | null, bytes?: number) => void) => void;
+      socket.send = ((msg: Buffer | Buffer[], port: number, address: string, cb: (err: Error | null, bytes?: number) => void) => {
+        calls++;
+        const code = fault(address, port);
+        if (code === null) return send(msg, port, address, cb);
+        const err = Object.assign(new Error(`send ${code} ${address}:${port}`), { code, syscall: 'send', address, port });
+        process.nextTick(cb, err);
+      }) as typeof socket.send;
+      return socket;
+    },
+  };
+}
