@@ -188,7 +188,7 @@ describe('config resolution', () => {
     assert.match(String(l?.tls?.key), /PRIVATE KEY/);
   });
 
-  it('runs the built-in default: lp4 echo on 7000, line echo on 7001, TLS echo on 7443, admin on 9100', async () => {
+  it('runs the built-in default: lp4 echo on 7000, line echo on 7001, TLS echo on 7443, UDP echo on 7002, admin on 9100', async () => {
     const config = await loadConfig(undefined);
     assert.deepEqual(
       config.listeners.map((l) => [l.name, l.transport, l.host, l.port, l.codec?.name, l.plugin.ref]),
@@ -196,9 +196,10 @@ describe('config resolution', () => {
         ['echo-lp4', 'tcp', '127.0.0.1', 7000, 'lp4', 'echo'],
         ['echo-line', 'tcp', '127.0.0.1', 7001, 'line', 'echo'],
         ['echo-tls', 'tls', '127.0.0.1', 7443, 'lp4', 'echo'],
+        ['echo-udp', 'udp', '127.0.0.1', 7002, undefined, 'echo'],
       ],
     );
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9100 });
-    assert.equal(DEFAULT_CONFIG.listeners.length, 3);
+    assert.equal(DEFAULT_CONFIG.listeners.length, 4);
   });
 });

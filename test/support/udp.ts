@@ -92,3 +92,26 @@ export function faultySocket(fault: (address: string, port: number) => string | 
     },
   };
 }
+
+/** True when nothing holds UDP `port` on 127.0.0.1. */
+export function udpPortIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind({ port, address: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Sends one datagram to 127.0.0.1:`port` and resolves with the first answer. */
+export async function udpEcho(port: number, payload: string): Promise<string> {
+  const peer = await udpPeer(port);
+  try {
+    await peer.send(payload);
+    return String((await peer.waitFor(1))[0]);
+  } finally {
+    await peer.close();
+  }
+}
