@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { listen, ManualClock, silentLogger, TimerWheel } from '../../../src/index.js';
+import { listen, ManualClock, TimerWheel } from '../../../src/index.js';
+import { recordingLogger, type LoggedLine } from '../../support/logger.js';
 import { waitFor } from '../../support/net.js';
 import { udpPeer, type UdpPeer } from '../../support/udp.js';
 
@@ -12,13 +13,14 @@ const BATCH = 25;
 
 describe('udp under a flood of sources', () => {
   it('holds no more sessions than the cap while many source addresses flood it, and keeps serving a peer it already knows', async () => {
+    const lines: LoggedLine[] = [];
     const clock = new ManualClock(1_000);
     const wheel = new TimerWheel({ clock, autoTick: false });
     const server = await listen({
       transport: 'udp',
       host: '127.0.0.1',
       port: 0,
-      logger: silentLogger,
+      logger: recordingLogger(lines),
       timerWheel: wheel,
       limits: { maxSessions: SESSION_CAP, idleTimeoutMs: 1_000 },
       handler: { message: (s, d) => void s.send(d) },
@@ -51,6 +53,8 @@ describe('udp under a flood of sources', () => {
       assert.equal(server.sessionCount, SESSION_CAP);
       assert.equal(server.stats().udp?.drops['session-cap'], (FLOOD_HOSTS.length - admitted) * PER_HOST);
       assert.equal(server.stats().accepted, SESSION_CAP);
+      // Nor can it flood the log: the drops of one second on the listener's clock get 20 lines.
+      assert.equal(lines.filter((l) => /limits\.maxSessions \(40\)/.test(l.msg ?? '')).length, 20);
       // The flood stops; the known peer keeps talking; the flood's sessions time out and make room.
       clock.advance(600);
       wheel.tick();
@@ -60,6 +64,7 @@ describe('udp under a flood of sources', () => {
       wheel.tick();
       await waitFor(() => server.sessionCount === 1, 10_000, 'the idle sessions to close');
       assert.equal(server.stats().timeouts.idle, admitted);
+      assert.ok(lines.some((l) => /^suppressed \d+ connection log lines/.test(l.msg ?? '')), 'the rest are summed up when the second ends');
       const newcomer = await udpPeer(port, { localAddress: '127.0.0.251' });
       await newcomer.send('room now');
       assert.equal(String((await newcomer.waitFor(1))[0]), 'room now');
