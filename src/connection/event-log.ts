@@ -70,6 +70,15 @@ export class EventLog implements WheelEntry {
     this.logger.warn({ code, ...detail }, message);
   }
 
+  /**
+   * A datagram dropped. Floods make these by the thousand, so the line's fields
+   * are built only once the budget lets it through: a suppressed drop allocates nothing.
+   */
+  dropped(kind: string, address: string, port: number, bytes: number, count: number, message: string): void {
+    if (!this.allow(kind)) return;
+    this.logger.warn({ remote: `${address}:${port}`, bytes, dropped: count }, message);
+  }
+
   /** Something else a peer or the network caused (a dropped datagram, a failed send, a socket error), under `kind`. */
   note(kind: string, detail: Record<string, unknown>, message: string): void {
     if (!this.allow(kind)) return;

@@ -9,6 +9,7 @@
  */
 import type { AdminConnectionStats } from './admin-guard.js';
 import type { ListenerStats } from './listener-counters.js';
+import type { UdpStats } from './udp-counters.js';
 import type { ServerSnapshot } from './snapshot.js';
 import type { ProcessStats } from './process-stats.js';
 
@@ -80,6 +81,20 @@ function compressionRatio(s: ServerSnapshot): Sample[] {
   return out;
 }
 
+/** One series per UDP listener (those whose stats have `udp`), with `extra` labels per value `read` gives. */
+function perUdpListener(label: string | null, read: (u: UdpStats) => Record<string, number>) {
+  return (s: ServerSnapshot): Sample[] => {
+    const out: Sample[] = [];
+    for (const w of s.workers) {
+      for (const [listener, l] of Object.entries(w.listeners)) {
+        if (l.udp === undefined) continue;
+        for (const [key, v] of Object.entries(read(l.udp))) out.push([label === null ? { worker: w.worker, listener } : { worker: w.worker, listener, [label]: key }, v]);
+      }
+    }
+    return out;
+  };
+}
+
 function perWorker(read: (p: ProcessStats) => number) {
   return (s: ServerSnapshot): Sample[] => s.workers.map((w) => [{ worker: w.worker }, read(w.process)]);
 }
@@ -92,8 +107,8 @@ const L = ['worker', 'listener'] as const;
 const W = ['worker'] as const;
 
 export const METRICS: readonly MetricDef[] = [
-  { name: 'capstan_connections_accepted_total', type: 'counter', labels: L, help: 'Connections accepted and handed to the handler (or to the TLS handshake).', values: perListener((l) => l.accepted) },
-  { name: 'capstan_connections_active', type: 'gauge', labels: L, help: 'Connections open now, including those in a TLS handshake.', values: perListener((l) => l.active) },
+  { name: 'capstan_connections_accepted_total', type: 'counter', labels: L, help: 'Connections accepted and handed to the handler (or to the TLS handshake); on a UDP listener, sessions opened.', values: perListener((l) => l.accepted) },
+  { name: 'capstan_connections_active', type: 'gauge', labels: L, help: 'Connections open now, including those in a TLS handshake; on a UDP listener, sessions.', values: perListener((l) => l.active) },
   { name: 'capstan_connections_refused_total', type: 'counter', labels: [...L, 'reason'], help: 'Sockets closed on accept, by reason (max-connections, max-per-address, closing).', values: perListenerKeyed('reason', (l) => l.refused) },
   { name: 'capstan_connections_closed_total', type: 'counter', labels: [...L, 'reason'], help: 'Connections closed, by close reason.', values: perListenerKeyed('reason', (l) => l.closes) },
   { name: 'capstan_accept_errors_total', type: 'counter', labels: [...L, 'code'], help: 'Accept failures the listener survived (EMFILE, ENFILE …), by error code.', values: perListenerKeyed('code', (l) => l.acceptErrors) },
@@ -118,6 +133,11 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_compression_bytes_total', type: 'counter', labels: [...L, 'filter', 'direction', 'side'], help: 'Bytes through a compression filter: out (sent) and in (received), plain (before compressing, after inflating) and wire (compressed).', values: compressionBytes },
   { name: 'capstan_compression_ratio', type: 'gauge', labels: [...L, 'filter', 'direction'], help: 'Plain bytes per compressed byte through a compression filter since start, each way (absent until bytes passed).', values: compressionRatio },
   { name: 'capstan_handler_errors_total', type: 'counter', labels: L, help: 'Handler methods that threw.', values: perListener((l) => l.handlerErrors) },
+  { name: 'capstan_udp_datagrams_total', type: 'counter', labels: [...L, 'direction'], help: 'Datagrams a UDP listener received (in, dropped ones included) and sent (out).', values: perUdpListener('direction', (u) => ({ in: u.datagramsIn, out: u.datagramsOut })) },
+  { name: 'capstan_udp_dropped_total', type: 'counter', labels: [...L, 'reason'], help: 'Datagrams a UDP listener dropped, and sends it did not make, by reason (oversize, rate, address-rate, session-cap, address-cap, refused, closing, truncated, malformed, send-error, backoff).', values: perUdpListener('reason', (u) => u.drops) },
+  { name: 'capstan_udp_icmp_errors_total', type: 'counter', labels: L, help: 'Errors ICMP messages caused on a UDP listener (port or host unreachable), on sends or on the socket.', values: perUdpListener(null, (u) => ({ icmp: u.icmpErrors })) },
+  { name: 'capstan_udp_send_errors_total', type: 'counter', labels: [...L, 'code'], help: 'Failed sends on a UDP listener, by error code (ENOBUFS, EMSGSIZE, ECONNREFUSED …).', values: perUdpListener('code', (u) => u.sendErrors) },
+  { name: 'capstan_udp_receive_errors_total', type: 'counter', labels: [...L, 'code'], help: 'Errors a UDP listener\'s socket reported while receiving, by error code; receiving goes on.', values: perUdpListener('code', (u) => u.receiveErrors) },
   { name: 'capstan_process_resident_memory_bytes', type: 'gauge', labels: W, help: 'Resident set size of the worker process.', values: perWorker((p) => p.rssBytes) },
   { name: 'capstan_process_heap_used_bytes', type: 'gauge', labels: W, help: 'V8 heap in use.', values: perWorker((p) => p.heapUsedBytes) },
   { name: 'capstan_process_heap_total_bytes', type: 'gauge', labels: W, help: 'V8 heap reserved.', values: perWorker((p) => p.heapTotalBytes) },

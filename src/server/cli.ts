@@ -20,7 +20,7 @@ const SERVE_HELP = `usage: capstan serve [options]
 
 Runs the application server. Without --config it serves the built-in default:
 length-prefixed echo on 127.0.0.1:7000, line echo on 7001, TLS echo on 7443
-(self-signed certificate) and the admin endpoint on 9100.
+(self-signed certificate), UDP echo on 7002 and the admin endpoint on 9100.
 
 options:
   -c, --config FILE      config file (YAML or JSON); see docs/server.md

@@ -23,6 +23,8 @@
  *   synchronous methods `open`, `message`, `drain`, `end`, `shutdown`, `close`
  *   (see {@link Handler}). It is built once per listener and shared by its
  *   connections; per-connection state goes in `conn.data`.
+ * - `datagramHandler(ctx)`, for `transport: udp` listeners, returns the same
+ *   kind of object with a session per peer in place of a connection.
  * - `shutdown(conn)` runs when the server stops or the listener is removed by a
  *   reload: the place for a protocol-level goodbye. Connections are then ended
  *   once quiet and destroyed at the grace deadline.
@@ -36,7 +38,9 @@ import type { Codec } from '../codecs/codec.js';
 import type { Connection } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import type { Logger } from '../logger.js';
-import type { Transport } from '../transport/listen.js';
+import type { ListenerTransport } from '../transport/listen.js';
+import type { DatagramHandler } from '../transport/udp/options.js';
+import type { Session } from '../transport/udp/session.js';
 import type { Threads } from './threads.js';
 
 /** What a plugin gets at setup: its options and the services of the server. */
@@ -44,7 +48,7 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   /** The listener's `plugin.options`, checked against the plugin's schema with defaults filled in. */
   readonly options: O;
   /** The listener this instance serves. */
-  readonly listener: { readonly name: string; readonly transport: Transport };
+  readonly listener: { readonly name: string; readonly transport: ListenerTransport };
   /** A pino logger with `listener` and `plugin` fields (and `worker` under workers). */
   readonly logger: Logger;
   /** `main` in single-process mode, else the worker id (`1`, `2` …). */
@@ -55,8 +59,10 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   readonly threads: Threads;
   /** Aborted when the listener begins to stop: cancel long-running work here. */
   readonly signal: AbortSignal;
-  /** The listener's open connections (empty until it binds): for broadcast. */
+  /** The listener's open connections (empty until it binds, and on a udp listener): for broadcast. */
   connections(): IterableIterator<Connection<D>>;
+  /** A udp listener's live sessions (empty on stream listeners). */
+  sessions(): IterableIterator<Session<D>>;
 }
 
 /** The shape a plugin module's default export has. */
@@ -71,6 +77,12 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
   setup?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
   /** The connection handler, built once per listener after `setup`. */
   handler(ctx: PluginContext<Static<S>, D>): Handler<D>;
+  /**
+   * The handler of a udp listener (sessions instead of connections, see
+   * docs/udp.md), built once per listener after `setup`. A plugin without one
+   * cannot serve udp listeners: the config check says so.
+   */
+  datagramHandler?(ctx: PluginContext<Static<S>, D>): DatagramHandler<D>;
   /** Once per listener, after its last connection closed. */
   teardown?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
 }

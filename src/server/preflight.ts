@@ -18,7 +18,7 @@ import type { ResolvedListener } from './config/resolve.js';
 
 /** What a listener binds: a socket path, or host and port. Port 0 is a fresh port each time. */
 export function addressOf(l: ResolvedListener): string {
-  return l.transport === 'unix' ? `unix:${l.path}` : `${l.host}:${l.port}`;
+  return l.transport === 'unix' ? `unix:${l.path}` : l.transport === 'udp' ? `udp:${l.host}:${l.port}` : `${l.host}:${l.port}`;
 }
 
 /**
@@ -29,7 +29,8 @@ export function addressOf(l: ResolvedListener): string {
 export async function preflight(listeners: readonly ResolvedListener[], tryPorts: boolean): Promise<void> {
   for (const l of listeners) {
     if (l.transport === 'unix') await clearSocketPath(l);
-    else if (tryPorts && l.port !== 0) await tryPort(l);
+    // A UDP port is bound by one worker only (runtime.ts), never shared, so its bind reports a taken port itself.
+    else if (tryPorts && l.port !== 0 && l.transport !== 'udp') await tryPort(l);
   }
 }
 

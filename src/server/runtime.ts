@@ -28,7 +28,9 @@ import { latencyRecorder } from '../metrics/snapshot.js';
 import { watchCertificates, type CertificateWatcher } from '../pipeline/certificate-watch.js';
 import { compression } from '../pipeline/compression.js';
 import { listen, type CloseResult, type Server } from '../transport/listen.js';
-import type { TlsServerOptions } from '../transport/options-schema.js';
+import type { UdpServer } from '../transport/udp/options.js';
+import type { LimitsOptions, TlsServerOptions } from '../transport/options-schema.js';
+import type { UdpLimitsOptions } from '../transport/udp/limits.js';
 import type { ResolvedListener } from './config/resolve.js';
 import { importPlugin } from './plugin-loader.js';
 import type { Plugin, PluginContext } from './plugin.js';
@@ -74,7 +76,7 @@ export interface ReloadResult {
 
 interface Running {
   readonly config: ResolvedListener;
-  readonly server: Server;
+  readonly server: Server | UdpServer;
   readonly plugin: Plugin;
   readonly ctx: PluginContext;
   readonly abort: AbortController;
@@ -99,7 +101,7 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions) {}
 
   /** The running listeners by name (what a stats snapshot reads). */
-  servers(): ReadonlyMap<string, Server> {
+  servers(): ReadonlyMap<string, Server | UdpServer> {
     return new Map([...this.running].map(([name, r]) => [name, r.server]));
   }
 
@@ -111,7 +113,7 @@ export class Runtime {
   async start(listeners: readonly ResolvedListener[]): Promise<ListenerAddress[]> {
     const started: Running[] = [];
     try {
-      for (const l of listeners) started.push(await this.startOne(l));
+      for (const l of listeners) if (this.serves(l)) started.push(await this.startOne(l));
     } catch (err) {
       await Promise.all(started.map((r) => this.stopOne(r, { graceMs: 0, quietMs: 1 })));
       throw err;
@@ -126,7 +128,10 @@ export class Runtime {
    * rejects its new TLS settings.
    */
   async apply(next: readonly ResolvedListener[], drain: DrainOptions): Promise<ReloadResult> {
-    const plan = planReload(new Map([...this.running].map(([name, r]) => [name, r.config])), next);
+    const plan = planReload(
+      new Map([...this.running].map(([name, r]) => [name, r.config])),
+      next.filter((l) => this.serves(l)),
+    );
     const tlsBefore = this.updateTls(plan.tlsUpdated);
     let started: ListenerAddress[] = [];
     const replaced: Replacement[] = [];
@@ -168,6 +173,17 @@ export class Runtime {
   }
 
   /**
+   * Whether this process runs `l`. A UDP listener runs in one process only: workers
+   * sharing one socket would each get some of a peer's datagrams and split its
+   * session, and Node 20 cannot give each its own socket on the port with the
+   * kernel keeping a peer on one of them (SO_REUSEPORT on datagram sockets).
+   */
+  private serves(l: ResolvedListener): boolean {
+    const w = this.options.worker;
+    return l.transport !== 'udp' || w === 'main' || w === '1';
+  }
+
+  /**
    * Gives listeners new TLS settings in place: connections accepted from now on
    * use them, open ones keep theirs. All or none: when one listener rejects its
    * settings, those already updated get their old ones back and the error is thrown.
@@ -179,7 +195,7 @@ export class Runtime {
       for (const l of listeners) {
         const r = this.running.get(l.name) as Running;
         try {
-          r.server.updateTls(l.tls as TlsServerOptions);
+          (r.server as Server).updateTls(l.tls as TlsServerOptions);
         } catch (err) {
           const e = err as { code?: ErrorCode; message?: string };
           throw capstanError(e.code ?? 'ERR_TLS_CONFIG', `listener ${l.name}: the new TLS settings were refused: ${e.message ?? String(err)}`, { cause: err });
@@ -199,7 +215,7 @@ export class Runtime {
   private restoreTls(before: readonly Running[]): void {
     for (const r of before) {
       try {
-        r.server.updateTls(r.config.tls as TlsServerOptions);
+        (r.server as Server).updateTls(r.config.tls as TlsServerOptions);
       } catch (err) {
         r.ctx.logger.error({ err: errorFields(err) }, 'reload rolled back, but the old TLS settings did not load again; new connections get the new ones');
         continue;
@@ -251,7 +267,7 @@ export class Runtime {
     const o = this.options;
     const plugin = await importPlugin(l.plugin.specifier);
     const abort = new AbortController();
-    let server: Server | undefined;
+    let server: Server | UdpServer | undefined;
     const logger = o.logger.child({ listener: l.name, plugin: plugin.name });
     const ctx: PluginContext = {
       options: l.plugin.options,
@@ -261,7 +277,8 @@ export class Runtime {
       configDir: o.configDir,
       threads: o.threads,
       signal: abort.signal,
-      connections: () => (server?.connections() ?? NO_CONNECTIONS.values()) as ReturnType<PluginContext['connections']>,
+      connections: () => (server !== undefined && server.transport !== 'udp' ? server.connections() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['connections']>,
+      sessions: () => (server !== undefined && server.transport === 'udp' ? server.sessions() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['sessions']>,
     };
     const codec = listenerCodec(l, plugin);
     try {
@@ -269,28 +286,54 @@ export class Runtime {
     } catch (err) {
       throw capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} setup failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
+    let bound: Server | UdpServer;
     try {
-      server = await bindRetrying(busyRetryMs, () => listen({
-        name: l.name,
-        transport: l.transport,
-        ...(l.transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
-        ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'limits', 'proxyProtocol', 'startTls']),
-        ...(l.compression !== undefined ? { filters: [compression(l.compression)] } : {}),
-        ...(o.reusePort === true && l.transport !== 'unix' ? { reusePort: true } : {}),
-        codec,
-        handler: plugin.handler(ctx),
-        logger: o.logger,
-        latency: latencyRecorder(l.name),
-      }));
+      bound = await bindRetrying<Server | UdpServer>(busyRetryMs, () => (l.transport === 'udp' ? this.listenUdp(l, plugin, ctx, codec) : this.listenStream(l, plugin, ctx, codec)));
     } catch (err) {
       await runTeardown(plugin, ctx);
       throw err;
     }
-    const r: Running = { config: l, server, plugin, ctx, abort, codecName: codec.name, watcher: this.watch(l, server, logger) };
+    server = bound;
+    const r: Running = { config: l, server: bound, plugin, ctx, abort, codecName: codec.name, watcher: this.watch(l, bound, logger) };
     const a = describe(r);
     logger.info({ transport: a.transport, address: a.address, codec: a.codec, selfSigned: a.selfSigned || undefined }, `listening on ${a.address}`);
     if (l.selfSigned === true) logger.warn({}, 'no certificate configured: serving a self-signed certificate for localhost (for trying things out, not for production)');
     return r;
+  }
+
+  private listenStream(l: ResolvedListener, plugin: Plugin, ctx: PluginContext, codec: Codec): Promise<Server> {
+    const o = this.options;
+    const transport = l.transport as Server['transport'];
+    return listen({
+      name: l.name,
+      transport,
+      ...(transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
+      ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'proxyProtocol', 'startTls']),
+      ...(l.limits !== undefined ? { limits: l.limits as LimitsOptions } : {}),
+      ...(l.compression !== undefined ? { filters: [compression(l.compression)] } : {}),
+      ...(o.reusePort === true && transport !== 'unix' ? { reusePort: true } : {}),
+      codec,
+      handler: plugin.handler(ctx),
+      logger: o.logger,
+      latency: latencyRecorder(l.name),
+    });
+  }
+
+  private listenUdp(l: ResolvedListener, plugin: Plugin, ctx: PluginContext, codec: Codec): Promise<UdpServer> {
+    const handler = plugin.datagramHandler;
+    // The config check refuses such a plugin on a udp listener; a module changed since is caught here.
+    if (handler === undefined) return Promise.reject(capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} does not serve udp listeners (it has no datagramHandler)`));
+    return listen({
+      transport: 'udp',
+      name: l.name,
+      host: l.host as string,
+      port: l.port as number,
+      ...pick(l, ['ipv6Only']),
+      ...(l.limits !== undefined ? { limits: l.limits as UdpLimitsOptions } : {}),
+      codec,
+      handler: handler(ctx),
+      logger: this.options.logger,
+    });
   }
 
   /**
@@ -298,13 +341,13 @@ export class Runtime {
    * place. What it applied becomes the listener's config, so a reload that
    * rolls back restores the certificates in use, not the ones at start.
    */
-  private watch(l: ResolvedListener, server: Server, logger: Logger): CertificateWatcher | null {
+  private watch(l: ResolvedListener, server: Server | UdpServer, logger: Logger): CertificateWatcher | null {
     const w = l.tlsWatch;
     if (w === undefined) return null;
     const target = {
       name: l.name,
       updateTls: (tls: TlsServerOptions) => {
-        server.updateTls(tls);
+        (server as Server).updateTls(tls);
         const r = this.running.get(l.name);
         if (r !== undefined && r.server === server) this.running.set(l.name, { ...r, config: { ...r.config, tls } });
       },
@@ -325,7 +368,7 @@ export class Runtime {
 }
 
 /** Resolves once `server` has shut its listening socket (bounded: a closing listener does within a second). */
-async function stoppedListening(server: Server): Promise<void> {
+async function stoppedListening(server: Server | UdpServer): Promise<void> {
   const until = Date.now() + REBIND_RETRY_MS;
   while (server.listening && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
 }

@@ -44,6 +44,9 @@ import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, t
 
 export type Transport = 'tcp' | 'tls' | 'unix';
 
+/** Every transport a listener may have: the stream ones and `udp`. */
+export type ListenerTransport = Transport | 'udp';
+
 export interface ListenOptions<D = unknown> {
   /** `tcp` (default), `tls` (implied by `tls`) or `unix` (implied by `path`). */
   transport?: Transport;

@@ -63,7 +63,7 @@ describe('config file errors', () => {
     assert.deepEqual(
       lines.map((l) => l.replace(/^capstan\.yaml:\d+:\d+: /, '')),
       [
-        'listeners[0].transport: expected one of "tcp", "tls", "unix", got "tpc"; did you mean "tcp"?',
+        'listeners[0].transport: expected one of "tcp", "tls", "unix", "udp", got "tpc"; did you mean "tcp"?',
         'listeners[0].proxyProtocol: expected off, optional, required, or an object { mode, trusted, timeoutMs, maxHeaderBytes }, got "requierd"; did you mean "required"?',
         // 1.1 is one edit from both allowed versions: no guess.
         'listeners[1].tls.minVersion: expected one of "TLSv1.2", "TLSv1.3", got "TLSv1.1"',
@@ -249,7 +249,7 @@ describe('config resolution', () => {
     assert.match(String(l?.tls?.key), /PRIVATE KEY/);
   });
 
-  it('runs the built-in default: lp4 echo on 7000, line echo on 7001, TLS echo on 7443, admin on 9100', async () => {
+  it('runs the built-in default: lp4 echo on 7000, line echo on 7001, TLS echo on 7443, UDP echo on 7002, admin on 9100', async () => {
     const config = await loadConfig(undefined);
     assert.deepEqual(
       config.listeners.map((l) => [l.name, l.transport, l.host, l.port, l.codec?.name, l.plugin.ref]),
@@ -257,9 +257,10 @@ describe('config resolution', () => {
         ['echo-lp4', 'tcp', '127.0.0.1', 7000, 'lp4', 'echo'],
         ['echo-line', 'tcp', '127.0.0.1', 7001, 'line', 'echo'],
         ['echo-tls', 'tls', '127.0.0.1', 7443, 'lp4', 'echo'],
+        ['echo-udp', 'udp', '127.0.0.1', 7002, undefined, 'echo'],
       ],
     );
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9100 });
-    assert.equal(DEFAULT_CONFIG.listeners.length, 3);
+    assert.equal(DEFAULT_CONFIG.listeners.length, 4);
   });
 });

@@ -3,17 +3,24 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import tls from 'node:tls';
 import { lp4, rawConnect } from '../support/net.js';
+import { udpEcho, udpPortIsFree } from '../support/udp.js';
 import { lp4Frames, portIsFree, startServe, type CliRun } from './support.js';
 
 const DEFAULT_PORTS = [7000, 7001, 7443, 9100];
+const DEFAULT_UDP_PORT = 7002;
+
+/** Whether the default ports shifted by `offset` are all free, TCP and UDP. */
+async function portsFree(offset: number): Promise<boolean> {
+  const free = await Promise.all([...DEFAULT_PORTS.map((p) => portIsFree(p + offset)), udpPortIsFree(DEFAULT_UDP_PORT + offset)]);
+  return free.every(Boolean);
+}
 
 /** An offset that moves every default port onto a free one (dev machines often run something on 7000 or 9100). */
 async function freeOffset(): Promise<number> {
   for (let attempt = 0; attempt < 40; attempt++) {
     // Below the ephemeral range (32768+), where other tests' client sockets cannot take the ports meanwhile.
     const offset = 1_000 + Math.floor(Math.random() * 22_000);
-    const free = await Promise.all(DEFAULT_PORTS.map((p) => portIsFree(p + offset)));
-    if (free.every(Boolean)) return offset;
+    if (await portsFree(offset)) return offset;
   }
   throw new Error('no free port offset found');
 }
@@ -64,8 +71,10 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
       ['echo-lp4', 'tcp', `127.0.0.1:${7000 + offset}`],
       ['echo-line', 'tcp', `127.0.0.1:${7001 + offset}`],
       ['echo-tls', 'tls', `127.0.0.1:${7443 + offset}`],
+      ['echo-udp', 'udp', `127.0.0.1:${DEFAULT_UDP_PORT + offset}`],
     ],
   );
+  assert.equal(await udpEcho(DEFAULT_UDP_PORT + offset, 'datagram hello'), 'datagram hello');
   assert.equal(await lp4Echo(7000 + offset, 'framed hello'), 'framed hello');
   assert.equal(await lineEcho(7001 + offset, 'line hello'), 'line hello\r\n');
   assert.deepEqual(await bareCrEcho(7001 + offset), { got: 'hello\r\na\rb\r\nafter\r\n', how: 'end' });
@@ -80,6 +89,7 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
       ['echo-lp4', 1, 0],
       ['echo-line', 2, 0],
       ['echo-tls', 1, 0],
+      ['echo-udp', 1, 0],
     ],
   );
 }
@@ -112,9 +122,8 @@ describe('capstan serve with no config', () => {
     assert.deepEqual(await run.exited, { code: 0, signal: null });
   });
 
-  it('serves on the real default ports 7000, 7001, 7443 and 9100 when they are free', async (t) => {
-    const free = await Promise.all(DEFAULT_PORTS.map(portIsFree));
-    if (!free.every(Boolean)) return t.skip(`default ports busy here: ${DEFAULT_PORTS.filter((_, i) => !free[i]).join(', ')}`);
+  it('serves on the real default ports 7000, 7001, 7443, 9100 and UDP 7002 when they are free', async (t) => {
+    if (!(await portsFree(0))) return t.skip('default ports busy here');
     const run = await startServe([]);
     runs.push(run);
     await checkDefaultServer(run, 0);

@@ -21,14 +21,15 @@ import { resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { codecFromName } from '../../codecs/registry.js';
 import { isCapstanError } from '../../errors.js';
-import type { Transport } from '../../transport/listen.js';
+import type { ListenerTransport } from '../../transport/listen.js';
 import type { LimitsOptions, TlsServerOptions } from '../../transport/options-schema.js';
+import type { UdpLimitsOptions } from '../../transport/udp/limits.js';
 import { importPlugin, pluginSpecifier } from '../plugin-loader.js';
 import type { Plugin } from '../plugin.js';
 import type { ThreadPoolOptions } from '../threads.js';
 import { explain, type ConfigIssue, type ConfigPath } from './explain.js';
 import { overlaps, salvage, type Salvaged, type SalvagedListener } from './salvage.js';
-import { ConfigSchema, type LogLevel, type PluginRef } from './schema.js';
+import { ConfigSchema, STREAM_LIMIT_KEYS, UDP_LIMIT_KEYS, type LogLevel, type PluginRef } from './schema.js';
 import { configError, type ConfigSource } from './source.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
 import { compression, type CompressionOptions } from '../../pipeline/compression.js';
@@ -36,7 +37,7 @@ import type { ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
 
 export interface ResolvedListener {
   name: string;
-  transport: Transport;
+  transport: ListenerTransport;
   /** Bind address (tcp, tls). */
   host?: string;
   port?: number;
@@ -53,7 +54,8 @@ export interface ResolvedListener {
   /** The codec the config names; absent: the plugin's codec, else raw. */
   codec?: { name: string; options: Record<string, unknown> };
   plugin: { ref: string; specifier: string; options: Record<string, unknown> };
-  limits?: LimitsOptions;
+  /** Stream limits, or for a udp listener the UDP ones (the resolver has checked which keys apply). */
+  limits?: LimitsOptions | UdpLimitsOptions;
   /** `tls.watch`: the certificate files to poll. */
   tlsWatch?: TlsMaterial['watch'];
   proxyProtocol?: ProxyProtocolOption;
@@ -115,7 +117,7 @@ export async function resolveConfig(source: ConfigSource, overrides: Overrides =
   const listeners = entries.map((e) => e.out);
   const admin = resolveAdmin(config, shift, issues);
   if (admin !== null && admin.port !== 0) {
-    const clash = entries.find((e) => e.out.port === admin.port && sameHost(e.out.host, admin.host));
+    const clash = entries.find((e) => e.out.transport !== 'udp' && e.out.port === admin.port && sameHost(e.out.host, admin.host));
     if (clash !== undefined) issues.push({ path: ['admin', 'port'], message: `port ${admin.port} is also used by listeners[${clash.index}] (${clash.out.name})` });
   }
   const asked = overrides.workers ?? config.workers ?? 1;
@@ -155,7 +157,7 @@ function baseListener(
   shift: (port: number | undefined, path: ConfigPath) => number | undefined,
   issues: ConfigIssue[],
 ): ResolvedListener {
-  const transport: Transport = l.transport ?? (l.path !== undefined ? 'unix' : l.tls !== undefined ? 'tls' : 'tcp');
+  const transport: ListenerTransport = l.transport ?? (l.path !== undefined ? 'unix' : l.tls !== undefined ? 'tls' : 'tcp');
   const ref = l.plugin === undefined ? '' : typeof l.plugin === 'string' ? l.plugin : l.plugin.module;
   // A missing name or plugin is already a schema issue; the rest of the listener is still checked.
   const out: ResolvedListener = { name: l.name ?? '', transport, plugin: { ref, specifier: '', options: {} } };
@@ -173,6 +175,7 @@ function baseListener(
     const port = shift(l.port, [...at, 'port']);
     if (port !== undefined) out.port = port;
   }
+  checkTransportKeys(l, transport, at, issues);
   if (l.startTls !== undefined && transport === 'tls') issues.push({ path: [...at, 'startTls'], atKey: true, message: 'is for a plaintext listener (tcp or unix) that upgrades mid-stream; transport tls is TLS from the first byte' });
   for (const key of ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'limits', 'proxyProtocol'] as const) {
     if (l[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = l[key];
@@ -190,6 +193,20 @@ function baseListener(
   return out;
 }
 
+/** Stream settings on a udp listener, and limits of the other kind of transport, are mistakes worth naming. */
+function checkTransportKeys(l: SalvagedListener, transport: ListenerTransport, at: ConfigPath, issues: ConfigIssue[]): void {
+  const udp = transport === 'udp';
+  if (udp) {
+    for (const key of ['backlog', 'noDelay', 'keepAliveMs', 'proxyProtocol', 'startTls', 'compression'] as const) {
+      if (l[key] !== undefined) issues.push({ path: [...at, key], atKey: true, message: 'does not apply to transport udp' });
+    }
+  }
+  const foreign = udp ? STREAM_LIMIT_KEYS : UDP_LIMIT_KEYS;
+  for (const key of Object.keys(l.limits ?? {})) {
+    if (foreign.includes(key)) issues.push({ path: [...at, 'limits', key], atKey: true, message: udp ? 'is a limit of stream transports (tcp, tls, unix), not udp' : `is a limit of transport udp, not ${transport}` });
+  }
+}
+
 function checkUnique(entries: readonly Entry[], issues: ConfigIssue[]): void {
   entries.forEach(({ index, config, out: l }, i) => {
     const earlier = entries.slice(0, i);
@@ -200,7 +217,7 @@ function checkUnique(entries: readonly Entry[], issues: ConfigIssue[]): void {
         ? earlier.find((e) => e.out.path !== undefined && e.out.path === l.path)
         : l.port === undefined || l.port === 0
           ? undefined
-          : earlier.find((e) => e.out.port === l.port && sameHost(e.out.host, l.host));
+          : earlier.find((e) => (e.out.transport === 'udp') === (l.transport === 'udp') && e.out.port === l.port && sameHost(e.out.host, l.host));
     if (clash !== undefined) {
       const key = l.transport === 'unix' ? 'path' : 'port';
       const value = l.transport === 'unix' ? l.path : l.port;
@@ -270,6 +287,10 @@ async function resolvePlugin(ref: PluginRef, out: ResolvedListener, at: ConfigPa
     plugin = await importPlugin(out.plugin.specifier);
   } catch (err) {
     issues.push({ path: refAt, message: isCapstanError(err) ? err.message : String(err) });
+    return undefined;
+  }
+  if (out.transport === 'udp' && plugin.datagramHandler === undefined) {
+    issues.push({ path: refAt, message: `plugin ${plugin.name} does not serve udp listeners (it has no datagramHandler)` });
     return undefined;
   }
   if (plugin.options === undefined) {

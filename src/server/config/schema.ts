@@ -13,6 +13,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LimitsSchema, ProxyProtocolSchema, TlsSchema } from '../../transport/options-schema.js';
+import { UdpLimitsSchema } from '../../transport/udp/limits.js';
 
 const Int = (minimum: number, description: string, extra: Record<string, unknown> = {}) =>
   Type.Integer({ minimum, description, ...extra });
@@ -143,16 +144,35 @@ export const PluginRefSchema = Type.Union(
   },
 );
 
+/**
+ * A listener's `limits`: the stream limits and the UDP ones in one object, so a
+ * misspelt key is caught here whatever the transport; a key of the other kind
+ * of transport is reported by the resolver (`STREAM_LIMIT_KEYS`, `UDP_LIMIT_KEYS`).
+ */
+const ListenerLimitsSchema = Type.Object(
+  {
+    ...LimitsSchema.properties,
+    ...UdpLimitsSchema.properties,
+    idleTimeoutMs: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Close after this many ms without bytes either way (udp: without a datagram from the peer). 0 disables. Default 300000 (udp: 60000).' }),
+    ),
+  },
+  { additionalProperties: false, description: 'Bounds on connections (or UDP sessions), frames, rates and timeouts, as in listen(); each has a safe default.' },
+);
+
+export const STREAM_LIMIT_KEYS: readonly string[] = Object.keys(LimitsSchema.properties).filter((k) => !(k in UdpLimitsSchema.properties));
+export const UDP_LIMIT_KEYS: readonly string[] = Object.keys(UdpLimitsSchema.properties).filter((k) => !(k in LimitsSchema.properties));
+
 export const ListenerSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', expected: 'a name of letters, digits, _ . -', description: 'Unique name, used in logs and metrics.' }),
     transport: Type.Optional(
-      Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('unix')], {
-        description: 'tcp (default), tls, or unix (needs path).',
+      Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('unix'), Type.Literal('udp')], {
+        description: 'tcp (default), tls, unix (needs path), or udp (a session per peer; see docs/udp.md).',
       }),
     ),
     host: Type.Optional(Type.String({ minLength: 1, description: 'Address to bind. Default 127.0.0.1; :: binds every address.' })),
-    port: Type.Optional(Int(0, 'TCP port (tcp, tls). 0 picks a free one. Required for tcp and tls.', { maximum: 65535 })),
+    port: Type.Optional(Int(0, 'TCP port (tcp, tls) or UDP port (udp). 0 picks a free one. Required for tcp, tls and udp.', { maximum: 65535 })),
     path: Type.Optional(Type.String({ minLength: 1, description: 'Unix socket path, relative to the config file (transport unix).' })),
     backlog: Type.Optional(Int(1, 'Kernel accept queue length. Default 511.')),
     ipv6Only: Type.Optional(Flag('With host ::, accept IPv6 only. Default false.')),
@@ -164,7 +184,7 @@ export const ListenerSchema = Type.Object(
     compression: Type.Optional(CompressionSchema),
     codec: Type.Optional(CodecRefSchema),
     plugin: PluginRefSchema,
-    limits: Type.Optional(described(LimitsSchema, 'Bounds on connections, frames and timeouts, as in listen(); each has a safe default.')),
+    limits: Type.Optional(ListenerLimitsSchema),
   },
   { additionalProperties: false, description: 'One listening socket: where, how frames are cut, and which plugin answers.' },
 );

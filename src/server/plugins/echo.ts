@@ -1,6 +1,7 @@
 /**
  * The built-in `echo` plugin: every frame goes back to its sender, framed by
- * the listener's codec. The default config serves it on every listener, and
+ * the listener's codec; on a udp listener every datagram (or record) goes back
+ * to the peer that sent it. The default config serves it on every listener, and
  * it is the reference peer for `capstan load` and the benchmarks.
  */
 import { Type } from '@sinclair/typebox';
@@ -12,6 +13,11 @@ export default definePlugin({
   handler: () => ({
     message(conn, frame) {
       conn.send(frame);
+    },
+  }),
+  datagramHandler: () => ({
+    message(session, datagram) {
+      session.send(datagram);
     },
   }),
 });

@@ -26,7 +26,7 @@ import type { CloseReason } from '../../connection/close-reason.js';
 import { EventLog } from '../../connection/event-log.js';
 import { defaultLogger, type Logger } from '../../logger.js';
 import { ListenerCounters, type ListenerStats } from '../../metrics/listener-counters.js';
-import { countCode, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
+import { countCode, UDP_DROP_REASONS, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
 import { sharedTimerWheel, type TimerWheel } from '../../timers/timer-wheel.js';
 import { DatagramFraming } from './framing.js';
 import { resolveUdpLimits, type UdpLimits } from './limits.js';
@@ -69,6 +69,8 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   private onEmpty: (() => void) | null = null;
   private drained = 0;
   private forced = 0;
+  /** Each drop reason's log kind and line, made once: the limits they quote do not change. */
+  private readonly dropLines: Record<UdpDropReason, { kind: string; message: string }>;
 
   constructor(private readonly options: UdpListenOptions<D>) {
     this.handler = options.handler;
@@ -80,6 +82,9 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     this.log = new EventLog(this.logger, this.wheel);
     this.sessionRate = rateOf(L.datagramsPerSecond, L.bytesPerSecond, L.maxDatagramBytes);
     this.addressRate = rateOf(L.addressDatagramsPerSecond, L.addressBytesPerSecond, L.maxDatagramBytes);
+    const lines = {} as Record<UdpDropReason, { kind: string; message: string }>;
+    for (const r of UDP_DROP_REASONS) lines[r] = { kind: `dropped:${r}`, message: DROP_MESSAGES[r](L) };
+    this.dropLines = lines;
     const codec = options.codec;
     const counters = this.counters;
     // Raw framing needs no decoding: the datagram is the message (and is never split at the codec's maxFrameBytes).
@@ -221,8 +226,8 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   }
 
   private drop(reason: UdpDropReason, address: string, port: number, bytes: number): null {
-    const n = ++this.udp.drops[reason];
-    this.log.note(`dropped:${reason}`, { remote: `${address}:${port}`, reason, bytes, dropped: n, sessions: this.table.size }, DROP_MESSAGES[reason](this.limits));
+    const line = this.dropLines[reason];
+    this.log.dropped(line.kind, address, port, bytes, ++this.udp.drops[reason], line.message);
     return null;
   }
 
