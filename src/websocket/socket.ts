@@ -190,6 +190,8 @@ export class WebSocket<D = unknown> {
 
 function closeTimedOut(c: Connection<any>, now: number): void {
   const ws = c.data as WebSocket<unknown>;
+  // Our close frame named a reason (local-end, shutdown, …); the handshake it began never finished, and that is what to report.
+  c.reason = 'close-timeout';
   c.destroy(
     'close-timeout',
     capstanError('ERR_WS_CLOSE_TIMEOUT', `the peer did not answer our close frame within closeTimeoutMs ${ws.ep.settings.closeTimeoutMs}`, { reason: 'close-timeout', limit: ws.ep.settings.closeTimeoutMs, actual: now }),
