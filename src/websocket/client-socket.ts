@@ -199,6 +199,8 @@ export class ClientWebSocket<D = unknown> {
 function closeUnanswered(c: Connection<any>, now: number): void {
   const ws = c.data as ClientWebSocket<unknown>;
   const limit = ws.rt.closeTimeoutMs;
+  // More telling than the local-end recorded when our close frame went out.
+  c.reason = 'close-timeout';
   c.destroy('close-timeout', capstanError('ERR_WS_CLOSE_TIMEOUT', `the server did not answer our close frame within closeTimeoutMs ${limit}`, { reason: 'close-timeout', limit, actual: now }));
 }
 

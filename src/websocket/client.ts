@@ -205,8 +205,10 @@ function onResponse<D>(rt: Runtime<D>, conn: Connection<unknown>, pending: Pendi
       : parseResponseHead(head);
   const checked = 'code' in res ? res : checkUpgradeResponse(res, pending.key, rt.o.protocols);
   if ('code' in checked) {
-    if (checked.reason === 'upgrade-refused') WebSocketCounters.bump(rt.counters.refused, checked.actual as number);
-    return conn.fail(checked.reason ?? 'protocol-error', checked);
+    // A refusal is an HTTP answer the server ends itself; a wrong 101 means the peer is no WebSocket server we can talk to.
+    if (checked.reason !== 'upgrade-refused') return conn.destroy('protocol-error', checked);
+    WebSocketCounters.bump(rt.counters.refused, checked.actual as number);
+    return conn.fail('upgrade-refused', checked);
   }
   const headers = (res as { headers: Readonly<Record<string, string>> }).headers;
   conn.setProtocolDeadline(0, upgradeTimedOut);

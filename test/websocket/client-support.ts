@@ -80,7 +80,7 @@ export interface HandPeer {
   after(): Buffer;
   /** Waits until at least `n` whole client frames arrived (or the client ended) and returns them. */
   frames(n: number): Promise<WireFrame[]>;
-  /** Resolves when the client's FIN arrives. */
+  /** Resolves when the client's FIN arrives, or the connection is gone. */
   ended: Promise<void>;
   clientEnded: () => boolean;
 }
@@ -104,6 +104,7 @@ export async function handServer(respond: (key: string, headers: Record<string, 
       resolveEnded();
     });
     socket.on('error', () => {});
+    socket.on('close', () => resolveEnded());
     socket.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       if (headEnd >= 0) return;
@@ -133,7 +134,8 @@ export async function handServer(respond: (key: string, headers: Record<string, 
         clientEnded: () => ended,
       };
       peers.push(peer);
-      socket.write(respond(headers['sec-websocket-key'] ?? '', headers));
+      // latin1: a frame appended to the answer as text keeps its bytes.
+      socket.write(Buffer.from(respond(headers['sec-websocket-key'] ?? '', headers), 'latin1'));
       for (const w of waiters.splice(0)) w();
     });
   });
