@@ -189,6 +189,10 @@ function clientHandler<D>(rt: Runtime<D>): Handler<Pending | ClientWebSocket<D>>
     },
     close(conn, reason, error) {
       const d = conn.data;
+      if (d !== undefined && !(d instanceof ClientWebSocket) && error === undefined) {
+        // Said here so that connect() and reconnecting() tell a server that hung up on the upgrade from one never reached.
+        (conn as Connection<unknown>).error = capstanError('ERR_WS_HANDSHAKE', `the server closed the connection (${reason}) before answering the upgrade`, { reason });
+      }
       if (!(d instanceof ClientWebSocket) || !d.markReported()) return;
       rt.counters.open--;
       h.close?.(d, d.code, d.closeText, reason, error);
