@@ -10,7 +10,8 @@ import type { Thresholds } from './report.js';
 
 export const USAGE = `usage: capstan load TARGET [options]
 
-TARGET is tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH (or HOST:PORT, or a port on 127.0.0.1).
+TARGET is tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH
+(or HOST:PORT, or a port on 127.0.0.1).
 
 connections
   -c, --connections N      connections to open (default 10); churn: concurrent loops
@@ -22,6 +23,7 @@ connections
 traffic
       --mode MODE          echo (check every reply), send, idle (hold) or churn (default echo)
       --framing NAME       raw, lp1, lp2, lp4, lp8, lp2le, lp4le, line, crlf, fixed:N … (default raw)
+      --ws-text            ws:// and wss://: send text messages (default binary: --ws-binary)
       --size B|MIN-MAX     bytes per message on the wire, framing included (default 64)
       --payload KIND       random, ascii, zeros or text:STRING (default random)
       --depth N            messages in flight per connection (default 1; send: per write)
@@ -30,7 +32,7 @@ traffic
   -n, --messages N         stop after N messages in total
       --timeout T          a due reply may take this long (default 10s)
       --verify KIND        bytes (compare the reply stream) or frames (decode replies) (default bytes)
-tls
+tls (tls:// and wss://)
   -k, --insecure           do not verify the server's certificate
       --ca FILE            trust this CA certificate (PEM)
       --servername NAME    SNI name
@@ -127,6 +129,9 @@ export function parseCommand(argv: string[]): Command {
   if (v['connect-timeout'] !== undefined) options.connectTimeoutMs = Math.ceil(parseDuration('connect-timeout', v['connect-timeout'], 's'));
   if (v.mode !== undefined) options.mode = v.mode as LoadMode;
   if (v.framing !== undefined) options.framing = v.framing;
+  if (v['ws-text'] === true && v['ws-binary'] === true) usageError('give one of --ws-text and --ws-binary');
+  if (v['ws-text'] === true) options.wsOpcode = 'text';
+  if (v['ws-binary'] === true) options.wsOpcode = 'binary';
   if (v.size !== undefined) {
     const [lo, hi] = v.size.split('-');
     options.size = hi === undefined ? parseBytes('size', lo as string) : [parseBytes('size', lo as string), parseBytes('size', hi)];
@@ -164,6 +169,8 @@ function parse(argv: string[]) {
       'connect-timeout': text,
       mode: text,
       framing: text,
+      'ws-text': { type: 'boolean' },
+      'ws-binary': { type: 'boolean' },
       size: text,
       payload: text,
       depth: text,

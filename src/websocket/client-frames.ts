@@ -71,6 +71,16 @@ function maskAfterKey(buf: Buffer, from: number, n: number): void {
   unmaskInPlace(buf, from, from + n, buf[from - 4] as number, buf[from - 3] as number, buf[from - 2] as number, buf[from - 1] as number);
 }
 
+/** One masked frame with first header byte `b0` (FIN, RSV, opcode), in a buffer of its own. */
+export function maskedFrame(b0: number, payload: Buffer): Buffer {
+  const n = payload.length;
+  const out = Buffer.allocUnsafe(maskedHeadBytes(n) + n);
+  const p = putMaskedHead(out, 0, b0, n);
+  payload.copy(out, p);
+  maskAfterKey(out, p, n);
+  return out;
+}
+
 /**
  * Frames what a client sends, masked. Like the server's encoder, a Buffer is
  * sent as binary and a string as text unless `next` says otherwise (text from
