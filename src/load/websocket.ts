@@ -62,9 +62,8 @@ export function wsReplyCodec(opcode: WsOpcode, maxMessageBytes: number): Codec {
     name: `ws-${opcode}`,
     maxFrameBytes: maxMessageBytes,
     decoder: () => new ReplyDecoder(limits, expected),
-    encoder: () => {
-      throw new Error('the reply codec only decodes');
-    },
+    // Replies are only decoded; encoding, were it asked for, is the messages' own.
+    encoder: () => wsMessageCodec(opcode, maxMessageBytes).encoder(),
     withMaxFrameBytes: (max) => wsReplyCodec(opcode, max),
   };
 }

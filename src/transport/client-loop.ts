@@ -45,7 +45,7 @@ export interface ClientProtocol {
  * growing delays, not hammered.
  */
 export class ClientLoop<D> implements Client<D> {
-  /** @internal */ readonly ctx: ConnectionContext;
+  private readonly ctx: ConnectionContext;
   private readonly counters = new ListenerCounters();
   private readonly backoff: Required<ReconnectOptions> | null;
   private current: Connection<D> | null = null;

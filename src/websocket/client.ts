@@ -17,7 +17,7 @@
  * await client.close(1000, 'bye');
  * ```
  */
-import type { Codec } from '../codecs/codec.js';
+import type { Codec, Encoder } from '../codecs/codec.js';
 import { State, type Connection } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { capstanError } from '../errors.js';
@@ -155,15 +155,17 @@ function endPolitely<D>(rt: Runtime<D>, conn: Connection<any>): void {
   else conn.destroy('local-destroy');
 }
 
+const headEncoder: Encoder = {
+  encode(frame, out) {
+    out.append(frame);
+  },
+};
+
 const headCodec: Codec = {
   name: 'http-upgrade-response',
   maxFrameBytes: DEFAULT_HEAD_LIMITS.maxHeaderBytes,
   decoder: () => new HeadDecoder(DEFAULT_HEAD_LIMITS),
-  encoder: () => ({
-    encode(frame, out) {
-      out.append(frame);
-    },
-  }),
+  encoder: () => headEncoder,
   // The head has bounds of its own; a frame bound in limits is for the frames after it.
   withMaxFrameBytes: () => headCodec,
 };
@@ -205,7 +207,11 @@ function onResponse<D>(rt: Runtime<D>, conn: Connection<unknown>, pending: Pendi
   const dec = conn.decoder as HeadDecoder;
   const res =
     dec.refusal !== 0
-      ? capstanError('ERR_WS_HANDSHAKE', `the server's answer to the upgrade is too large: ${dec.refusalText.replace('request', 'response')}`, { reason: 'protocol-error' })
+      ? capstanError(
+          'ERR_WS_HANDSHAKE',
+          `the server's answer to the upgrade has a head over ${DEFAULT_HEAD_LIMITS.maxHeaderBytes} bytes or a status line over ${DEFAULT_HEAD_LIMITS.maxRequestLineBytes}`,
+          { reason: 'protocol-error' },
+        )
       : parseResponseHead(head);
   const checked = 'code' in res ? res : checkUpgradeResponse(res, pending.key, rt.o.protocols);
   if ('code' in checked) {

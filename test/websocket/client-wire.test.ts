@@ -72,7 +72,7 @@ describe('the WebSocket client on the wire', () => {
     await s.close();
   });
 
-  it('fails with ERR_WS_HANDSHAKE on a 101 without Upgrade or Connection, with an unoffered subprotocol or extension, or a garbled head', async () => {
+  it('fails with ERR_WS_HANDSHAKE on a 101 without Upgrade or Connection, with an unoffered subprotocol or extension, or a garbled or oversized head', async () => {
     const cases: Array<[string, (key: string) => string, RegExp]> = [
       ['no Upgrade', (k) => good101(k).replace('Upgrade: websocket\r\n', ''), /Upgrade/],
       ['Upgrade: h2c', (k) => good101(k).replace('Upgrade: websocket', 'Upgrade: h2c'), /Upgrade/],
@@ -81,6 +81,7 @@ describe('the WebSocket client on the wire', () => {
       ['an extension not offered', (k) => good101(k, 'Sec-WebSocket-Extensions: permessage-deflate\r\n'), /extensions/],
       ['a garbled status line', () => 'HTTP/1.1 1O1 Switching\r\n\r\n', /status line/],
       ['a header line without a colon', (k) => good101(k, 'nonsense\r\n'), /header line/],
+      ['a head over 8 KiB', (k) => good101(k, `X-Big: ${'a'.repeat(9000)}\r\n`), /head over 8192 bytes/],
     ];
     for (const [what, respond, message] of cases) {
       const s = await handServer(respond);
