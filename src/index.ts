@@ -95,3 +95,6 @@ export { WebSocket } from './websocket/socket.js';
 export { CloseCode } from './websocket/frame.js';
 export type { WebSocketHandler, WebSocketEndpoint, WebSocketServerOptions, UpgradeRequest, UpgradeRefusal, UpgradeAcceptance, UpgradeDecision, HttpRequest, HttpResponse } from './websocket/options.js';
 export type { WebSocketStats } from './websocket/counters.js';
+export { connectWebSocket } from './websocket/client.js';
+export type { WebSocketClient, WebSocketConnectOptions, WebSocketClientHandler } from './websocket/client.js';
+export { ClientWebSocket } from './websocket/client-socket.js';

@@ -10,7 +10,8 @@ import type { Thresholds } from './report.js';
 
 export const USAGE = `usage: capstan load TARGET [options]
 
-TARGET is tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH (or HOST:PORT, or a port on 127.0.0.1).
+TARGET is tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH
+(or HOST:PORT, or a port on 127.0.0.1).
 
 connections
   -c, --connections N      connections to open (default 10); churn: concurrent loops
@@ -22,6 +23,7 @@ connections
 traffic
       --mode MODE          echo (check every reply), send, idle (hold) or churn (default echo)
       --framing NAME       raw, lp1, lp2, lp4, lp8, lp2le, lp4le, line, crlf, fixed:N … (default raw)
+      --ws-text            ws:// and wss://: send text messages (default binary: --ws-binary)
       --size B|MIN-MAX     bytes per message on the wire, framing included (default 64)
       --payload KIND       random, ascii, zeros or text:STRING (default random)
       --depth N            messages in flight per connection (default 1; send: per write)
@@ -32,7 +34,7 @@ traffic
       --drain-timeout T    at the end, a connection may take this long to close after our FIN;
                            send: longer leaves its messages unconfirmed (default 5s)
       --verify KIND        bytes (compare the reply stream) or frames (decode replies) (default bytes)
-tls
+tls (tls:// and wss://)
   -k, --insecure           do not verify the server's certificate
       --ca FILE            trust this CA certificate (PEM)
       --servername NAME    SNI name
@@ -112,7 +114,7 @@ export interface Command {
 /** Parses `capstan load` arguments. @throws CapstanError `ERR_INVALID_OPTION` with a message for the user. */
 export function parseCommand(argv: string[]): Command {
   const parsed = parseFlags(argv, FLAGS, true);
-  const v = parsed.values as Partial<Record<string, string>> & Partial<Record<'help' | 'json' | 'quiet' | 'insecure', boolean>>;
+  const v = parsed.values as Partial<Record<string, string>> & Partial<Record<'help' | 'json' | 'quiet' | 'insecure' | 'ws-text' | 'ws-binary', boolean>>;
   if (v.help === true) return { help: true, json: false, quiet: false, options: { target: '' }, thresholds: { maxErrors: 0 } };
   if (parsed.positionals.length !== 1) usageError(parsed.positionals.length === 0 ? 'give a TARGET, such as tcp://127.0.0.1:7000' : `one TARGET only, got ${parsed.positionals.join(' ')}`);
   const options: LoadOptions = { target: parsed.positionals[0] as string };
@@ -124,6 +126,9 @@ export function parseCommand(argv: string[]): Command {
   if (v['connect-timeout'] !== undefined) options.connectTimeoutMs = Math.ceil(parseDuration('connect-timeout', v['connect-timeout'], 's'));
   if (v.mode !== undefined) options.mode = v.mode as LoadMode;
   if (v.framing !== undefined) options.framing = v.framing;
+  if (v['ws-text'] === true && v['ws-binary'] === true) usageError('give one of --ws-text and --ws-binary');
+  if (v['ws-text'] === true) options.wsOpcode = 'text';
+  if (v['ws-binary'] === true) options.wsOpcode = 'binary';
   if (v.size !== undefined) {
     const [lo, hi] = v.size.split('-');
     options.size = hi === undefined ? parseBytes('size', lo as string) : [parseBytes('size', lo as string), parseBytes('size', hi)];
@@ -158,6 +163,8 @@ const FLAGS = {
   'connect-timeout': text,
   mode: text,
   framing: text,
+  'ws-text': { type: 'boolean' },
+  'ws-binary': { type: 'boolean' },
   size: text,
   payload: text,
   depth: text,

@@ -88,13 +88,14 @@ export class Engine implements SlotOwner {
     private readonly options: ResolvedLoadOptions,
     slice: EngineSlice,
   ) {
-    const { target, codec, cap, messages } = prepare(options);
+    const { target, codec, replies, cap, messages } = prepare(options);
     this.target = target;
     this.driver = driverFor(target);
     this.cap = cap;
     this.messages = messages;
     const checks = options.mode === 'echo' || options.mode === 'churn';
-    this.verifier = !checks ? null : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, messages) : new ByteVerifier(messages);
+    this.verifier =
+      !checks ? null : replies !== null ? new FrameVerifier(replies, messages) : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, messages) : new ByteVerifier(messages);
     const { messages: total, connections } = options;
     this.slots = [];
     for (let i = slice.first; i < slice.first + slice.count; i++) {
@@ -158,13 +159,15 @@ export class Engine implements SlotOwner {
     this.stopTraffic();
     if (this.pacer !== null) clearTimeout(this.pacer);
     const now = performance.now();
+    const driver = this.driver;
     for (const slot of this.slots) {
       const socket = slot.socket;
       if (socket === null) continue;
       if (slot.state === SlotState.Ready) {
         slot.state = SlotState.Ending;
         slot.since = now;
-        socket.end();
+        if (driver.end !== undefined) driver.end(socket);
+        else socket.end();
       } else if (slot.state === SlotState.Connecting) {
         slot.failed = true;
         socket.destroy();

@@ -87,7 +87,9 @@ function bodyBytes(codec: Codec, wire: number): number {
   } catch (err) {
     throw capstanError('ERR_INVALID_OPTION', `load: framing ${codec.name} cannot carry a ${wire}-byte message: ${(err as Error).message}`, { path: 'size', actual: wire, cause: err });
   }
-  const body = wire - overhead;
+  let body = wire - overhead;
+  // A header that grows with the body (WebSocket's 7-, 16- or 64-bit length) may shrink again for the smaller body.
+  if (body >= 0 && overhead !== 0 && encodedLength(codec, body) !== wire) body = wire - (encodedLength(codec, body) - body);
   if (body < 0 || (overhead !== 0 && encodedLength(codec, body) !== wire)) {
     throw capstanError('ERR_INVALID_OPTION', `load: framing ${codec.name} adds ${overhead} bytes, so a message cannot be exactly ${wire} bytes on the wire; choose a larger size`, {
       path: 'size',
@@ -147,9 +149,19 @@ function build(codec: Codec, spec: MessageSpec, payload: string, count: number):
   const wireSizes: number[] = [];
   for (let i = 0; i < count; i++) {
     // Sizes spread evenly over the range, visited in a scrambled order.
-    const wire = spec.sizeMin === spec.sizeMax ? spec.sizeMin : spec.sizeMin + Math.round((((i * 37) % count) / Math.max(1, count - 1)) * (spec.sizeMax - spec.sizeMin));
+    let wire = spec.sizeMin === spec.sizeMax ? spec.sizeMin : spec.sizeMin + Math.round((((i * 37) % count) / Math.max(1, count - 1)) * (spec.sizeMax - spec.sizeMin));
+    let body = -1;
+    // In a range, a size the framing cannot make exactly (WebSocket: 132 and 133 bytes, where the length grows to 16 bits) gives way to the next few.
+    for (let tries = spec.sizeMin === spec.sizeMax ? 1 : 16; body < 0; tries--) {
+      try {
+        body = bodyBytes(codec, wire);
+      } catch (err) {
+        if (tries <= 1 || wire >= spec.sizeMax) throw err;
+        wire++;
+      }
+    }
     wireSizes.push(wire);
-    bodyLengths.push(bodyBytes(codec, wire));
+    bodyLengths.push(body);
   }
   const source = pattern(payload, Math.max(...bodyLengths) + 256);
   const bodies = bodyLengths.map((n, i) => {

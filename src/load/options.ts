@@ -28,7 +28,7 @@ export interface LoadTlsOptions {
 }
 
 export interface LoadOptions {
-  /** `tcp://host:port`, `tls://host:port`, `unix:///path` (or `host:port` for TCP). */
+  /** `tcp://host:port`, `tls://host:port`, `unix:///path`, `ws://host:port/path`, `wss://…` (or `host:port` for TCP). */
   target: string;
   /** Connections to open; in `churn` mode, concurrent connect-exchange-close loops. Default 10. */
   connections?: number;
@@ -48,8 +48,10 @@ export interface LoadOptions {
   connectionsPerWorker?: number;
   /** Default `echo`. */
   mode?: LoadMode;
-  /** Framing codec name (`raw`, `lp4`, `line`, `fixed:16` …, see `codecFromName`). Default `raw`. */
+  /** Framing codec name (`raw`, `lp4`, `line`, `fixed:16` …, see `codecFromName`). Default `raw`; `ws://` targets frame as WebSocket messages instead (see `wsOpcode`). */
   framing?: string;
+  /** For `ws://` and `wss://` targets: send text or binary messages. Default `binary`. */
+  wsOpcode?: 'text' | 'binary';
   /**
    * Bytes of each message on the wire, framing included (so `lp4` with size 64 carries a
    * 60-byte body): one size, or `[min, max]` for sizes spread over a range. Default 64
@@ -97,6 +99,7 @@ export interface ResolvedLoadOptions {
   sourceAddresses: string[];
   workers: number;
   mode: LoadMode;
+  /** The codec name, or `ws-text` / `ws-binary` for WebSocket targets. */
   framing: string;
   sizeMin: number;
   sizeMax: number;
@@ -116,8 +119,8 @@ export interface ResolvedLoadOptions {
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const KEYS = new Set([
   'target', 'connections', 'connectRate', 'maxConnecting', 'sourceAddresses', 'workers', 'connectionsPerWorker', 'mode',
-  'framing', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'drainTimeoutMs', 'verify',
-  'tls',
+  'framing', 'wsOpcode', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'drainTimeoutMs',
+  'verify', 'tls',
 ]);
 
 function bad(key: string, expected: string, actual: unknown): never {
@@ -161,8 +164,15 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (typeof options.target !== 'string' || options.target === '') bad('target', 'a target such as tcp://127.0.0.1:7000', options.target);
   const mode = options.mode ?? 'echo';
   if (!LOAD_MODES.includes(mode)) bad('mode', LOAD_MODES.join(', '), mode);
-  const framing = options.framing ?? 'raw';
+  let framing = options.framing ?? 'raw';
   if (typeof framing !== 'string') bad('framing', 'a codec name', framing);
+  if (/^wss?:\/\//i.test(options.target)) {
+    const opcode = options.wsOpcode ?? 'binary';
+    if (opcode !== 'text' && opcode !== 'binary') bad('wsOpcode', 'text or binary', opcode);
+    // A WebSocket target frames each message itself; another framing inside it is not what this client measures.
+    if (framing !== 'raw' && framing !== `ws-${opcode}`) bad('framing', `left out for a ws:// target (its messages are WebSocket ${opcode} frames)`, framing);
+    framing = `ws-${opcode}`;
+  } else if (options.wsOpcode !== undefined) bad('wsOpcode', 'given only with a ws:// or wss:// target', options.wsOpcode);
   const connections = integer('connections', options.connections, 10, 1, 10_000_000);
   const perWorker = integer('connectionsPerWorker', options.connectionsPerWorker, 15_000, 1, 19_000);
   const rate = positive('rate', options.rate, 0);

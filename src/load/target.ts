@@ -4,6 +4,7 @@
  *
  * ```
  *   tcp://127.0.0.1:7000    tls://example.test:7443    unix:///run/app.sock    7000 → tcp://127.0.0.1:7000
+ *   ws://127.0.0.1:8080/echo?room=1    wss://example.test/echo
  * ```
  *
  * A driver hands back a socket that emits its `readyEvent` once messages may
@@ -16,6 +17,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { capstanError } from '../errors.js';
 import type { ResolvedLoadOptions } from './options.js';
+import { websocketDriver } from './websocket.js';
 
 export interface Target {
   readonly scheme: string;
@@ -24,6 +26,8 @@ export interface Target {
   readonly port: number;
   /** Socket path for `unix`. */
   readonly path: string;
+  /** The request target for `ws`/`wss` (`/echo?room=1`), else `''`. */
+  readonly resource: string;
   /** The target as written in messages. */
   readonly display: string;
 }
@@ -38,6 +42,8 @@ export interface Driver {
   readonly readyEvent: string;
   /** Whether `sourceAddresses` apply. */
   readonly network: boolean;
+  /** Ends a connection politely (a WebSocket close frame first); without it, `socket.end()`. */
+  end?(socket: Socket): void;
 }
 
 /** One read buffer for every connection of the process: reads are consumed before the callback returns. */
@@ -78,14 +84,15 @@ const unix: Driver = {
   },
 };
 
-const DRIVERS: Record<string, Driver> = { tcp, tls: secure, unix };
+const DRIVERS: Record<string, Driver> = { tcp, tls: secure, unix, ws: websocketDriver(tcp), wss: websocketDriver(secure) };
+const DEFAULT_PORTS: Record<string, number> = { ws: 80, wss: 443 };
 
 export function driverFor(target: Target): Driver {
   return DRIVERS[target.scheme] as Driver;
 }
 
 function invalid(text: string, why: string): never {
-  throw capstanError('ERR_INVALID_OPTION', `load: target ${JSON.stringify(text)} ${why}; write tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH`, {
+  throw capstanError('ERR_INVALID_OPTION', `load: target ${JSON.stringify(text)} ${why}; write tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH or ws[s]://HOST:PORT/PATH`, {
     path: 'target',
     actual: text,
   });
@@ -109,12 +116,17 @@ export function parseTarget(text: string): Target {
   if (scheme === 'unix') {
     const path = decodeURIComponent(parsed.pathname);
     if (parsed.host !== '' || path === '' || path === '/') invalid(text, 'needs an absolute socket path after unix://');
-    return { scheme, host: '', port: 0, path, display: `unix://${path}` };
+    return { scheme, host: '', port: 0, path, resource: '', display: `unix://${path}` };
   }
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(parsed.port);
+  const port = parsed.port === '' ? (DEFAULT_PORTS[scheme] ?? 0) : Number(parsed.port);
   if (host === '') invalid(text, 'has no host');
-  if (parsed.port === '' || !Number.isInteger(port) || port < 1 || port > 65535) invalid(text, 'needs a port from 1 to 65535');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) invalid(text, 'needs a port from 1 to 65535');
+  const where = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (scheme === 'ws' || scheme === 'wss') {
+    const resource = `${parsed.pathname === '' ? '/' : parsed.pathname}${parsed.search}`;
+    return { scheme, host, port, path: '', resource, display: `${where}${resource}` };
+  }
   if (parsed.pathname !== '' && parsed.pathname !== '/') invalid(text, `has a path (${parsed.pathname}), which ${scheme}:// does not use`);
-  return { scheme, host, port, path: '', display: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}` };
+  return { scheme, host, port, path: '', resource: '', display: where };
 }

@@ -14,21 +14,22 @@
  * With `reconnect`, a connection lost for any reason other than `client.close()`
  * is retried; each retry is reported to `handler.reconnecting`. `open` and
  * `close` are called for every underlying connection, in order.
+ *
+ * `connect({ url: 'ws://host:port/path' })` opens a WebSocket client on the
+ * same loop (src/websocket/client.ts).
  */
-import net from 'node:net';
-import tls, { type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import type { Codec } from '../codecs/codec.js';
-import { raw } from '../codecs/raw.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { EventLog } from '../connection/event-log.js';
 import type { Filter } from '../pipeline/filter.js';
-import { Connection, type ConnectionContext } from '../connection/connection.js';
+import type { Connection } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
-import { resolveLimits, type Limits } from '../connection/limits.js';
-import { capstanError, type CapstanError } from '../errors.js';
-import { defaultLogger, type Logger } from '../logger.js';
-import { ListenerCounters, type ListenerStats } from '../metrics/listener-counters.js';
-import { sharedTimerWheel, type TimerWheel } from '../timers/timer-wheel.js';
+import { capstanError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ListenerStats } from '../metrics/listener-counters.js';
+import type { TimerWheel } from '../timers/timer-wheel.js';
+import { connectWebSocket, type WebSocketClient, type WebSocketConnectOptions } from '../websocket/client.js';
+import { ClientLoop } from './client-loop.js';
 import { ConnectOptionsSchema, validateOptions, type LimitsOptions, type ReconnectOptions } from './options-schema.js';
 import type { Transport } from './listen.js';
 
@@ -105,8 +106,15 @@ export interface Client<D = unknown> {
  * Connects. Resolves once the first connection is open; rejects with
  * `ERR_CONNECT_FAILED`/`ERR_CONNECT_TIMEOUT` (or `ERR_RECONNECT_EXHAUSTED` when
  * reconnecting gave up) if none opens.
+ *
+ * Given a `url` (`ws://…`, `wss://…`) instead of a host and port, it opens a
+ * WebSocket client instead: see {@link connectWebSocket} (and
+ * `ERR_WS_HANDSHAKE` when the server's answer to the upgrade is wrong).
  */
-export function connect<D = unknown>(options: ConnectOptions<D>): Promise<Client<D>> {
+export function connect<D = unknown>(options: WebSocketConnectOptions<D>): Promise<WebSocketClient<D>>;
+export function connect<D = unknown>(options: ConnectOptions<D>): Promise<Client<D>>;
+export function connect<D = unknown>(options: ConnectOptions<D> | WebSocketConnectOptions<D>): Promise<Client<D> | WebSocketClient<D>> {
+  if (typeof options === 'object' && options !== null && 'url' in options) return connectWebSocket(options);
   validateOptions('connect', ConnectOptionsSchema, options);
   const transport: Transport = options.transport ?? (options.path !== undefined ? 'unix' : options.tls !== undefined ? 'tls' : 'tcp');
   if (transport === 'unix' ? options.path === undefined : options.port === undefined) {
@@ -114,189 +122,5 @@ export function connect<D = unknown>(options: ConnectOptions<D>): Promise<Client
       path: transport === 'unix' ? 'path' : 'port',
     });
   }
-  const client = new ClientImpl<D>(options, transport);
-  return client.start();
-}
-
-class ClientImpl<D> implements Client<D> {
-  private readonly ctx: ConnectionContext;
-  private readonly counters = new ListenerCounters();
-  private readonly backoff: Required<ReconnectOptions> | null;
-  private current: Connection<D> | null = null;
-  private attempt = 0;
-  private stopped = false;
-  private everOpened = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private settleFirst: { resolve: (c: Client<D>) => void; reject: (e: CapstanError) => void } | null = null;
-  private closed: Promise<void> | null = null;
-  private onClosed: (() => void) | null = null;
-  private readonly where: string;
-
-  constructor(private readonly options: ConnectOptions<D>, private readonly transport: Transport) {
-    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    const limits: Limits = { ...resolveLimits(options.limits as Partial<Limits> | undefined), handshakeTimeoutMs: connectTimeoutMs };
-    let codec = options.codec ?? raw();
-    if (limits.maxFrameBytes !== undefined) codec = codec.withMaxFrameBytes(limits.maxFrameBytes);
-    this.where = transport === 'unix' ? `unix:${options.path}` : `${transport}://${options.host ?? '127.0.0.1'}:${options.port}`;
-    const logger = (options.logger ?? defaultLogger()).child({ client: this.where });
-    const r = options.reconnect;
-    this.backoff =
-      r === undefined || r === false
-        ? null
-        : {
-            initialDelayMs: (r === true ? undefined : r.initialDelayMs) ?? 100,
-            maxDelayMs: (r === true ? undefined : r.maxDelayMs) ?? 30_000,
-            factor: (r === true ? undefined : r.factor) ?? 2,
-            jitter: (r === true ? undefined : r.jitter) ?? 0.5,
-            maxAttempts: (r === true ? undefined : r.maxAttempts) ?? 0,
-          };
-    const wheel = options.timerWheel ?? sharedTimerWheel();
-    this.ctx = {
-      handler: options.handler,
-      codec,
-      limits,
-      counters: this.counters,
-      wheel,
-      logger,
-      log: new EventLog(logger, wheel),
-      latency: null,
-      logFailedOpens: false,
-      resettable: transport === 'tcp',
-      filters: options.filters !== undefined && options.filters.length > 0 ? [...options.filters] : null,
-      startTls: transport === 'unix' ? null : { side: 'client', host: options.host ?? '127.0.0.1', defaults: options.tls ?? {} },
-      release: (conn) => this.released(conn as Connection<D>),
-    };
-  }
-
-  get connection(): Connection<D> | null {
-    return this.current !== null && this.current.wasOpened && this.current.writable ? this.current : null;
-  }
-
-  send(frame: Buffer | string): boolean {
-    const c = this.connection;
-    return c === null ? false : c.send(frame);
-  }
-
-  stats(): ListenerStats {
-    return this.counters.snapshot(this.current?.bufferedBytes ?? 0);
-  }
-
-  start(): Promise<Client<D>> {
-    return new Promise<Client<D>>((resolve, reject) => {
-      this.settleFirst = { resolve, reject };
-      this.dial();
-    });
-  }
-
-  close(): Promise<void> {
-    if (this.closed !== null) return this.closed;
-    this.stopped = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    const c = this.current;
-    if (c === null || c.state === 'closed') {
-      this.closed = Promise.resolve();
-      return this.closed;
-    }
-    this.closed = new Promise<void>((resolve) => {
-      this.onClosed = resolve;
-    });
-    if (c.wasOpened) c.end();
-    else c.destroy('local-destroy');
-    return this.closed;
-  }
-
-  private dial(): void {
-    const o = this.options;
-    const host = o.host ?? '127.0.0.1';
-    let socket: net.Socket;
-    if (this.transport === 'tls') {
-      const t = o.tls ?? {};
-      socket = tls.connect({
-        host,
-        port: o.port as number,
-        localAddress: o.localAddress,
-        servername: t.servername ?? (net.isIP(host) === 0 ? host : undefined),
-        ca: t.ca,
-        key: t.key,
-        cert: t.cert,
-        pfx: t.pfx,
-        passphrase: t.passphrase,
-        rejectUnauthorized: t.rejectUnauthorized ?? true,
-        ALPNProtocols: t.alpnProtocols,
-        minVersion: t.minVersion ?? 'TLSv1.2',
-        allowHalfOpen: true,
-      } as tls.ConnectionOptions);
-    } else if (this.transport === 'unix') {
-      socket = net.connect({ path: o.path as string, allowHalfOpen: true });
-    } else {
-      socket = net.connect({ host, port: o.port as number, localAddress: o.localAddress, allowHalfOpen: true, noDelay: o.noDelay !== false });
-    }
-    const conn = new Connection<D>(this.ctx, socket, true);
-    this.current = conn;
-    socket.once(this.transport === 'tls' ? 'secureConnect' : 'connect', () => {
-      this.counters.accepted++;
-      this.counters.active++;
-      this.attempt = 0;
-      this.everOpened = true;
-      conn.open();
-      if (this.settleFirst !== null && conn.wasOpened) {
-        this.settleFirst.resolve(this);
-        this.settleFirst = null;
-      }
-    });
-  }
-
-  private released(conn: Connection<D>): void {
-    if (conn.wasOpened) this.counters.active--;
-    if (this.current === conn) this.current = null;
-    if (this.stopped) {
-      this.onClosed?.();
-      this.settleFirst?.reject(capstanError('ERR_CONNECT_FAILED', `connect ${this.where}: closed before connecting`));
-      this.settleFirst = null;
-      return;
-    }
-    const error = conn.closeError;
-    const failedToOpen = !conn.wasOpened;
-    const b = this.backoff;
-    if (b === null || (b.maxAttempts > 0 && this.attempt >= b.maxAttempts)) {
-      if (this.settleFirst !== null) {
-        this.settleFirst.reject(this.failure(conn, b !== null));
-        this.settleFirst = null;
-      }
-      return;
-    }
-    this.attempt++;
-    const base = Math.min(b.maxDelayMs, b.initialDelayMs * b.factor ** (this.attempt - 1));
-    const delayMs = Math.max(1, Math.round(base * (1 - b.jitter * Math.random())));
-    const info: ReconnectInfo = { attempt: this.attempt, delayMs };
-    if (!failedToOpen) info.reason = conn.closeReason ?? undefined;
-    if (error !== undefined) info.error = error;
-    try {
-      this.options.handler.reconnecting?.(info);
-    } catch (err) {
-      this.ctx.logger.error({ err }, 'handler.reconnecting threw');
-    }
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (!this.stopped) this.dial();
-    }, delayMs);
-    // A client that only waits to reconnect should not keep the process alive once it has served.
-    if (this.everOpened) this.retryTimer.unref();
-  }
-
-  private failure(conn: Connection<D>, exhausted: boolean): CapstanError {
-    const error = conn.closeError;
-    if (exhausted) {
-      return capstanError('ERR_RECONNECT_EXHAUSTED', `connect ${this.where}: gave up after ${this.attempt} retries: ${error?.message ?? conn.closeReason}`, {
-        cause: error,
-      });
-    }
-    if (conn.closeReason === 'handshake-timeout') {
-      return capstanError('ERR_CONNECT_TIMEOUT', `connect ${this.where}: no connection within ${this.ctx.limits.handshakeTimeoutMs} ms`, {
-        limit: this.ctx.limits.handshakeTimeoutMs,
-      });
-    }
-    return capstanError('ERR_CONNECT_FAILED', `connect ${this.where}: ${error?.message ?? conn.closeReason}`, { cause: error });
-  }
+  return new ClientLoop<D>(options, transport).start();
 }

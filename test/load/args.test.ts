@@ -23,6 +23,13 @@ describe('capstan load arguments', () => {
     assert.throws(() => parseSourceAddresses('127.0.0.9-127.0.0.2'), { code: 'ERR_INVALID_OPTION' });
   });
 
+  it('takes --ws-text or --ws-binary, not both', () => {
+    assert.equal(parseCommand(['ws://127.0.0.1:1/', '--ws-text']).options.wsOpcode, 'text');
+    assert.equal(parseCommand(['ws://127.0.0.1:1/', '--ws-binary']).options.wsOpcode, 'binary');
+    assert.equal(parseCommand(['ws://127.0.0.1:1/']).options.wsOpcode, undefined);
+    assert.throws(() => parseCommand(['ws://127.0.0.1:1/', '--ws-text', '--ws-binary']), { code: 'ERR_INVALID_OPTION', message: /one of/ });
+  });
+
   it('turns the command line into load options and thresholds', () => {
     const c = parseCommand(['tls://example.test:7443', '-c', '2k', '-d', '30s', '--size', '64-1k', '--depth', '16', '--framing', 'lp4', '-k', '--max-p99', '5ms', '--json']);
     assert.deepEqual(c.options, {
@@ -39,7 +46,13 @@ describe('capstan load arguments', () => {
   });
 
   it('parses targets of every scheme and refuses the ones it does not speak', () => {
-    assert.deepEqual(parseTarget('tcp://[::1]:7000'), { scheme: 'tcp', host: '::1', port: 7000, path: '', display: 'tcp://[::1]:7000' });
+    assert.deepEqual(parseTarget('tcp://[::1]:7000'), { scheme: 'tcp', host: '::1', port: 7000, path: '', resource: '', display: 'tcp://[::1]:7000' });
+    assert.deepEqual(parseTarget('ws://127.0.0.1:8080/echo?room=1'), { scheme: 'ws', host: '127.0.0.1', port: 8080, path: '', resource: '/echo?room=1', display: 'ws://127.0.0.1:8080/echo?room=1' });
+    assert.equal(parseTarget('ws://example.test').port, 80);
+    assert.equal(parseTarget('ws://example.test').resource, '/');
+    assert.equal(parseTarget('wss://[::1]/x').port, 443);
+    assert.equal(parseTarget('wss://[::1]/x').host, '::1');
+    assert.throws(() => parseTarget('tcp://127.0.0.1:7000/path'), { message: /has a path/ });
     assert.equal(parseTarget('7000').display, 'tcp://127.0.0.1:7000');
     assert.equal(parseTarget('localhost:81').host, 'localhost');
     assert.equal(parseTarget('unix:///run/app.sock').path, '/run/app.sock');

@@ -6,7 +6,7 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { listen, silentLogger, type CloseReason, type WebSocketServerOptions } from '../../src/index.js';
 import { websocket } from '../../src/websocket/server.js';
-import { closeBody, frame, wsConnect, type ServerFrame } from './support.js';
+import { closeBody, frame, wsConnect, type WireFrame } from './support.js';
 
 interface Closed {
   code: number;
@@ -42,7 +42,7 @@ async function echoServer(extra: Partial<WebSocketServerOptions> = {}) {
   return { server, port, ws, nextClose };
 }
 
-function closeCodeOf(f: ServerFrame | undefined): number {
+function closeCodeOf(f: WireFrame | undefined): number {
   assert.ok(f !== undefined, 'expected a close frame');
   assert.equal(f.op, 8);
   return f.payload.readUInt16BE(0);

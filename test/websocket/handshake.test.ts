@@ -3,7 +3,7 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { listen, silentLogger, websocket, type Server, type UpgradeDecision } from '../../src/index.js';
 import { rawConnect } from '../support/net.js';
-import { expectedAccept, statusOf, upgradeRequest, waitFor, wsConnect, frame, parseServerFrames } from './support.js';
+import { expectedAccept, statusOf, upgradeRequest, waitFor, wsConnect, frame, parseFrames } from './support.js';
 
 async function ask(port: number, request: string | Buffer, dripBytes = 0): Promise<{ response: string; ended: 'end' | 'reset' }> {
   const peer = await rawConnect({ port, host: '127.0.0.1' });
@@ -79,11 +79,11 @@ describe('the WebSocket upgrade', () => {
       peer.socket.write(bytes.subarray(i, i + 1));
       await new Promise((r) => setImmediate(r));
     }
-    const got = await waitFor(peer, (b) => parseServerFrames(b.subarray(b.indexOf('\r\n\r\n') + 4)).frames.length > 0);
+    const got = await waitFor(peer, (b) => parseFrames(b.subarray(b.indexOf('\r\n\r\n') + 4)).frames.length > 0);
     const text = got.toString('latin1');
     assert.equal(statusOf(text), 101);
     assert.ok(text.includes(`Sec-WebSocket-Accept: ${expectedAccept()}\r\n`));
-    const { frames } = parseServerFrames(got.subarray(got.indexOf('\r\n\r\n') + 4));
+    const { frames } = parseFrames(got.subarray(got.indexOf('\r\n\r\n') + 4));
     assert.equal(frames[0]?.payload.toString(), 'early');
     peer.socket.destroy();
   });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { listen, silentLogger } from '../../src/index.js';
 import { websocket } from '../../src/websocket/server.js';
 import { rawConnect } from '../support/net.js';
-import { frame, parseServerFrames, upgradeRequest } from './support.js';
+import { frame, parseFrames, upgradeRequest } from './support.js';
 
 const PAIRS = 2_000;
 const ROUNDS = 40;
@@ -49,7 +49,7 @@ it('keeps every frame intact while small copied frames and large appended ones c
         head = false;
         bytes = bytes.subarray(end + 4);
       }
-      const parsed = parseServerFrames(bytes);
+      const parsed = parseFrames(bytes);
       rest = Buffer.from(parsed.rest);
       for (const f of parsed.frames) {
         const k = seen++ % (2 * PAIRS);

@@ -68,18 +68,21 @@ export function expectedAccept(key = KEY): string {
   return createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
 }
 
-/** A server frame as parsed by this independent reader. */
-export interface ServerFrame {
+/** A frame as parsed by this independent reader, either direction. */
+export interface WireFrame {
   fin: boolean;
   rsv: number;
   op: number;
   masked: boolean;
+  /** The masking key (empty when unmasked). */
+  key: Buffer;
+  /** The payload, unmasked. */
   payload: Buffer;
 }
 
-/** Parses unmasked server frames from `bytes`; returns the frames and the bytes left over. */
-export function parseServerFrames(bytes: Buffer): { frames: ServerFrame[]; rest: Buffer } {
-  const frames: ServerFrame[] = [];
+/** Parses frames from `bytes` (a masked one, as a client sends, is unmasked); returns the whole frames and the bytes left over. */
+export function parseFrames(bytes: Buffer): { frames: WireFrame[]; rest: Buffer } {
+  const frames: WireFrame[] = [];
   let at = 0;
   for (;;) {
     if (bytes.length - at < 2) break;
@@ -96,9 +99,17 @@ export function parseServerFrames(bytes: Buffer): { frames: ServerFrame[]; rest:
       len = Number(bytes.readBigUInt64BE(at + 2));
       h = 10;
     }
-    if (bytes.length - at < h + len) break;
-    frames.push({ fin: (b0 & 0x80) !== 0, rsv: b0 & 0x70, op: b0 & 0x0f, masked: (b1 & 0x80) !== 0, payload: bytes.subarray(at + h, at + h + len) });
-    at += h + len;
+    const masked = (b1 & 0x80) !== 0;
+    const k = masked ? 4 : 0;
+    if (bytes.length - at < h + k + len) break;
+    const key = bytes.subarray(at + h, at + h + k);
+    let payload = bytes.subarray(at + h + k, at + h + k + len);
+    if (masked) {
+      payload = Buffer.from(payload);
+      for (let i = 0; i < len; i++) payload[i] = (payload[i] as number) ^ (key[i & 3] as number);
+    }
+    frames.push({ fin: (b0 & 0x80) !== 0, rsv: b0 & 0x70, op: b0 & 0x0f, masked, key, payload });
+    at += h + k + len;
   }
   return { frames, rest: bytes.subarray(at) };
 }
@@ -109,7 +120,7 @@ export interface WsPeer {
   response: string;
   send(...frames: Buffer[]): void;
   /** Waits until at least `n` frames have arrived (or the connection ends) and returns all so far. */
-  frames(n: number, timeoutMs?: number): Promise<ServerFrame[]>;
+  frames(n: number, timeoutMs?: number): Promise<WireFrame[]>;
 }
 
 export async function wsConnect(port: number, path = '/', extra: Record<string, string> = {}): Promise<WsPeer> {
@@ -127,7 +138,7 @@ export async function wsConnect(port: number, path = '/', extra: Record<string, 
     async frames(n, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const { frames } = parseServerFrames(peer.received().subarray(end));
+        const { frames } = parseFrames(peer.received().subarray(end));
         if (frames.length >= n) return frames;
         if (peer.socket.destroyed || peer.socket.readableEnded || Date.now() > deadline) return frames;
         await new Promise((r) => setTimeout(r, 10));
