@@ -3,6 +3,7 @@
  * when someone asks for a snapshot. No maps, no labels, no allocation per event.
  */
 import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
+import type { WebSocketStats } from '../websocket/counters.js';
 
 /** Why an accepted socket was turned away before it became a connection. */
 export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing' | 'proxy-untrusted';
@@ -75,6 +76,8 @@ export interface ListenerStats {
   filters: Record<string, Record<string, number>>;
   /** Timeouts by kind (the timeout close reasons). */
   timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
+  /** A WebSocket listener's handshakes, messages, control frames and close codes. */
+  websocket?: WebSocketStats;
 }
 
 export class ListenerCounters {

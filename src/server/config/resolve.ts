@@ -23,12 +23,21 @@ import type { LimitsOptions, TlsServerOptions } from '../../transport/options-sc
 import { importPlugin, pluginSpecifier } from '../plugin-loader.js';
 import type { Plugin } from '../plugin.js';
 import type { ThreadPoolOptions } from '../threads.js';
-import { explain, type ConfigIssue, type ConfigPath } from './explain.js';
-import { ConfigSchema, type Config, type ListenerConfig, type LogLevel } from './schema.js';
+import { expectation, explain, type ConfigIssue, type ConfigPath } from './explain.js';
+import { ConfigSchema, PluginRefSchema, type Config, type ListenerConfig, type LogLevel, type PluginRef } from './schema.js';
 import { configError, type ConfigSource } from './source.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
 import { compression, type CompressionOptions } from '../../pipeline/compression.js';
 import type { ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
+import { checkWebSocket, pluginRefName, type ResolvedWebSocket } from './websocket.js';
+
+/** A plugin as resolved: the reference given, where it loads from, its checked options. */
+export interface ResolvedPlugin {
+  ref: string;
+  /** `builtin:echo` or a `file:` URL. */
+  specifier: string;
+  options: Record<string, unknown>;
+}
 
 export interface ResolvedListener {
   name: string;
@@ -48,7 +57,10 @@ export interface ResolvedListener {
   selfSigned?: boolean;
   /** The codec the config names; absent: the plugin's codec, else raw. */
   codec?: { name: string; options: Record<string, unknown> };
-  plugin: { ref: string; specifier: string; options: Record<string, unknown> };
+  /** The connection handler's plugin; a websocket listener has one per endpoint instead. */
+  plugin?: ResolvedPlugin;
+  /** WebSocket endpoints, each with its plugin, in place of a codec and handler. */
+  websocket?: ResolvedWebSocket;
   limits?: LimitsOptions;
   /** `tls.watch`: the certificate files to poll. */
   tlsWatch?: TlsMaterial['watch'];
@@ -137,8 +149,13 @@ function baseListener(
   issues: ConfigIssue[],
 ): ResolvedListener {
   const transport: Transport = l.transport ?? (l.path !== undefined ? 'unix' : l.tls !== undefined ? 'tls' : 'tcp');
-  const ref = typeof l.plugin === 'string' ? l.plugin : l.plugin.module;
-  const out: ResolvedListener = { name: l.name, transport, plugin: { ref, specifier: '', options: {} } };
+  const out: ResolvedListener = { name: l.name, transport };
+  if (l.websocket !== undefined) {
+    const ws = checkWebSocket(l.websocket, l.plugin, [...at, 'websocket'], issues);
+    if (ws !== undefined) out.websocket = ws;
+    if (l.codec !== undefined) issues.push({ path: [...at, 'codec'], atKey: true, message: 'does not apply to a websocket listener: WebSocket brings its own framing' });
+  } else if (l.plugin === undefined) issues.push({ path: [...at, 'plugin'], message: `is required (${expectation(PluginRefSchema)})` });
+  else out.plugin = { ref: pluginRefName(l.plugin), specifier: '', options: {} };
   if (transport === 'unix') {
     if (l.path === undefined) issues.push({ path: [...at, 'path'], message: 'is required for transport unix (the socket file path)' });
     else out.path = resolve(dir, l.path);
@@ -213,7 +230,11 @@ export function isLoopback(host: string): boolean {
 }
 
 async function completeListener(l: ListenerConfig, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
-  const plugin = await resolvePlugin(l, out, at, dir, issues);
+  if (out.websocket !== undefined) await completeEndpoints(l, out.websocket, at, dir, issues);
+  const plugin = out.plugin === undefined ? undefined : await resolvePlugin(l.plugin as PluginRef, out.plugin, at, dir, issues);
+  if (plugin !== undefined && plugin.handler === undefined) {
+    issues.push({ path: pluginAt(l.plugin as PluginRef, at), message: `plugin ${plugin.name} has no handler(ctx) for connections; it serves WebSocket: name it under websocket.endpoints` });
+  }
   if (l.codec !== undefined) {
     const name = typeof l.codec === 'string' ? l.codec : l.codec.name;
     const options = typeof l.codec === 'string' ? {} : (l.codec.options ?? {});
@@ -221,7 +242,7 @@ async function completeListener(l: ListenerConfig, out: ResolvedListener, at: Co
     if (tryCodec(() => codecFromName(name, options), codecAt, [...at, 'codec', 'options'], issues)) out.codec = { name, options };
   } else if (plugin?.codec !== undefined) {
     const codec = plugin.codec;
-    tryCodec(() => codec(out.plugin.options), [...at, 'plugin'], [...at, 'plugin', 'options'], issues);
+    tryCodec(() => codec((out.plugin as ResolvedPlugin).options), [...at, 'plugin'], [...at, 'plugin', 'options'], issues);
   }
   if (out.transport === 'tls') {
     const material = await loadTlsMaterial(l.tls, dir, [...at, 'tls'], issues);
@@ -240,14 +261,35 @@ async function completeListener(l: ListenerConfig, out: ResolvedListener, at: Co
   }
 }
 
-async function resolvePlugin(l: ListenerConfig, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
-  const refAt = typeof l.plugin === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
+/** Each endpoint's plugin (its own, else the listener's) loaded, its options checked, and its `websocket` entry point present. */
+async function completeEndpoints(l: ListenerConfig, ws: ResolvedWebSocket, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
+  await Promise.all(
+    ws.endpoints.map(async (e, i) => {
+      const own = l.websocket?.endpoints[i]?.plugin as PluginRef | undefined;
+      const owner = own !== undefined ? [...at, 'websocket', 'endpoints', i] : at;
+      const given = (own ?? l.plugin) as PluginRef;
+      const plugin = await resolvePlugin(given, e.plugin, owner, dir, issues);
+      if (plugin !== undefined && plugin.websocket === undefined) {
+        issues.push({ path: pluginAt(given, owner), message: `plugin ${plugin.name} has no websocket(ctx) entry point, so it cannot answer a WebSocket endpoint` });
+      }
+    }),
+  );
+}
+
+/** Where the module of a plugin reference is written, below the object `at` that holds its `plugin` key. */
+function pluginAt(given: PluginRef, at: ConfigPath): ConfigPath {
+  return typeof given === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
+}
+
+/** Loads the plugin `ref` names into `out`, checking its options; `at` holds the `plugin` key. */
+async function resolvePlugin(ref: PluginRef, out: ResolvedPlugin, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
+  const refAt = pluginAt(ref, at);
   const optionsAt = [...at, 'plugin', 'options'];
-  const given = typeof l.plugin === 'string' ? undefined : l.plugin.options;
+  const given = typeof ref === 'string' ? undefined : ref.options;
   let plugin: Plugin;
   try {
-    out.plugin.specifier = pluginSpecifier(out.plugin.ref, dir);
-    plugin = await importPlugin(out.plugin.specifier);
+    out.specifier = pluginSpecifier(out.ref, dir);
+    plugin = await importPlugin(out.specifier);
   } catch (err) {
     issues.push({ path: refAt, message: isCapstanError(err) ? err.message : String(err) });
     return undefined;
@@ -262,7 +304,7 @@ async function resolvePlugin(l: ListenerConfig, out: ResolvedListener, at: Confi
     issues.push(...optionIssues.map((i) => ({ ...i, message: `${i.message} (plugin ${plugin.name})` })));
     return undefined;
   }
-  out.plugin.options = options;
+  out.options = options;
   return plugin;
 }
 

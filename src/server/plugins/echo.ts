@@ -1,7 +1,9 @@
 /**
  * The built-in `echo` plugin: every frame goes back to its sender, framed by
- * the listener's codec. The default config serves it on every listener, and
- * it is the reference peer for `capstan load` and the benchmarks.
+ * the listener's codec; on a WebSocket endpoint every message goes back with
+ * its own opcode (text as text, binary as binary). The default config serves
+ * it on every listener, and it is the reference peer for `capstan load` and
+ * the benchmarks.
  */
 import { Type } from '@sinclair/typebox';
 import { definePlugin } from '../plugin.js';
@@ -12,6 +14,11 @@ export default definePlugin({
   handler: () => ({
     message(conn, frame) {
       conn.send(frame);
+    },
+  }),
+  websocket: () => ({
+    message(ws, data, isBinary) {
+      ws.send(data, isBinary);
     },
   }),
 });
