@@ -77,8 +77,30 @@ export interface ListenerStats {
   /** Timeouts by kind (the timeout close reasons). */
   timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
   /** A WebSocket listener's handshakes, messages, control frames and close codes. */
-  websocket?: WebSocketStats;
+  websocket?: WebSocketSnapshot;
 }
+
+/** Byte counts through a compressor, each way: plain (before compressing, after inflating) and on the wire. */
+export interface CompressedBytes {
+  plainOut?: number;
+  wireOut?: number;
+  plainIn?: number;
+  wireIn?: number;
+}
+
+/**
+ * A WebSocket listener's counters, with those permessage-deflate and pub/sub
+ * add when the server has them: read only where present, so a server without
+ * them shows no such figures.
+ */
+export type WebSocketSnapshot = WebSocketStats & {
+  /** permessage-deflate message bytes, counted as a compression filter counts them. */
+  deflate?: CompressedBytes;
+  /** Subscribers per topic, now. */
+  topics?: Record<string, number>;
+  /** Messages published to topics. */
+  publishes?: number;
+};
 
 export class ListenerCounters {
   accepted = 0;
