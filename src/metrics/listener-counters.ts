@@ -4,6 +4,7 @@
  */
 import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
 import type { UdpStats } from './udp-counters.js';
+import type { WebSocketStats } from '../websocket/counters.js';
 
 /** Why an accepted socket was turned away before it became a connection. */
 export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing' | 'proxy-untrusted';
@@ -82,7 +83,31 @@ export interface ListenerStats {
    * (`accepted` opened, `active` open, `closes` by reason) and records as frames.
    */
   udp?: UdpStats;
+  /** A WebSocket listener's handshakes, messages, control frames and close codes. */
+  websocket?: WebSocketSnapshot;
 }
+
+/** Byte counts through a compressor, each way: plain (before compressing, after inflating) and on the wire. */
+export interface CompressedBytes {
+  plainOut?: number;
+  wireOut?: number;
+  plainIn?: number;
+  wireIn?: number;
+}
+
+/**
+ * A WebSocket listener's counters, with those permessage-deflate and pub/sub
+ * add when the server has them: read only where present, so a server without
+ * them shows no such figures.
+ */
+export type WebSocketSnapshot = WebSocketStats & {
+  /** permessage-deflate message bytes, counted as a compression filter counts them. */
+  deflate?: CompressedBytes;
+  /** Subscribers per topic, now. */
+  topics?: Record<string, number>;
+  /** Messages published to topics. */
+  publishes?: number;
+};
 
 export class ListenerCounters {
   accepted = 0;

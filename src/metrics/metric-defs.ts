@@ -8,7 +8,7 @@
  * exposed, so such sums never count anything twice.
  */
 import type { AdminConnectionStats } from './admin-guard.js';
-import type { ListenerStats } from './listener-counters.js';
+import type { CompressedBytes, ListenerStats, WebSocketSnapshot } from './listener-counters.js';
 import type { UdpStats } from './udp-counters.js';
 import type { ServerSnapshot } from './snapshot.js';
 import type { ProcessStats } from './process-stats.js';
@@ -55,7 +55,7 @@ function perListenerKeyed(label: string, read: (l: ListenerStats) => Record<stri
 }
 
 /** The listener's compression filters: those whose stats have the compression byte counts. */
-function* compressionFilters(s: ServerSnapshot): Generator<[Labels, Record<string, number>]> {
+function* compressionFilters(s: ServerSnapshot): Generator<[Labels, CompressedBytes]> {
   for (const w of s.workers) {
     for (const [listener, l] of Object.entries(w.listeners)) {
       for (const [filter, f] of Object.entries(l.filters ?? {})) if (f.wireOut !== undefined) yield [{ worker: w.worker, listener, filter }, f];
@@ -63,22 +63,62 @@ function* compressionFilters(s: ServerSnapshot): Generator<[Labels, Record<strin
   }
 }
 
-function compressionBytes(s: ServerSnapshot): Sample[] {
+function compressedBytes(source: (s: ServerSnapshot) => Iterable<[Labels, CompressedBytes]>) {
+  return (s: ServerSnapshot): Sample[] => {
+    const out: Sample[] = [];
+    for (const [labels, f] of source(s)) {
+      out.push([{ ...labels, direction: 'out', side: 'plain' }, f.plainOut ?? 0], [{ ...labels, direction: 'out', side: 'wire' }, f.wireOut ?? 0]);
+      out.push([{ ...labels, direction: 'in', side: 'plain' }, f.plainIn ?? 0], [{ ...labels, direction: 'in', side: 'wire' }, f.wireIn ?? 0]);
+    }
+    return out;
+  };
+}
+
+function compressionRatio(source: (s: ServerSnapshot) => Iterable<[Labels, CompressedBytes]>) {
+  return (s: ServerSnapshot): Sample[] => {
+    const out: Sample[] = [];
+    for (const [labels, f] of source(s)) {
+      if ((f.wireOut ?? 0) > 0) out.push([{ ...labels, direction: 'out' }, (f.plainOut ?? 0) / (f.wireOut as number)]);
+      if ((f.wireIn ?? 0) > 0) out.push([{ ...labels, direction: 'in' }, (f.plainIn ?? 0) / (f.wireIn as number)]);
+    }
+    return out;
+  };
+}
+
+/** Every WebSocket listener of every worker, with its labels. */
+function* webSockets(s: ServerSnapshot): Generator<[Labels, WebSocketSnapshot]> {
+  for (const w of s.workers) {
+    for (const [listener, l] of Object.entries(w.listeners)) if (l.websocket !== undefined) yield [{ worker: w.worker, listener }, l.websocket];
+  }
+}
+
+/**
+ * One series per WebSocket listener of a number it counts, or one per key
+ * (labelled `label`) of a record of them; none where the number is absent.
+ */
+function perWebSocket(read: (ws: WebSocketSnapshot) => number | Record<string, number> | undefined, label = '') {
+  return (s: ServerSnapshot): Sample[] => {
+    const out: Sample[] = [];
+    for (const [labels, ws] of webSockets(s)) {
+      const v = read(ws);
+      if (typeof v === 'number') out.push([labels, v]);
+      else if (v !== undefined) for (const [key, n] of Object.entries(v)) out.push([{ ...labels, [label]: key }, n]);
+    }
+    return out;
+  };
+}
+
+function webSocketCloses(s: ServerSnapshot): Sample[] {
   const out: Sample[] = [];
-  for (const [labels, f] of compressionFilters(s)) {
-    out.push([{ ...labels, direction: 'out', side: 'plain' }, f.plainOut ?? 0], [{ ...labels, direction: 'out', side: 'wire' }, f.wireOut ?? 0]);
-    out.push([{ ...labels, direction: 'in', side: 'plain' }, f.plainIn ?? 0], [{ ...labels, direction: 'in', side: 'wire' }, f.wireIn ?? 0]);
+  for (const [labels, ws] of webSockets(s)) {
+    for (const [code, n] of Object.entries(ws.closesSent)) out.push([{ ...labels, direction: 'sent', code }, n]);
+    for (const [code, n] of Object.entries(ws.closesReceived)) out.push([{ ...labels, direction: 'received', code }, n]);
   }
   return out;
 }
 
-function compressionRatio(s: ServerSnapshot): Sample[] {
-  const out: Sample[] = [];
-  for (const [labels, f] of compressionFilters(s)) {
-    if ((f.wireOut ?? 0) > 0) out.push([{ ...labels, direction: 'out' }, (f.plainOut ?? 0) / (f.wireOut as number)]);
-    if ((f.wireIn ?? 0) > 0) out.push([{ ...labels, direction: 'in' }, (f.plainIn ?? 0) / (f.wireIn as number)]);
-  }
-  return out;
+function* webSocketDeflate(s: ServerSnapshot): Generator<[Labels, CompressedBytes]> {
+  for (const [labels, ws] of webSockets(s)) if (ws.deflate !== undefined) yield [labels, ws.deflate];
 }
 
 /** One series per UDP listener (those whose stats have `udp`), with `extra` labels per value `read` gives. */
@@ -130,8 +170,21 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_tls_unknown_servername_total', type: 'counter', labels: L, help: 'TLS handshakes refused: no certificate for the server name asked for, and no default.', values: perListener((l) => l.tls.unknownName) },
   { name: 'capstan_tls_certificate_expiry_days', type: 'gauge', labels: [...L, 'name'], help: 'Days until each certificate of the listener expires (negative once expired).', values: perListenerKeyed('name', (l) => l.tls.expiryDays) },
   { name: 'capstan_tls_reloads_total', type: 'counter', labels: [...L, 'result'], help: 'New TLS settings applied to a listener (applied: rotation, reload, SIGHUP), and refused (a bad or mismatched pair; the old stays).', values: perListenerKeyed('result', (l) => ({ applied: l.tls.reloads, refused: l.tls.reloadFailures })) },
-  { name: 'capstan_compression_bytes_total', type: 'counter', labels: [...L, 'filter', 'direction', 'side'], help: 'Bytes through a compression filter: out (sent) and in (received), plain (before compressing, after inflating) and wire (compressed).', values: compressionBytes },
-  { name: 'capstan_compression_ratio', type: 'gauge', labels: [...L, 'filter', 'direction'], help: 'Plain bytes per compressed byte through a compression filter since start, each way (absent until bytes passed).', values: compressionRatio },
+  { name: 'capstan_compression_bytes_total', type: 'counter', labels: [...L, 'filter', 'direction', 'side'], help: 'Bytes through a compression filter: out (sent) and in (received), plain (before compressing, after inflating) and wire (compressed).', values: compressedBytes(compressionFilters) },
+  { name: 'capstan_compression_ratio', type: 'gauge', labels: [...L, 'filter', 'direction'], help: 'Plain bytes per compressed byte through a compression filter since start, each way (absent until bytes passed).', values: compressionRatio(compressionFilters) },
+  { name: 'capstan_websocket_handshakes_accepted_total', type: 'counter', labels: L, help: 'WebSocket upgrades accepted (101 Switching Protocols).', values: perWebSocket((ws) => ws.handshakesAccepted) },
+  { name: 'capstan_websocket_handshakes_refused_total', type: 'counter', labels: [...L, 'status'], help: 'WebSocket upgrades refused (and plain requests answered with an error), by HTTP status.', values: perWebSocket((ws) => ws.handshakesRefused, 'status') },
+  { name: 'capstan_websocket_http_requests_total', type: 'counter', labels: L, help: "Plain HTTP requests answered by the WebSocket server's request hook.", values: perWebSocket((ws) => ws.httpRequests) },
+  { name: 'capstan_websocket_open', type: 'gauge', labels: L, help: 'WebSockets open now (upgraded connections).', values: perWebSocket((ws) => ws.open) },
+  { name: 'capstan_websocket_messages_total', type: 'counter', labels: [...L, 'direction'], help: 'Whole WebSocket messages, received (in) and sent (out).', values: perWebSocket((ws) => ({ in: ws.messagesIn, out: ws.messagesOut }), 'direction') },
+  { name: 'capstan_websocket_message_bytes_total', type: 'counter', labels: [...L, 'direction'], help: 'Payload bytes of whole WebSocket messages, received (in) and sent (out).', values: perWebSocket((ws) => ({ in: ws.bytesIn, out: ws.bytesOut }), 'direction') },
+  { name: 'capstan_websocket_pings_total', type: 'counter', labels: [...L, 'direction'], help: 'WebSocket pings received (in) and sent (out: heartbeats and ws.ping()).', values: perWebSocket((ws) => ({ in: ws.pingsIn, out: ws.pingsOut }), 'direction') },
+  { name: 'capstan_websocket_pongs_total', type: 'counter', labels: [...L, 'direction'], help: 'WebSocket pongs received (in) and sent (out: answers to pings and ws.pong()).', values: perWebSocket((ws) => ({ in: ws.pongsIn, out: ws.pongsOut }), 'direction') },
+  { name: 'capstan_websocket_closes_total', type: 'counter', labels: [...L, 'direction', 'code'], help: 'WebSocket close frames sent and received, by close code (received 1005: a close frame without a code).', values: webSocketCloses },
+  { name: 'capstan_websocket_deflate_bytes_total', type: 'counter', labels: [...L, 'direction', 'side'], help: 'WebSocket message bytes through permessage-deflate: out (sent) and in (received), plain and wire (compressed).', values: compressedBytes(webSocketDeflate) },
+  { name: 'capstan_websocket_deflate_ratio', type: 'gauge', labels: [...L, 'direction'], help: 'Plain bytes per compressed byte through permessage-deflate since start, each way (absent until bytes passed).', values: compressionRatio(webSocketDeflate) },
+  { name: 'capstan_websocket_topic_subscribers', type: 'gauge', labels: [...L, 'topic'], help: 'WebSockets subscribed to each pub/sub topic now.', values: perWebSocket((ws) => ws.topics, 'topic') },
+  { name: 'capstan_websocket_publishes_total', type: 'counter', labels: L, help: 'Messages published to pub/sub topics.', values: perWebSocket((ws) => ws.publishes) },
   { name: 'capstan_handler_errors_total', type: 'counter', labels: L, help: 'Handler methods that threw.', values: perListener((l) => l.handlerErrors) },
   { name: 'capstan_udp_datagrams_total', type: 'counter', labels: [...L, 'direction'], help: 'Datagrams a UDP listener received (in, dropped ones included) and sent (out).', values: perUdpListener('direction', (u) => ({ in: u.datagramsIn, out: u.datagramsOut })) },
   { name: 'capstan_udp_dropped_total', type: 'counter', labels: [...L, 'reason'], help: 'Datagrams a UDP listener dropped, and sends it did not make, by reason (oversize, rate, address-rate, session-cap, address-cap, refused, closing, truncated, malformed, send-error, backoff).', values: perUdpListener('reason', (u) => u.drops) },

@@ -4,7 +4,7 @@
  * tested without a terminal.
  */
 import { formatBytes, formatCount, formatDuration, formatMicros, formatMillis, formatPercent } from './dashboard/format.js';
-import { ALL, ratePerSec, topCloses, total } from './dashboard/series.js';
+import { ALL, ratePerSec, topCloses, total, WEBSOCKET_COLUMNS, webSocketRows } from './dashboard/series.js';
 import type { ListenerSnapshot, ServerSnapshot } from './snapshot.js';
 
 interface Column {
@@ -74,6 +74,15 @@ export function renderStats(cur: ServerSnapshot, prev: ServerSnapshot | undefine
     ),
   );
   out.push('');
+  const wsRows = webSocketRows(cur, prev, ALL);
+  if (wsRows.length > 0) {
+    const columns = WEBSOCKET_COLUMNS.map((title, i): Column => ({
+      title: i === 0 ? 'WEBSOCKET' : title.toUpperCase().replace('/S', '/s'),
+      width: Math.max(title.length, ...wsRows.map((r) => (r[i] ?? '').length)),
+      left: i === 0 || i >= 10,
+    }));
+    out.push(...table(columns, wsRows), '');
+  }
   const workerRows = cur.workers.map((w) => {
     const p = w.process;
     return [

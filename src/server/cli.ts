@@ -20,7 +20,8 @@ const SERVE_HELP = `usage: capstan serve [options]
 
 Runs the application server. Without --config it serves the built-in default:
 length-prefixed echo on 127.0.0.1:7000, line echo on 7001, TLS echo on 7443
-(self-signed certificate), UDP echo on 7002 and the admin endpoint on 9100.
+(self-signed certificate), UDP echo on 7002, WebSocket echo on 7080 and the admin
+endpoint on 9100.
 
 options:
   -c, --config FILE      config file (YAML or JSON); see docs/server.md
@@ -77,7 +78,11 @@ export async function check(argv: string[]): Promise<number> {
     if (v.quiet !== true) {
       const lines = config.listeners.map((l) => {
         const where = l.transport === 'unix' ? l.path : `${l.host}:${l.port}`;
-        return `  ${l.name}: ${l.transport} ${where}, codec ${l.codec?.name ?? '(the plugin’s, or raw)'}, plugin ${l.plugin.ref}`;
+        const serves =
+          l.websocket !== undefined
+            ? `websocket ${l.websocket.endpoints.map((e) => `${String(e.settings.path)} plugin ${e.plugin.ref}`).join(', ')}`
+            : `codec ${l.codec?.name ?? '(the plugin’s, or raw)'}, plugin ${l.plugin?.ref}`;
+        return `  ${l.name}: ${l.transport} ${where}, ${serves}`;
       });
       const admin = config.admin === null ? 'off' : `${config.admin.host}:${config.admin.port}`;
       process.stdout.write(`${config.file}: ok\n${lines.join('\n')}\n  admin: ${admin}; workers: ${config.workers}\n`);

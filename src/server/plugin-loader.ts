@@ -81,8 +81,8 @@ function checkPlugin(value: unknown, specifier: string): Plugin {
   if (typeof value !== 'object' || value === null) throw bad('there is no default export object');
   const p = value as Record<string, unknown>;
   if (typeof p.name !== 'string' || p.name === '') throw bad('the plugin has no name');
-  if (typeof p.handler !== 'function') throw bad(`plugin ${p.name} has no handler(ctx) function`);
-  for (const hook of ['codec', 'setup', 'teardown']) {
+  if (p.handler === undefined && p.websocket === undefined) throw bad(`plugin ${p.name} has no handler(ctx) function, nor a websocket(ctx) one`);
+  for (const hook of ['handler', 'websocket', 'codec', 'setup', 'teardown']) {
     if (p[hook] !== undefined && typeof p[hook] !== 'function') throw bad(`plugin ${p.name}: ${hook} must be a function`);
   }
   if (p.options !== undefined && (typeof p.options !== 'object' || p.options === null || !(Kind in p.options))) {

@@ -6,10 +6,12 @@
  * ```
  *  load module ─► check options ─► codec(options)? ─► setup(ctx) ─► handler(ctx) ─► bind
  *                   (at start and                        once per listener, before it binds
- *                    in `capstan check`)
+ *                    in `capstan check`)                 (a WebSocket endpoint: websocket(ctx))
  *
  *  per connection:  open ─► message* ─► [drain] ─► [end] ─► close(reason)   (exactly once, last)
+ *  per WebSocket:   open ─► message*, ping*, pong* ─► [drain] ─► close(code, reason, cause)
  *  on stop/reload:  shutdown(conn) per open connection ─► connections end ─► teardown(ctx)
+ *                   (a WebSocket gets close 1001 instead of shutdown)
  * ```
  *
  * - `options` is a TypeBox schema; the listener's `plugin.options` are checked
@@ -25,6 +27,11 @@
  *   connections; per-connection state goes in `conn.data`.
  * - `datagramHandler(ctx)`, for `transport: udp` listeners, returns the same
  *   kind of object with a session per peer in place of a connection.
+ * - `websocket(ctx)` returns the handler of a WebSocket endpoint that names the
+ *   plugin (`websocket.endpoints[].plugin` in the config): the methods `open`,
+ *   `message`, `ping`, `pong`, `drain`, `close` (see {@link WebSocketHandler}).
+ *   It is built once per endpoint, after that endpoint's own `setup`. A plugin
+ *   has one or more of `handler`, `websocket` and `datagramHandler`; `echo` has all three.
  * - `shutdown(conn)` runs when the server stops or the listener is removed by a
  *   reload: the place for a protocol-level goodbye. Connections are then ended
  *   once quiet and destroyed at the grace deadline.
@@ -41,6 +48,7 @@ import type { Logger } from '../logger.js';
 import type { ListenerTransport } from '../transport/listen.js';
 import type { DatagramHandler } from '../transport/udp/options.js';
 import type { Session } from '../transport/udp/session.js';
+import type { WebSocketHandler } from '../websocket/options.js';
 import type { Threads } from './threads.js';
 
 /** What a plugin gets at setup: its options and the services of the server. */
@@ -49,6 +57,8 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   readonly options: O;
   /** The listener this instance serves. */
   readonly listener: { readonly name: string; readonly transport: ListenerTransport };
+  /** The WebSocket endpoint this instance serves (its path), when it serves one. */
+  readonly endpoint?: { readonly path: string };
   /** A pino logger with `listener` and `plugin` fields (and `worker` under workers). */
   readonly logger: Logger;
   /** `main` in single-process mode, else the worker id (`1`, `2` …). */
@@ -75,8 +85,10 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
   codec?(options: Static<S>): Codec;
   /** Once per listener, before it binds. */
   setup?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
-  /** The connection handler, built once per listener after `setup`. */
-  handler(ctx: PluginContext<Static<S>, D>): Handler<D>;
+  /** The connection handler, built once per listener after `setup`. A plugin has this, `websocket`, `datagramHandler`, or several. */
+  handler?(ctx: PluginContext<Static<S>, D>): Handler<D>;
+  /** The WebSocket handler, built once per endpoint after `setup`; `ws.data` is typed by `D`. */
+  websocket?(ctx: PluginContext<Static<S>, D>): WebSocketHandler<D>;
   /**
    * The handler of a udp listener (sessions instead of connections, see
    * docs/udp.md), built once per listener after `setup`. A plugin without one

@@ -27,11 +27,13 @@ import type { Logger } from '../logger.js';
 import { latencyRecorder } from '../metrics/snapshot.js';
 import { watchCertificates, type CertificateWatcher } from '../pipeline/certificate-watch.js';
 import { compression } from '../pipeline/compression.js';
-import { listen, type CloseResult, type Server } from '../transport/listen.js';
+import { listen, type CloseResult, type ListenOptions, type Server } from '../transport/listen.js';
 import type { UdpServer } from '../transport/udp/options.js';
+import type { WebSocketEndpoint } from '../websocket/options.js';
+import { websocket } from '../websocket/server.js';
 import type { LimitsOptions, TlsServerOptions } from '../transport/options-schema.js';
 import type { UdpLimitsOptions } from '../transport/udp/limits.js';
-import type { ResolvedListener } from './config/resolve.js';
+import type { ResolvedListener, ResolvedPlugin } from './config/resolve.js';
 import { importPlugin } from './plugin-loader.js';
 import type { Plugin, PluginContext } from './plugin.js';
 import { planReload } from './reload-plan.js';
@@ -74,11 +76,18 @@ export interface ReloadResult {
   unchanged: string[];
 }
 
+/** A plugin serving a listener's connections, or one of its WebSocket endpoints. */
+interface Instance {
+  readonly plugin: Plugin;
+  readonly ctx: PluginContext;
+}
+
 interface Running {
   readonly config: ResolvedListener;
   readonly server: Server | UdpServer;
-  readonly plugin: Plugin;
-  readonly ctx: PluginContext;
+  /** One per listener, or one per WebSocket endpoint. */
+  readonly instances: readonly Instance[];
+  readonly logger: Logger;
   readonly abort: AbortController;
   readonly codecName: string;
   /** Polls the certificate files (`tls.watch`). */
@@ -202,7 +211,7 @@ export class Runtime {
         }
         before.push(r);
         r.watcher?.close();
-        this.running.set(l.name, { ...r, config: l, watcher: this.watch(l, r.server, r.ctx.logger) });
+        this.running.set(l.name, { ...r, config: l, watcher: this.watch(l, r.server, r.logger) });
       }
     } catch (err) {
       this.restoreTls(before);
@@ -217,11 +226,11 @@ export class Runtime {
       try {
         (r.server as Server).updateTls(r.config.tls as TlsServerOptions);
       } catch (err) {
-        r.ctx.logger.error({ err: errorFields(err) }, 'reload rolled back, but the old TLS settings did not load again; new connections get the new ones');
+        r.logger.error({ err: errorFields(err) }, 'reload rolled back, but the old TLS settings did not load again; new connections get the new ones');
         continue;
       }
       this.running.get(r.config.name)?.watcher?.close();
-      this.running.set(r.config.name, { ...r, watcher: this.watch(r.config, r.server, r.ctx.logger) });
+      this.running.set(r.config.name, { ...r, watcher: this.watch(r.config, r.server, r.logger) });
     }
   }
 
@@ -265,61 +274,76 @@ export class Runtime {
 
   private async startOne(l: ResolvedListener, busyRetryMs = 0): Promise<Running> {
     const o = this.options;
-    const plugin = await importPlugin(l.plugin.specifier);
     const abort = new AbortController();
     let server: Server | UdpServer | undefined;
-    const logger = o.logger.child({ listener: l.name, plugin: plugin.name });
-    const ctx: PluginContext = {
-      options: l.plugin.options,
-      listener: { name: l.name, transport: l.transport },
-      logger,
-      worker: o.worker,
-      configDir: o.configDir,
-      threads: o.threads,
-      signal: abort.signal,
-      connections: () => (server !== undefined && server.transport !== 'udp' ? server.connections() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['connections']>,
-      sessions: () => (server !== undefined && server.transport === 'udp' ? server.sessions() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['sessions']>,
-    };
-    const codec = listenerCodec(l, plugin);
+    const connections = () => (server !== undefined && server.transport !== 'udp' ? server.connections() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['connections']>;
+    const sessions = () => (server !== undefined && server.transport === 'udp' ? server.sessions() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['sessions']>;
+    const wanted = l.websocket === undefined ? [{ plugin: l.plugin as ResolvedPlugin, path: undefined }] : l.websocket.endpoints.map((e) => ({ plugin: e.plugin, path: e.settings.path as string }));
+    const instances: Instance[] = [];
+    let codec: Codec | null = null;
     try {
-      await plugin.setup?.(ctx);
+      for (const w of wanted) {
+        const plugin = await importPlugin(w.plugin.specifier);
+        const ctx: PluginContext = {
+          options: w.plugin.options,
+          listener: { name: l.name, transport: l.transport },
+          ...(w.path !== undefined ? { endpoint: { path: w.path } } : {}),
+          logger: o.logger.child({ listener: l.name, plugin: plugin.name, ...(w.path !== undefined ? { endpoint: w.path } : {}) }),
+          worker: o.worker,
+          configDir: o.configDir,
+          threads: o.threads,
+          signal: abort.signal,
+          connections,
+          sessions,
+        };
+        if (l.websocket === undefined) codec = listenerCodec(l, plugin, ctx.options);
+        try {
+          await plugin.setup?.(ctx);
+        } catch (err) {
+          throw capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} setup failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        }
+        instances.push({ plugin, ctx });
+      }
     } catch (err) {
-      throw capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} setup failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      await Promise.all(instances.map(runTeardown));
+      throw err;
     }
+    const logger = o.logger.child({ listener: l.name, plugin: pluginNames(instances) });
+    let codecName = '';
     let bound: Server | UdpServer;
     try {
-      bound = await bindRetrying<Server | UdpServer>(busyRetryMs, () => (l.transport === 'udp' ? this.listenUdp(l, plugin, ctx, codec) : this.listenStream(l, plugin, ctx, codec)));
+      if (l.transport === 'udp') {
+        codecName = (codec as Codec).name;
+        bound = await bindRetrying(busyRetryMs, () => this.listenUdp(l, instances[0] as Instance, codec as Codec));
+      } else {
+        const serving = serve(l, instances, codec);
+        codecName = serving.codecName;
+        bound = await bindRetrying(busyRetryMs, () => listen({
+          name: l.name,
+          transport: l.transport as Server['transport'],
+          ...(l.transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
+          ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'proxyProtocol', 'startTls']),
+          ...(l.limits !== undefined ? { limits: l.limits as LimitsOptions } : {}),
+          ...(l.compression !== undefined ? { filters: [compression(l.compression)] } : {}),
+          ...(o.reusePort === true && l.transport !== 'unix' ? { reusePort: true } : {}),
+          ...serving.options,
+          logger: o.logger,
+          latency: latencyRecorder(l.name),
+        }));
+      }
     } catch (err) {
-      await runTeardown(plugin, ctx);
+      await Promise.all(instances.map(runTeardown));
       throw err;
     }
     server = bound;
-    const r: Running = { config: l, server: bound, plugin, ctx, abort, codecName: codec.name, watcher: this.watch(l, bound, logger) };
+    const r: Running = { config: l, server: bound, instances, logger, abort, codecName, watcher: this.watch(l, bound, logger) };
     const a = describe(r);
     logger.info({ transport: a.transport, address: a.address, codec: a.codec, selfSigned: a.selfSigned || undefined }, `listening on ${a.address}`);
     if (l.selfSigned === true) logger.warn({}, 'no certificate configured: serving a self-signed certificate for localhost (for trying things out, not for production)');
     return r;
   }
 
-  private listenStream(l: ResolvedListener, plugin: Plugin, ctx: PluginContext, codec: Codec): Promise<Server> {
-    const o = this.options;
-    const transport = l.transport as Server['transport'];
-    return listen({
-      name: l.name,
-      transport,
-      ...(transport === 'unix' ? { path: l.path } : { host: l.host, port: l.port }),
-      ...pick(l, ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'tls', 'proxyProtocol', 'startTls']),
-      ...(l.limits !== undefined ? { limits: l.limits as LimitsOptions } : {}),
-      ...(l.compression !== undefined ? { filters: [compression(l.compression)] } : {}),
-      ...(o.reusePort === true && transport !== 'unix' ? { reusePort: true } : {}),
-      codec,
-      handler: plugin.handler(ctx),
-      logger: o.logger,
-      latency: latencyRecorder(l.name),
-    });
-  }
-
-  private listenUdp(l: ResolvedListener, plugin: Plugin, ctx: PluginContext, codec: Codec): Promise<UdpServer> {
+  private listenUdp(l: ResolvedListener, { plugin, ctx }: Instance, codec: Codec): Promise<UdpServer> {
     const handler = plugin.datagramHandler;
     // The config check refuses such a plugin on a udp listener; a module changed since is caught here.
     if (handler === undefined) return Promise.reject(capstanError('ERR_PLUGIN', `listener ${l.name}: plugin ${plugin.name} does not serve udp listeners (it has no datagramHandler)`));
@@ -359,10 +383,10 @@ export class Runtime {
     r.watcher?.close();
     r.abort.abort();
     const result = await r.server.close(drain);
-    const logger = r.ctx.logger;
+    const logger = r.logger;
     if (result.forced > 0) logger.warn({ ended: result.ended, forced: result.forced }, `stopped: ${result.forced} connection(s) closed by force at the ${drain.graceMs} ms deadline`);
     else logger.info({ ended: result.ended }, 'stopped');
-    await runTeardown(r.plugin, r.ctx);
+    await Promise.all(r.instances.map(runTeardown));
     return result;
   }
 }
@@ -387,13 +411,37 @@ async function bindRetrying<T>(retryMs: number, bind: () => Promise<T>): Promise
   }
 }
 
-function listenerCodec(l: ResolvedListener, plugin: Plugin): Codec {
+/**
+ * What a listener serves: the codec and connection handler of its plugin, or
+ * a WebSocket server whose endpoints' handlers are their plugins' (in
+ * config order, as `instances` are).
+ */
+function serve(l: ResolvedListener, instances: readonly Instance[], codec: Codec | null): { options: Pick<ListenOptions, 'codec' | 'handler' | 'websocket'>; codecName: string } {
+  const ws = l.websocket;
+  if (ws !== undefined) {
+    const endpoints = ws.endpoints.map((e, i) => {
+      const { plugin, ctx } = instances[i] as Instance;
+      return { ...e.settings, handler: (plugin.websocket as NonNullable<Plugin['websocket']>)(ctx) } as WebSocketEndpoint;
+    });
+    return { options: { websocket: websocket({ ...ws.server, endpoints }) }, codecName: 'websocket' };
+  }
+  const { plugin, ctx } = instances[0] as Instance;
+  const c = codec as Codec;
+  return { options: { codec: c, handler: (plugin.handler as NonNullable<Plugin['handler']>)(ctx) }, codecName: c.name };
+}
+
+function listenerCodec(l: ResolvedListener, plugin: Plugin, options: Record<string, unknown>): Codec {
   if (l.codec !== undefined) return codecFromName(l.codec.name, l.codec.options);
-  if (plugin.codec !== undefined) return plugin.codec(l.plugin.options);
+  if (plugin.codec !== undefined) return plugin.codec(options);
   return raw();
 }
 
-async function runTeardown(plugin: Plugin, ctx: PluginContext): Promise<void> {
+/** `echo`, or `echo,chat` for WebSocket endpoints served by different plugins. */
+function pluginNames(instances: readonly Instance[]): string {
+  return [...new Set(instances.map((i) => i.plugin.name))].join(',');
+}
+
+async function runTeardown({ plugin, ctx }: Instance): Promise<void> {
   try {
     await plugin.teardown?.(ctx);
   } catch (err) {
@@ -409,7 +457,7 @@ function describe(r: Running): ListenerAddress {
     transport: r.config.transport,
     address,
     codec: r.codecName,
-    plugin: r.plugin.name,
+    plugin: pluginNames(r.instances),
     selfSigned: r.config.selfSigned === true,
   };
 }

@@ -178,7 +178,8 @@ export async function listen<D = unknown>(options: UdpListenOptions<D>): Promise
 export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Server<D>>;
 export async function listen<D = unknown>(options: ListenOptions<D> | UdpListenOptions<D>): Promise<Server<D> | UdpServer<D>> {
   if (options.transport === 'udp') return listenUdp(options);
-  if (options.websocket !== undefined) options = withWebSocket(options);
+  let ws: WebSocketServer | null = null;
+  if (options.websocket !== undefined) ({ options, ws } = withWebSocket(options));
   validateOptions('listen', ListenOptionsSchema, options);
   checkHandler(options.handler);
   const transport: Transport = options.transport ?? (options.path !== undefined ? 'unix' : options.tls !== undefined ? 'tls' : 'tcp');
@@ -191,18 +192,18 @@ export async function listen<D = unknown>(options: ListenOptions<D> | UdpListenO
   if (transport === 'tls' && options.tls === undefined) {
     throw capstanError('ERR_INVALID_OPTION', 'listen: transport tls needs option tls with key and cert (or pfx)', { path: 'tls' });
   }
-  const listener = new Listener<D>(options, transport);
+  const listener = new Listener<D>(options, transport, ws);
   await listener.start();
   return listener;
 }
 
-function withWebSocket<D>(options: ListenOptions<D>): ListenOptions<D> {
-  const { websocket: ws, ...rest } = options;
+function withWebSocket<D>(options: ListenOptions<D>): { options: ListenOptions<D>; ws: WebSocketServer } {
+  const { websocket: given, ...rest } = options;
   if (rest.codec !== undefined || rest.handler !== undefined) {
     throw capstanError('ERR_INVALID_OPTION', 'listen: option websocket brings its own codec and handler; give neither', { path: rest.codec !== undefined ? 'codec' : 'handler' });
   }
-  const server = isWebSocketServer(ws) ? ws : websocket(ws as WebSocketServerOptions<any>);
-  return { ...rest, codec: server.codec, handler: server.handler };
+  const ws = isWebSocketServer(given) ? given : websocket(given as WebSocketServerOptions<any>);
+  return { options: { ...rest, codec: ws.codec, handler: ws.handler }, ws };
 }
 
 function isWebSocketServer(x: unknown): x is WebSocketServer {
@@ -233,7 +234,12 @@ class Listener<D> implements Server<D> {
   private boundAddress: Server<D>['address'] = { path: '' };
   isClosing = false;
 
-  constructor(private readonly options: ListenOptions<D>, transport: Transport) {
+  constructor(
+    private readonly options: ListenOptions<D>,
+    transport: Transport,
+    /** The WebSocket server this listener serves, whose counters join the listener's. */
+    private readonly ws: WebSocketServer | null,
+  ) {
     this.transport = transport;
     this.limits = resolveLimits(options.limits as Partial<Limits> | undefined);
     this.name = options.name ?? `${transport}:${transport === 'unix' ? options.path : (options.port ?? 0)}`;
@@ -339,7 +345,9 @@ class Listener<D> implements Server<D> {
     for (const c of this.live) buffered += c.bufferedBytes;
     const filters: Record<string, Record<string, number>> = {};
     for (const f of this.options.filters ?? []) if (f.stats !== undefined) filters[f.name] = f.stats();
-    return this.counters.snapshot(buffered, filters);
+    const stats = this.counters.snapshot(buffered, filters);
+    if (this.ws !== null) stats.websocket = this.ws.stats();
+    return stats;
   }
 
   async start(): Promise<void> {

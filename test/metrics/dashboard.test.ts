@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { silentLogger, type Server } from '../../src/index.js';
+import { listen, silentLogger, type Server, type WebSocket } from '../../src/index.js';
 import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
 import { collectWorkerSnapshot, combineSnapshots } from '../../src/metrics/snapshot.js';
 import { portOf } from '../support/net.js';
+import { wsConnect, type WsPeer } from '../support/ws-client.js';
 import { startLoad, type Load } from './load.js';
 import { echoServer, spawnWorker, type WorkerProcess } from './support.js';
 
@@ -39,6 +40,7 @@ interface PageCanvas {
 }
 interface PageElement {
   textContent: string | null;
+  readonly style: { display: string };
   getAttribute(name: string): string | null;
   readonly parentElement: PageElement | null;
   querySelector(selector: string): PageElement | null;
@@ -60,12 +62,17 @@ if (missing && process.env.CI === 'true') {
     let load: Load;
     let browser: Browser;
     let page: Page;
+    let ws: WsPeer;
 
     before(async () => {
       servers = new Map([
         ['echo', await echoServer('echo')],
         ['chat', await echoServer('chat')],
+        ['ws', await listen({ name: 'ws', port: 0, logger: silentLogger, websocket: { handler: { message: (s: WebSocket, data: Buffer) => s.send(data) } } })],
       ]);
+      ws = await wsConnect(`ws://127.0.0.1:${portOf(servers.get('ws') as Server)}/`);
+      ws.socket.send('counted');
+      await ws.received(1);
       worker = await spawnWorker('2', 'echo');
       admin = await startAdminServer({
         port: 0,
@@ -83,6 +90,7 @@ if (missing && process.env.CI === 'true') {
 
     after(async () => {
       await browser?.close();
+      ws?.socket.terminate();
       await load?.stop();
       await worker?.stop();
       await admin?.close();
@@ -108,7 +116,19 @@ if (missing && process.env.CI === 'true') {
       const workers = await page.$$eval('#workers tr', (rows) => rows.slice(1).map((r) => r.firstElementChild?.textContent));
       assert.deepEqual(workers, ['1', '2']);
       const listeners = await page.$$eval('#listeners tr', (rows) => rows.slice(1).map((r) => r.firstElementChild?.textContent));
-      assert.deepEqual(listeners.sort(), ['chat', 'echo']);
+      assert.deepEqual(listeners.sort(), ['chat', 'echo', 'ws']);
+    });
+
+    it('shows a WebSocket table for the WebSocket listener, and none for a worker without one', async () => {
+      const cells = await page.$$eval('#websockets tr', (rows) => rows.map((r) => Array.from(r.children, (c) => (c as unknown as PageElement).textContent)));
+      assert.deepEqual(cells.map((r) => r.slice(0, 2)), [
+        ['listener', 'open'],
+        ['ws', '1'],
+      ]);
+      assert.equal(await page.$eval('#websockets-section', (el) => (el as unknown as PageElement).style.display), '');
+      await page.selectOption('#worker', '2');
+      await page.waitForFunction(() => document.querySelector('#websockets-section')?.style.display === 'none', undefined, { timeout: 15_000 });
+      await page.selectOption('#worker', '*');
     });
 
     it('puts coloured lines on the charts, not just axes', async () => {

@@ -249,18 +249,23 @@ describe('config resolution', () => {
     assert.match(String(l?.tls?.key), /PRIVATE KEY/);
   });
 
-  it('runs the built-in default: lp4 echo on 7000, line echo on 7001, TLS echo on 7443, UDP echo on 7002, admin on 9100', async () => {
+  it('runs the built-in default: lp4 echo on 7000, line echo on 7001, TLS echo on 7443, UDP echo on 7002, WebSocket echo on 7080, admin on 9100', async () => {
     const config = await loadConfig(undefined);
     assert.deepEqual(
-      config.listeners.map((l) => [l.name, l.transport, l.host, l.port, l.codec?.name, l.plugin.ref]),
+      config.listeners.map((l) => [l.name, l.transport, l.host, l.port, l.codec?.name, l.plugin?.ref]),
       [
         ['echo-lp4', 'tcp', '127.0.0.1', 7000, 'lp4', 'echo'],
         ['echo-line', 'tcp', '127.0.0.1', 7001, 'line', 'echo'],
         ['echo-tls', 'tls', '127.0.0.1', 7443, 'lp4', 'echo'],
         ['echo-udp', 'udp', '127.0.0.1', 7002, undefined, 'echo'],
+        ['echo-ws', 'tcp', '127.0.0.1', 7080, undefined, undefined],
       ],
     );
+    assert.deepEqual(
+      config.listeners[4]?.websocket?.endpoints.map((e) => [e.settings, e.plugin.ref]),
+      [[{ path: '*' }, 'echo']],
+    );
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9100 });
-    assert.equal(DEFAULT_CONFIG.listeners.length, 4);
+    assert.equal(DEFAULT_CONFIG.listeners.length, 5);
   });
 });

@@ -9,13 +9,11 @@ import { once } from 'node:events';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
 import { generate } from 'selfsigned';
-import { isCapstanError } from '../../src/errors.js';
 import { silentLogger } from '../../src/index.js';
-import { resolveConfig, type ResolvedConfig } from '../../src/server/config/resolve.js';
-import { parseConfigText } from '../../src/server/config/source.js';
 import { Runtime } from '../../src/server/runtime.js';
 import { ThreadPools } from '../../src/server/threads.js';
 import { lp4, rawConnect, waitFor } from '../support/net.js';
+import { configProblems, resolveLines } from './config-support.js';
 import { lp4Frames, tempDir } from './support.js';
 
 const tmp = tempDir('capstan-filter-config-');
@@ -31,19 +29,8 @@ async function writePair(base: string, cn: string): Promise<void> {
   tmp.write(`${base}.crt`, pems.cert);
 }
 
-function resolveText(lines: string[]): Promise<ResolvedConfig> {
-  return resolveConfig(parseConfigText('capstan.yaml', tmp.dir, lines.join('\n')));
-}
-
-async function problems(lines: string[]): Promise<string[]> {
-  try {
-    await resolveText(lines);
-  } catch (err) {
-    assert.ok(isCapstanError(err, 'ERR_CONFIG'), `expected ERR_CONFIG, got ${String(err)}`);
-    return err.message.split('\n');
-  }
-  assert.fail('the config was accepted');
-}
+const resolveText = (lines: string[]) => resolveLines(tmp.dir, lines);
+const problems = (lines: string[]) => configProblems(tmp.dir, lines);
 
 function portOf(runtime: Runtime, name: string): number {
   const a = runtime.servers().get(name)?.address;

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import tls from 'node:tls';
 import { lp4, rawConnect } from '../support/net.js';
+import { wsConnect } from '../support/ws-client.js';
 import { udpEcho, udpPortIsFree } from '../support/udp.js';
 import { lp4Frames, portIsFree, startServe, type CliRun } from './support.js';
 
-const DEFAULT_PORTS = [7000, 7001, 7443, 9100];
+const DEFAULT_PORTS = [7000, 7001, 7443, 7080, 9100];
 const DEFAULT_UDP_PORT = 7002;
 
 /** Whether the default ports shifted by `offset` are all free, TCP and UDP. */
@@ -63,6 +64,18 @@ async function tlsEcho(port: number, payload: string): Promise<{ reply: string; 
   return { reply: lp4Frames(Buffer.concat(chunks))[0]?.toString() ?? '', subject: Array.isArray(subject) ? subject[0] : subject };
 }
 
+/** Text and binary through the WebSocket echo, each back with its own opcode. */
+async function wsEcho(port: number): Promise<void> {
+  const peer = await wsConnect(`ws://127.0.0.1:${port}/any/path`);
+  peer.socket.send('ws hello');
+  peer.socket.send(Buffer.from([7, 0, 7]));
+  assert.deepEqual(await peer.received(2), [
+    { data: 'ws hello', isBinary: false },
+    { data: '070007', isBinary: true },
+  ]);
+  assert.equal((await peer.close()).code, 1000);
+}
+
 async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
   const listeners = run.listeners();
   assert.deepEqual(
@@ -72,6 +85,7 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
       ['echo-line', 'tcp', `127.0.0.1:${7001 + offset}`],
       ['echo-tls', 'tls', `127.0.0.1:${7443 + offset}`],
       ['echo-udp', 'udp', `127.0.0.1:${DEFAULT_UDP_PORT + offset}`],
+      ['echo-ws', 'tcp', `127.0.0.1:${7080 + offset}`],
     ],
   );
   assert.equal(await udpEcho(DEFAULT_UDP_PORT + offset, 'datagram hello'), 'datagram hello');
@@ -79,6 +93,7 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
   assert.equal(await lineEcho(7001 + offset, 'line hello'), 'line hello\r\n');
   assert.deepEqual(await bareCrEcho(7001 + offset), { got: 'hello\r\na\rb\r\nafter\r\n', how: 'end' });
   assert.deepEqual(await tlsEcho(7443 + offset, 'secret hello'), { reply: 'secret hello', subject: 'localhost' });
+  await wsEcho(7080 + offset);
   assert.equal(run.adminUrl(), `http://127.0.0.1:${9100 + offset}/`);
   const health = await fetch(`${run.adminUrl()}healthz`);
   assert.equal(health.status, 200);
@@ -90,6 +105,7 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
       ['echo-line', 2, 0],
       ['echo-tls', 1, 0],
       ['echo-udp', 1, 0],
+      ['echo-ws', 1, 0],
     ],
   );
 }
@@ -122,7 +138,7 @@ describe('capstan serve with no config', () => {
     assert.deepEqual(await run.exited, { code: 0, signal: null });
   });
 
-  it('serves on the real default ports 7000, 7001, 7443, 9100 and UDP 7002 when they are free', async (t) => {
+  it('serves on the real default ports 7000, 7001, 7443, 7080, 9100 and UDP 7002 when they are free', async (t) => {
     if (!(await portsFree(0))) return t.skip('default ports busy here');
     const run = await startServe([]);
     runs.push(run);

@@ -7,7 +7,7 @@ import type { ServerSnapshot } from '../snapshot.js';
 import { LineChart } from './chart.js';
 import type { Doc, El, Win } from './dom.js';
 import { formatBytes, formatCount, formatDuration, formatMicros, formatMillis, formatPercent } from './format.js';
-import { ALL, chartData, listenerNames, ratePerSec, topCloses, total, workerNames, type ChartData, type Selection } from './series.js';
+import { ALL, chartData, listenerNames, ratePerSec, topCloses, total, WEBSOCKET_COLUMNS, webSocketRows, workerNames, type ChartData, type Selection } from './series.js';
 
 declare const document: Doc;
 declare const window: Win;
@@ -80,6 +80,7 @@ function render(): void {
   const times = history.map((s) => s.time);
   for (const { key, chart } of charts) chart.draw(times, data[key]);
   renderListeners(cur);
+  renderWebSockets(cur);
   renderWorkers(cur);
 }
 
@@ -130,6 +131,13 @@ function renderListeners(cur: ServerSnapshot): void {
     ]);
   });
   byId('listeners').replaceChildren(head, ...rows);
+}
+
+/** The WebSocket table, shown only while some listener serves WebSocket. */
+function renderWebSockets(cur: ServerSnapshot): void {
+  const rows = webSocketRows(cur, history[history.length - 2], selection.worker);
+  byId('websockets-section').style.display = rows.length === 0 ? 'none' : '';
+  byId('websockets').replaceChildren(row([...WEBSOCKET_COLUMNS], true), ...rows.map((cells) => row(cells)));
 }
 
 function renderWorkers(cur: ServerSnapshot): void {

@@ -26,6 +26,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   table { border-collapse: collapse; background: #fff; font-size: 12px; width: 100%; border: 1px solid #dde2e7; }
   th, td { padding: 4px 8px; text-align: right; border-bottom: 1px solid #eef1f4; white-space: nowrap; }
   th:first-child, td:first-child, #listeners th:last-child, #listeners td:last-child { text-align: left; }
+  #websockets td:nth-child(n+11) { text-align: left; }
   th { background: #f0f3f6; font-weight: 600; }
 </style>
 </head>
@@ -41,6 +42,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div id="charts"></div>
   <h3>Listeners</h3>
   <table id="listeners"></table>
+  <section id="websockets-section" style="display: none">
+    <h3>WebSockets</h3>
+    <table id="websockets"></table>
+  </section>
   <h3>Workers</h3>
   <table id="workers"></table>
 </main>

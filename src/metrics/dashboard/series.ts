@@ -4,7 +4,7 @@
  * listener and worker. Pure functions, shared by the browser and the terminal.
  */
 import type { ListenerSnapshot, ServerSnapshot } from '../snapshot.js';
-import { formatCount } from './format.js';
+import { formatBytes, formatCount } from './format.js';
 
 /** `'*'` means every listener (or, for `worker`, every worker combined). */
 export interface Selection {
@@ -142,4 +142,54 @@ export function topCloses(l: ListenerSnapshot, n = 3): string {
     .slice(0, n)
     .map(([reason, count]) => `${reason} ${formatCount(count)}`);
   return top.length === 0 ? '–' : top.join(', ');
+}
+
+/** The columns of {@link webSocketRows}, for a table header. */
+export const WEBSOCKET_COLUMNS = ['listener', 'open', 'upgrades/s', 'refused', 'msgs in/s', 'msgs out/s', 'bytes in/s', 'bytes out/s', 'pings in/out', 'pongs in/out', 'closes sent', 'closes received', 'deflate', 'topics'] as const;
+
+/** `{ '404': 3, '426': 1 }` → `404 3, 426 1` (`–` when empty). */
+function counts(record: Record<string, number>): string {
+  const parts = Object.entries(record)
+    .filter(([, n]) => n > 0)
+    .map(([key, n]) => `${key} ${formatCount(n)}`);
+  return parts.length === 0 ? '–' : parts.join(', ');
+}
+
+/**
+ * One row per WebSocket listener of the selected worker (or combined): open
+ * sockets, rates between `prev` and `cur` (`–` without `prev`), and since
+ * start the refusals by status, control frames, close codes, the
+ * permessage-deflate ratio (plain per wire byte, sent) and pub/sub topics
+ * (where the server counts them).
+ */
+export function webSocketRows(cur: ServerSnapshot, prev: ServerSnapshot | undefined, worker: string): string[][] {
+  const rows: string[][] = [];
+  for (const [name, l] of Object.entries(listenersOf(cur, worker)).sort(([a], [b]) => a.localeCompare(b))) {
+    const ws = l.websocket;
+    if (ws === undefined) continue;
+    const sel = { listener: name, worker };
+    const r = (pick: (w: NonNullable<ListenerSnapshot['websocket']>) => number, f: (n: number) => string) => {
+      const v = prev === undefined ? null : ratePerSec(prev, cur, (s) => total(s, sel, (x) => (x.websocket === undefined ? 0 : pick(x.websocket))));
+      return v === null ? '–' : f(v);
+    };
+    const d = ws.deflate;
+    const topics = ws.topics === undefined ? undefined : Object.values(ws.topics);
+    rows.push([
+      name,
+      formatCount(ws.open),
+      r((w) => w.handshakesAccepted, formatCount),
+      counts(ws.handshakesRefused),
+      r((w) => w.messagesIn, formatCount),
+      r((w) => w.messagesOut, formatCount),
+      r((w) => w.bytesIn, formatBytes),
+      r((w) => w.bytesOut, formatBytes),
+      `${formatCount(ws.pingsIn)}/${formatCount(ws.pingsOut)}`,
+      `${formatCount(ws.pongsIn)}/${formatCount(ws.pongsOut)}`,
+      counts(ws.closesSent),
+      counts(ws.closesReceived),
+      d !== undefined && (d.wireOut ?? 0) > 0 ? `${((d.plainOut ?? 0) / (d.wireOut as number)).toFixed(2)}x` : '–',
+      topics === undefined ? '–' : `${formatCount(topics.length)} (${formatCount(topics.reduce((a, b) => a + b, 0))} subs, ${formatCount(ws.publishes ?? 0)} pubs)`,
+    ]);
+  }
+  return rows;
 }

@@ -27,13 +27,22 @@ import type { UdpLimitsOptions } from '../../transport/udp/limits.js';
 import { importPlugin, pluginSpecifier } from '../plugin-loader.js';
 import type { Plugin } from '../plugin.js';
 import type { ThreadPoolOptions } from '../threads.js';
-import { explain, type ConfigIssue, type ConfigPath } from './explain.js';
+import { expectation, explain, type ConfigIssue, type ConfigPath } from './explain.js';
 import { overlaps, salvage, type Salvaged, type SalvagedListener } from './salvage.js';
-import { ConfigSchema, STREAM_LIMIT_KEYS, UDP_LIMIT_KEYS, type LogLevel, type PluginRef } from './schema.js';
+import { ConfigSchema, PluginRefSchema, STREAM_LIMIT_KEYS, UDP_LIMIT_KEYS, type LogLevel, type PluginRef } from './schema.js';
 import { configError, type ConfigSource } from './source.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
 import { compression, type CompressionOptions } from '../../pipeline/compression.js';
 import type { ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
+import { checkWebSocket, pluginRefName, type ResolvedWebSocket } from './websocket.js';
+
+/** A plugin as resolved: the reference given, where it loads from, its checked options. */
+export interface ResolvedPlugin {
+  ref: string;
+  /** `builtin:echo` or a `file:` URL. */
+  specifier: string;
+  options: Record<string, unknown>;
+}
 
 export interface ResolvedListener {
   name: string;
@@ -53,7 +62,10 @@ export interface ResolvedListener {
   selfSigned?: boolean;
   /** The codec the config names; absent: the plugin's codec, else raw. */
   codec?: { name: string; options: Record<string, unknown> };
-  plugin: { ref: string; specifier: string; options: Record<string, unknown> };
+  /** The connection handler's plugin; a websocket listener has one per endpoint instead. */
+  plugin?: ResolvedPlugin;
+  /** WebSocket endpoints, each with its plugin, in place of a codec and handler. */
+  websocket?: ResolvedWebSocket;
   /** Stream limits, or for a udp listener the UDP ones (the resolver has checked which keys apply). */
   limits?: LimitsOptions | UdpLimitsOptions;
   /** `tls.watch`: the certificate files to poll. */
@@ -158,9 +170,14 @@ function baseListener(
   issues: ConfigIssue[],
 ): ResolvedListener {
   const transport: ListenerTransport = l.transport ?? (l.path !== undefined ? 'unix' : l.tls !== undefined ? 'tls' : 'tcp');
-  const ref = l.plugin === undefined ? '' : typeof l.plugin === 'string' ? l.plugin : l.plugin.module;
-  // A missing name or plugin is already a schema issue; the rest of the listener is still checked.
-  const out: ResolvedListener = { name: l.name ?? '', transport, plugin: { ref, specifier: '', options: {} } };
+  // A missing name is already a schema issue; the rest of the listener is still checked.
+  const out: ResolvedListener = { name: l.name ?? '', transport };
+  if (l.websocket !== undefined && transport !== 'udp') {
+    const ws = checkWebSocket(l.websocket, l.plugin, [...at, 'websocket'], issues);
+    if (ws !== undefined) out.websocket = ws;
+    if (l.codec !== undefined) issues.push({ path: [...at, 'codec'], atKey: true, message: 'does not apply to a websocket listener: WebSocket brings its own framing' });
+  } else if (l.plugin === undefined) issues.push({ path: [...at, 'plugin'], message: `is required (${expectation(PluginRefSchema)})` });
+  else out.plugin = { ref: pluginRefName(l.plugin), specifier: '', options: {} };
   if (transport === 'unix') {
     if (l.path === undefined) issues.push({ path: [...at, 'path'], message: 'is required for transport unix (the socket file path)' });
     else out.path = resolve(dir, l.path);
@@ -197,7 +214,7 @@ function baseListener(
 function checkTransportKeys(l: SalvagedListener, transport: ListenerTransport, at: ConfigPath, issues: ConfigIssue[]): void {
   const udp = transport === 'udp';
   if (udp) {
-    for (const key of ['backlog', 'noDelay', 'keepAliveMs', 'proxyProtocol', 'startTls', 'compression'] as const) {
+    for (const key of ['backlog', 'noDelay', 'keepAliveMs', 'proxyProtocol', 'startTls', 'compression', 'websocket'] as const) {
       if (l[key] !== undefined) issues.push({ path: [...at, key], atKey: true, message: 'does not apply to transport udp' });
     }
   }
@@ -250,7 +267,15 @@ export function isLoopback(host: string): boolean {
 }
 
 async function completeListener(l: SalvagedListener, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
-  const plugin = l.plugin === undefined ? undefined : await resolvePlugin(l.plugin, out, at, dir, issues);
+  if (out.websocket !== undefined) await completeEndpoints(l, out.websocket, at, dir, issues);
+  let plugin = out.plugin === undefined ? undefined : await resolvePlugin(l.plugin as PluginRef, out.plugin, at, dir, issues);
+  if (plugin !== undefined && out.transport === 'udp' && plugin.datagramHandler === undefined) {
+    issues.push({ path: pluginAt(l.plugin as PluginRef, at), message: `plugin ${plugin.name} does not serve udp listeners (it has no datagramHandler)` });
+    plugin = undefined;
+  } else if (plugin !== undefined && out.transport !== 'udp' && plugin.handler === undefined) {
+    const serves = plugin.websocket !== undefined ? 'it serves WebSocket: name it under websocket.endpoints' : 'it serves udp listeners only';
+    issues.push({ path: pluginAt(l.plugin as PluginRef, at), message: `plugin ${plugin.name} has no handler(ctx) for connections; ${serves}` });
+  }
   if (l.codec !== undefined) {
     const name = typeof l.codec === 'string' ? l.codec : l.codec.name;
     const options = typeof l.codec === 'string' ? {} : (l.codec.options ?? {});
@@ -258,7 +283,7 @@ async function completeListener(l: SalvagedListener, out: ResolvedListener, at: 
     if (tryCodec(() => codecFromName(name, options), codecAt, [...at, 'codec', 'options'], issues)) out.codec = { name, options };
   } else if (plugin?.codec !== undefined) {
     const codec = plugin.codec;
-    tryCodec(() => codec(out.plugin.options), [...at, 'plugin'], [...at, 'plugin', 'options'], issues);
+    tryCodec(() => codec((out.plugin as ResolvedPlugin).options), [...at, 'plugin'], [...at, 'plugin', 'options'], issues);
   }
   if (out.transport === 'tls') {
     const material = await loadTlsMaterial(l.tls, dir, [...at, 'tls'], issues);
@@ -277,20 +302,37 @@ async function completeListener(l: SalvagedListener, out: ResolvedListener, at: 
   }
 }
 
-async function resolvePlugin(ref: PluginRef, out: ResolvedListener, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
-  const refAt = typeof ref === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
+/** Each endpoint's plugin (its own, else the listener's) loaded, its options checked, and its `websocket` entry point present. */
+async function completeEndpoints(l: SalvagedListener, ws: ResolvedWebSocket, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<void> {
+  await Promise.all(
+    ws.endpoints.map(async (e, i) => {
+      const own = l.websocket?.endpoints[i]?.plugin as PluginRef | undefined;
+      const owner = own !== undefined ? [...at, 'websocket', 'endpoints', i] : at;
+      const given = (own ?? l.plugin) as PluginRef;
+      const plugin = await resolvePlugin(given, e.plugin, owner, dir, issues);
+      if (plugin !== undefined && plugin.websocket === undefined) {
+        issues.push({ path: pluginAt(given, owner), message: `plugin ${plugin.name} has no websocket(ctx) entry point, so it cannot answer a WebSocket endpoint` });
+      }
+    }),
+  );
+}
+
+/** Where the module of a plugin reference is written, below the object `at` that holds its `plugin` key. */
+function pluginAt(given: PluginRef, at: ConfigPath): ConfigPath {
+  return typeof given === 'string' ? [...at, 'plugin'] : [...at, 'plugin', 'module'];
+}
+
+/** Loads the plugin `ref` names into `out`, checking its options; `at` holds the `plugin` key. */
+async function resolvePlugin(ref: PluginRef, out: ResolvedPlugin, at: ConfigPath, dir: string, issues: ConfigIssue[]): Promise<Plugin | undefined> {
+  const refAt = pluginAt(ref, at);
   const optionsAt = [...at, 'plugin', 'options'];
   const given = typeof ref === 'string' ? undefined : ref.options;
   let plugin: Plugin;
   try {
-    out.plugin.specifier = pluginSpecifier(out.plugin.ref, dir);
-    plugin = await importPlugin(out.plugin.specifier);
+    out.specifier = pluginSpecifier(out.ref, dir);
+    plugin = await importPlugin(out.specifier);
   } catch (err) {
     issues.push({ path: refAt, message: isCapstanError(err) ? err.message : String(err) });
-    return undefined;
-  }
-  if (out.transport === 'udp' && plugin.datagramHandler === undefined) {
-    issues.push({ path: refAt, message: `plugin ${plugin.name} does not serve udp listeners (it has no datagramHandler)` });
     return undefined;
   }
   if (plugin.options === undefined) {
@@ -303,7 +345,7 @@ async function resolvePlugin(ref: PluginRef, out: ResolvedListener, at: ConfigPa
     issues.push(...optionIssues.map((i) => ({ ...i, message: `${i.message} (plugin ${plugin.name})` })));
     return undefined;
   }
-  out.plugin.options = options;
+  out.options = options;
   return plugin;
 }
 

@@ -14,6 +14,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LimitsSchema, ProxyProtocolSchema, TlsSchema } from '../../transport/options-schema.js';
 import { UdpLimitsSchema } from '../../transport/udp/limits.js';
+import { webSocketSchema } from './websocket.js';
 
 const Int = (minimum: number, description: string, extra: Record<string, unknown> = {}) =>
   Type.Integer({ minimum, description, ...extra });
@@ -140,7 +141,7 @@ export const PluginRefSchema = Type.Union(
   ],
   {
     expected: 'a plugin name like echo, a module path like ./plugins/chat.js, or an object { module, options }',
-    description: 'The connection handler: a built-in plugin name, a module path, or `{ module, options }`.',
+    description: 'The connection handler: a built-in plugin name, a module path, or `{ module, options }`. Required, except on a websocket listener whose endpoints each name their own.',
   },
 );
 
@@ -183,7 +184,8 @@ export const ListenerSchema = Type.Object(
     startTls: Type.Optional(ConfigStartTlsSchema),
     compression: Type.Optional(CompressionSchema),
     codec: Type.Optional(CodecRefSchema),
-    plugin: PluginRefSchema,
+    plugin: Type.Optional(PluginRefSchema),
+    websocket: Type.Optional(webSocketSchema(PluginRefSchema)),
     limits: Type.Optional(ListenerLimitsSchema),
   },
   { additionalProperties: false, description: 'One listening socket: where, how frames are cut, and which plugin answers.' },

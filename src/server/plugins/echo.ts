@@ -1,8 +1,10 @@
 /**
  * The built-in `echo` plugin: every frame goes back to its sender, framed by
  * the listener's codec; on a udp listener every datagram (or record) goes back
- * to the peer that sent it. The default config serves it on every listener, and
- * it is the reference peer for `capstan load` and the benchmarks.
+ * to the peer that sent it; on a WebSocket endpoint every message goes back
+ * with its own opcode (text as text, binary as binary). The default config
+ * serves it on every listener, and it is the reference peer for `capstan load`
+ * and the benchmarks.
  */
 import { Type } from '@sinclair/typebox';
 import { definePlugin } from '../plugin.js';
@@ -18,6 +20,11 @@ export default definePlugin({
   datagramHandler: () => ({
     message(session, datagram) {
       session.send(datagram);
+    },
+  }),
+  websocket: () => ({
+    message(ws, data, isBinary) {
+      ws.send(data, isBinary);
     },
   }),
 });
