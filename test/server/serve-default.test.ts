@@ -3,20 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import tls from 'node:tls';
 import { lp4, rawConnect } from '../support/net.js';
-import { lp4Frames, portIsFree, startServe, type CliRun } from './support.js';
-
-const DEFAULT_PORTS = [7000, 7001, 7443, 9100];
-
-/** An offset that moves every default port onto a free one (dev machines often run something on 7000 or 9100). */
-async function freeOffset(): Promise<number> {
-  for (let attempt = 0; attempt < 40; attempt++) {
-    // Below the ephemeral range (32768+), where other tests' client sockets cannot take the ports meanwhile.
-    const offset = 1_000 + Math.floor(Math.random() * 22_000);
-    const free = await Promise.all(DEFAULT_PORTS.map((p) => portIsFree(p + offset)));
-    if (free.every(Boolean)) return offset;
-  }
-  throw new Error('no free port offset found');
-}
+import { DEFAULT_PORTS, lp4Frames, portIsFree, startServe, startServeShifted, type CliRun } from './support.js';
 
 async function lp4Echo(port: number, payload: string): Promise<string> {
   const peer = await rawConnect({ host: '127.0.0.1', port });
@@ -91,17 +78,7 @@ describe('capstan serve with no config', () => {
   });
 
   it('serves every default listener and the admin endpoint (ports shifted by --port-offset)', async () => {
-    // Another program may take a port between the check and the bind: try a few offsets.
-    let offset = 0;
-    let run: CliRun | null = null;
-    for (let attempt = 0; run === null; attempt++) {
-      offset = await freeOffset();
-      try {
-        run = await startServe(['--port-offset', String(offset)]);
-      } catch (err) {
-        if (attempt >= 3 || !/address is in use/.test(String(err))) throw err;
-      }
-    }
+    const { run, offset } = await startServeShifted();
     runs.push(run);
     await checkDefaultServer(run, offset);
     assert.ok(
