@@ -41,8 +41,9 @@ async function main(argv: string[]): Promise<void> {
       depth: { type: 'string' },
     },
   });
-  const bin = cTool('tcpload');
-  if (bin === null) throw new Error('tcpload could not be built (gcc and ../shared/bench are needed)');
+  const tcpload = cTool('tcpload');
+  if (tcpload.path === null) throw new Error(tcpload.problem);
+  const bin = tcpload.path;
   const pin = canPin(os.cpus().length);
   const framing = v.framing ?? 'lp4';
   const a: Side = { dir: v.a ?? ROOT, kind: (v['kind-a'] ?? 'capstan') as Side['kind'], framing };

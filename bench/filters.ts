@@ -12,7 +12,7 @@ import { ROOT } from './tools.js';
 
 export async function filters(ctx: BenchContext): Promise<Table[]> {
   if (ctx.tcpload === null) {
-    ctx.log('  filters skipped: tcpload could not be built (gcc and ../shared/bench are needed)');
+    ctx.log('  filters skipped: tcpload could not be built (why, and what to do: at the start of this run)');
     return [];
   }
   const rounds = ctx.rounds * 4 + 1;

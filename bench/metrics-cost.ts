@@ -73,9 +73,10 @@ export interface MetricsCostResult {
 
 /** The load generator: $TCPLOAD, or the copy the benchmark suite builds from ../shared/bench. */
 export function tcploadPath(): string {
-  const bin = process.env.TCPLOAD ?? cTool('tcpload');
-  if (bin === null) throw new Error('tcpload not found: set TCPLOAD or check out the project next to shared/ with gcc installed');
-  return bin;
+  if (process.env.TCPLOAD !== undefined) return process.env.TCPLOAD;
+  const tcpload = cTool('tcpload');
+  if (tcpload.path === null) throw new Error(`${tcpload.problem}\n  Or set TCPLOAD to a tcpload binary.`);
+  return tcpload.path;
 }
 
 function pinned(cpu: number, command: string, args: string[]): [string, string[]] {

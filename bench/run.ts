@@ -2,11 +2,13 @@
  * `npm run bench`: Capstan against raw Node `net` (and the load client against
  * the C load generator), measured in the same run, with ratios and targets.
  *
- *   node dist/bench/run.js [--quick] [--scenario NAME[,NAME]] [--seconds S] [--rounds N] [--list]
+ *   node dist/bench/run.js [--quick] [--scenario NAME[,NAME]] [--seconds S] [--rounds N] [--list] [--tools]
  *
  * Default: every scenario, 2 rounds of 5 s each (about 3-4 minutes); `--quick`:
  * 1 round of 2 s (about a minute). Results are printed and saved as JSON under
- * bench/results/. Exit status 1 when a target is missed. See docs/performance.md.
+ * bench/results/. Exit status 1 when a target is missed. `--list` names the
+ * scenarios; `--tools` builds the C tools and says where they are or why they
+ * could not be built (exit 1 then), and measures nothing. See docs/performance.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,33 +28,43 @@ async function main(argv: string[]): Promise<number> {
       seconds: { type: 'string' },
       rounds: { type: 'string' },
       list: { type: 'boolean' },
+      tools: { type: 'boolean' },
     },
   });
-  if (values.list === true) {
-    process.stdout.write(`${Object.keys(SCENARIOS).join('\n')}\n`);
-    return 0;
-  }
   // The soak runs for minutes: only when asked for by name.
   const names = (values.scenario ?? Object.keys(SCENARIOS).filter((n) => n !== 'soak')).flatMap((s) => s.split(','));
   for (const n of names) {
     if (SCENARIOS[n] === undefined) throw new Error(`unknown scenario ${n}; scenarios are ${Object.keys(SCENARIOS).join(', ')}`);
   }
+  if (values.list === true) {
+    process.stdout.write(`${Object.keys(SCENARIOS).join('\n')}\n`);
+    return 0;
+  }
+  const tools = [cTool('tcpload'), cTool('echo_epoll')];
+  const problems = tools.flatMap((t) => (t.path === null ? [t.problem] : []));
+  if (values.tools === true) {
+    for (const t of tools) if (t.path !== null) process.stdout.write(`${t.path}\n`);
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    return problems.length === 0 ? 0 : 1;
+  }
+  // Said once, before any scenario: the ones that need the C tools skip or fall back, and say so.
+  for (const p of problems) process.stderr.write(`${p}\n  Meanwhile: capstan load generates the load, and the scenarios that need the C tools are skipped.\n\n`);
   const quick = values.quick === true;
   const pin = canPin(os.cpus().length);
   // The benchmark itself (and the load it runs in process) stays off the server's CPU.
   if (pin) pinSelf(1);
-  const tcpload = cTool('tcpload');
+  const tcpload = tools[0]?.path ?? null;
   const ctx: BenchContext = {
     pin,
     tcpload,
-    echoEpoll: cTool('echo_epoll'),
+    echoEpoll: tools[1]?.path ?? null,
     seconds: Number(values.seconds ?? (quick ? 2 : 5)),
     rounds: Number(values.rounds ?? (quick ? 1 : 2)),
     warmupSec: quick ? 0.5 : 1,
     holdSec: quick ? 4 : 5,
     log: (line) => process.stderr.write(`${line}\n`),
   };
-  const facts = machineFacts(pin, fileLimit(), tcpload !== null ? 'tcpload (C, bench/.bin)' : 'capstan load (tcpload could not be built)');
+  const facts = machineFacts(pin, fileLimit(), tcpload !== null ? 'tcpload (C, bench/.bin)' : 'capstan load (tcpload could not be built: see above)');
   process.stdout.write(`${factsText(facts)}\n\n`);
   const started = new Date();
   const tables: Table[] = [];

@@ -341,7 +341,7 @@ export async function churn(ctx: BenchContext): Promise<Table[]> {
 
 export async function loadgen(ctx: BenchContext): Promise<Table[]> {
   if (ctx.tcpload === null || ctx.echoEpoll === null) {
-    ctx.log('  loadgen skipped: tcpload and echo_epoll could not be built (gcc and ../shared/bench are needed)');
+    ctx.log('  loadgen skipped: tcpload or echo_epoll could not be built (why, and what to do: at the start of this run)');
     return [];
   }
   const shape: Shape = { conns: 100, size: 64, depth: 16, framing: 'raw', mode: 'echo', seconds: ctx.seconds };
@@ -391,7 +391,7 @@ export async function loadgen(ctx: BenchContext): Promise<Table[]> {
  */
 export async function metrics(ctx: BenchContext): Promise<Table[]> {
   if (ctx.tcpload === null) {
-    ctx.log('  metrics skipped: tcpload could not be built (gcc and ../shared/bench are needed)');
+    ctx.log('  metrics skipped: tcpload could not be built (why, and what to do: at the start of this run)');
     return [];
   }
   process.env.TCPLOAD ??= ctx.tcpload;

@@ -3,7 +3,7 @@
  * and CRLF; `QUIT` says goodbye and ends the connection.
  *
  *   node dist/examples/line-echo.js [port]      (default 7000; 0 picks a free port)
- *   nc -C 127.0.0.1 7000
+ *   nc 127.0.0.1 7000          (type lines; QUIT ends the session)
  *
  * In your own project, import from 'capstan' instead of '../src/index.js'.
  */

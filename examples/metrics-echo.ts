@@ -7,7 +7,7 @@
  *   node dist/examples/metrics-echo.js [port] [admin port]   (defaults 7000 and 9100; 0 picks a free port)
  *
  * Then open http://127.0.0.1:9100/ and drive it, for example with
- * `capstan load --port 7000 --codec lp4 --seconds 30`.
+ * `capstan load tcp://127.0.0.1:7000 --framing lp4 -c 50 -d 30`.
  * In your own project, import from 'capstan' instead of '../src/index.js'.
  */
 import { collectWorkerSnapshot, combineSnapshots, latencyRecorder, lengthPrefixed, listen, startAdminServer } from '../src/index.js';

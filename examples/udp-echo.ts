@@ -3,7 +3,7 @@
  * per peer, closed after 30 s without a datagram from it.
  *
  *   node dist/examples/udp-echo.js [port]      (default 7002; 0 picks a free port)
- *   echo hello | nc -u -w1 127.0.0.1 7002
+ *   node -e "const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{console.log(String(m));s.close()});s.send('hello',7002,'127.0.0.1')"
  *
  * In your own project, import from 'capstan' instead of '../src/index.js'.
  */

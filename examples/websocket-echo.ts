@@ -9,8 +9,8 @@
  *
  * Then, in another terminal (the `ws` client is a dev dependency):
  *
- *   node -e "const c = new (require('ws'))('ws://127.0.0.1:7080/echo'); c.on('open', () => c.send('hi')); c.on('message', (m) => { console.log(String(m)); c.close(); })"
- *   curl http://127.0.0.1:7080/healthz
+ *   node -e "const c = new (require('ws'))('ws://127.0.0.1:7080/echo'); c.on('open', () => c.send('hello')); c.on('message', (m) => { console.log(String(m)); c.close(); })"
+ *   node -e "require('http').get('http://127.0.0.1:7080/healthz', (r) => r.pipe(process.stdout))"
  *
  * In your own project, import from 'capstan' instead of '../src/index.js'.
  */

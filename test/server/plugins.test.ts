@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { scryptSync } from 'node:crypto';
 import { join } from 'node:path';
 import { rawConnect, type RawPeer } from '../support/net.js';
-import { portIsFree, ROOT, runCli, startServe, tempDir, type CliRun } from './support.js';
+import { freePortOffset, ROOT, runCli, startServe, tempDir, type CliRun } from './support.js';
 
 const tmp = tempDir('capstan-plugins-');
 const runs: CliRun[] = [];
@@ -26,17 +26,9 @@ async function waitLines(peer: RawPeer, n: number): Promise<string[]> {
   return linesOf(peer);
 }
 
-async function freeOffsetFor(port: number): Promise<number> {
-  for (let i = 0; i < 40; i++) {
-    const offset = 1_000 + Math.floor(Math.random() * 20_000); // ports stay below the ephemeral range
-    if (await portIsFree(port + offset)) return offset;
-  }
-  throw new Error('no free port');
-}
-
 describe('the example plugin (examples/plugins)', () => {
   it('is called through every entry point in the documented order, with its options checked and defaulted', async () => {
-    const offset = await freeOffsetFor(7100);
+    const offset = await freePortOffset([7100]);
     const run = await startServe(['--config', join(ROOT, 'examples/plugins/capstan.yaml'), '--port-offset', String(offset)]);
     runs.push(run);
     const port = run.listeners().get('entry-points')?.port as number;

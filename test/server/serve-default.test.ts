@@ -4,27 +4,8 @@ import { once } from 'node:events';
 import tls from 'node:tls';
 import { lp4, rawConnect } from '../support/net.js';
 import { wsConnect } from '../support/ws-client.js';
-import { udpEcho, udpPortIsFree } from '../support/udp.js';
-import { lp4Frames, portIsFree, startServe, type CliRun } from './support.js';
-
-const DEFAULT_PORTS = [7000, 7001, 7443, 7080, 9100];
-const DEFAULT_UDP_PORT = 7002;
-
-/** Whether the default ports shifted by `offset` are all free, TCP and UDP. */
-async function portsFree(offset: number): Promise<boolean> {
-  const free = await Promise.all([...DEFAULT_PORTS.map((p) => portIsFree(p + offset)), udpPortIsFree(DEFAULT_UDP_PORT + offset)]);
-  return free.every(Boolean);
-}
-
-/** An offset that moves every default port onto a free one (dev machines often run something on 7000 or 9100). */
-async function freeOffset(): Promise<number> {
-  for (let attempt = 0; attempt < 40; attempt++) {
-    // Below the ephemeral range (32768+), where other tests' client sockets cannot take the ports meanwhile.
-    const offset = 1_000 + Math.floor(Math.random() * 22_000);
-    if (await portsFree(offset)) return offset;
-  }
-  throw new Error('no free port offset found');
-}
+import { udpEcho } from '../support/udp.js';
+import { defaultPortsFree, lp4Frames, startServe, startServeShifted, type CliRun } from './support.js';
 
 async function lp4Echo(port: number, payload: string): Promise<string> {
   const peer = await rawConnect({ host: '127.0.0.1', port });
@@ -84,11 +65,11 @@ async function checkDefaultServer(run: CliRun, offset: number): Promise<void> {
       ['echo-lp4', 'tcp', `127.0.0.1:${7000 + offset}`],
       ['echo-line', 'tcp', `127.0.0.1:${7001 + offset}`],
       ['echo-tls', 'tls', `127.0.0.1:${7443 + offset}`],
-      ['echo-udp', 'udp', `127.0.0.1:${DEFAULT_UDP_PORT + offset}`],
+      ['echo-udp', 'udp', `127.0.0.1:${7002 + offset}`],
       ['echo-ws', 'tcp', `127.0.0.1:${7080 + offset}`],
     ],
   );
-  assert.equal(await udpEcho(DEFAULT_UDP_PORT + offset, 'datagram hello'), 'datagram hello');
+  assert.equal(await udpEcho(7002 + offset, 'datagram hello'), 'datagram hello');
   assert.equal(await lp4Echo(7000 + offset, 'framed hello'), 'framed hello');
   assert.equal(await lineEcho(7001 + offset, 'line hello'), 'line hello\r\n');
   assert.deepEqual(await bareCrEcho(7001 + offset), { got: 'hello\r\na\rb\r\nafter\r\n', how: 'end' });
@@ -117,17 +98,7 @@ describe('capstan serve with no config', () => {
   });
 
   it('serves every default listener and the admin endpoint (ports shifted by --port-offset)', async () => {
-    // Another program may take a port between the check and the bind: try a few offsets.
-    let offset = 0;
-    let run: CliRun | null = null;
-    for (let attempt = 0; run === null; attempt++) {
-      offset = await freeOffset();
-      try {
-        run = await startServe(['--port-offset', String(offset)]);
-      } catch (err) {
-        if (attempt >= 3 || !/address is in use/.test(String(err))) throw err;
-      }
-    }
+    const { run, offset } = await startServeShifted();
     runs.push(run);
     await checkDefaultServer(run, offset);
     assert.ok(
@@ -139,7 +110,8 @@ describe('capstan serve with no config', () => {
   });
 
   it('serves on the real default ports 7000, 7001, 7443, 7080, 9100 and UDP 7002 when they are free', async (t) => {
-    if (!(await portsFree(0))) return t.skip('default ports busy here');
+    const busy = await defaultPortsFree(0);
+    if (busy.length > 0) return t.skip(`default ports busy here: ${busy.join(', ')}`);
     const run = await startServe([]);
     runs.push(run);
     await checkDefaultServer(run, 0);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { lp4 } from '../support/net.js';
+import { udpPortIsFree } from '../support/udp.js';
 
 /** The compiled CLI (tests run from dist/test/server). */
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -71,17 +72,22 @@ export function runNode(args: string[], options: { cwd?: string; env?: NodeJS.Pr
   const out: string[] = [];
   const err: string[] = [];
   const waiters = new Set<() => void>();
-  const collect = (into: string[]) => {
+  const collect = (stream: NodeJS.ReadableStream | null, into: string[]) => {
     let partial = '';
-    return (chunk: Buffer) => {
+    stream?.on('data', (chunk: Buffer) => {
       const parts = (partial + chunk.toString('utf8')).split('\n');
       partial = parts.pop() ?? '';
       into.push(...parts);
       for (const w of waiters) w();
-    };
+    });
+    // Output that does not end in a newline (a client printing a bare reply) is a line too.
+    stream?.on('end', () => {
+      if (partial !== '') into.push(partial);
+      partial = '';
+    });
   };
-  child.stdout?.on('data', collect(out));
-  child.stderr?.on('data', collect(err));
+  collect(child.stdout, out);
+  collect(child.stderr, err);
   let hasExited = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -216,6 +222,40 @@ export function portIsFree(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
     s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
   });
+}
+
+/** The ports of the built-in default config: lp4 echo, line echo, UDP echo, TLS echo, WebSocket echo, admin. */
+export const DEFAULT_PORTS = [7000, 7001, 7002, 7443, 7080, 9100] as const;
+
+/** Of `ports` shifted by `offset`, those taken for TCP or for UDP (the default config binds 7002 for UDP, the rest for TCP; both are checked for all). */
+export async function defaultPortsFree(offset: number, ports: readonly number[] = DEFAULT_PORTS): Promise<number[]> {
+  const free = await Promise.all(ports.map(async (p) => (await portIsFree(p + offset)) && (await udpPortIsFree(p + offset))));
+  return ports.filter((_, i) => !free[i]).map((p) => p + offset);
+}
+
+/**
+ * An offset that moves every one of `ports` onto a free port (dev machines often run something on
+ * 7000 or 9100, and other tests run beside this one).
+ */
+export async function freePortOffset(ports: readonly number[] = DEFAULT_PORTS): Promise<number> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    // Below the ephemeral range (32768+), where other tests' client sockets cannot take the ports meanwhile.
+    const offset = 1_000 + Math.floor(Math.random() * 20_000);
+    if ((await defaultPortsFree(offset, ports)).length === 0) return offset;
+  }
+  throw new Error(`no free port offset found for ${ports.join(', ')}`);
+}
+
+/** `capstan serve <args>` on the default config's ports shifted by a free offset; tries again when another program takes a port first. */
+export async function startServeShifted(args: string[] = []): Promise<{ run: CliRun; offset: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const offset = await freePortOffset();
+    try {
+      return { run: await startServe([...args, '--port-offset', String(offset)]), offset };
+    } catch (err) {
+      if (attempt >= 3 || !/address is in use/.test(String(err))) throw err;
+    }
+  }
 }
 
 /** Reads length-prefixed (4-byte BE) frames from a byte stream. */

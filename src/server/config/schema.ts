@@ -116,7 +116,7 @@ export const CodecRefSchema = Type.Union(
     Type.String({ minLength: 1 }),
     Type.Object(
       {
-        name: Type.String({ minLength: 1, description: 'Codec name: lp4, line, raw … (see docs/codecs.md).' }),
+        name: Type.String({ minLength: 1, description: 'Codec name: lp4, line, raw … (see docs/protocols.md).' }),
         options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The codec's options." })),
       },
       { additionalProperties: false },
