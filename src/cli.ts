@@ -21,6 +21,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
   check: { summary: 'validate a config file and exit', load: () => entry('./server/cli.js', 'check') },
   load: { summary: 'generate load against a server and measure it', load: () => entry('./load/cli.js', 'main') },
   stats: { summary: "show a running server's counters", load: () => entry('./metrics/stats-cli.js', 'main') },
+  reload: { summary: 'make a running server re-read its config (by its --pidfile)', load: () => entry('./server/control.js', 'reload') },
+  stop: { summary: 'stop a running server and wait until it has exited (by its --pidfile)', load: () => entry('./server/control.js', 'stop') },
   service: { summary: 'install the server as a systemd service', load: () => entry('./server/service-cli.js', 'service') },
 };
 

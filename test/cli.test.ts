@@ -11,6 +11,8 @@ const TYPOS: [command: string[], typo: string, meant: string][] = [
   [['load', 'tcp://127.0.0.1:1'], '--conections', '--connections'],
   [['stats'], '--toekn', '--token'],
   [['service', 'print'], '--unit-dri', '--unit-dir'],
+  [['reload'], '--pidfle', '--pidfile'],
+  [['stop'], '--timout', '--timeout'],
 ];
 
 describe('a mistyped flag', () => {

@@ -92,9 +92,12 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
       case '/metrics':
       case '/stats.json': {
         if (expected !== null && !authorized(req, expected)) {
-          logger.debug({ path, remote: req.socket.remoteAddress }, 'admin request without a valid token');
-          res.setHeader('WWW-Authenticate', 'Bearer realm="capstan"');
-          return send(res, 401, 'text/plain; charset=utf-8', 'a valid bearer token is required (Authorization: Bearer <token>)\n');
+          // RFC 6750 §3.1: no credentials get the bare challenge; credentials that fail get error="invalid_token".
+          const given = req.headers.authorization !== undefined;
+          logger.debug({ path, remote: req.socket.remoteAddress, given }, given ? 'admin request with a wrong token' : 'admin request without a token');
+          res.setHeader('WWW-Authenticate', given ? 'Bearer realm="capstan", error="invalid_token"' : 'Bearer realm="capstan"');
+          const why = given ? 'the bearer token was rejected' : 'a bearer token is required';
+          return send(res, 401, 'text/plain; charset=utf-8', `${why} (Authorization: Bearer <token>)\n`);
         }
         const json = await backend.snapshotJson();
         if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot, guard.stats()));

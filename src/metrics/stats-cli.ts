@@ -27,17 +27,31 @@ options:
 /** Fetch failures that end the command with a message instead of a stack trace. */
 class StatsError extends Error {}
 
-async function fetchSnapshot(url: string, token: string | undefined): Promise<ServerSnapshot> {
+/** A bearer token and where it came from, for the message when it is rejected. */
+interface Token {
+  value: string;
+  from: '--token' | 'CAPSTAN_ADMIN_TOKEN';
+}
+
+async function fetchSnapshot(url: string, token: Token | undefined): Promise<ServerSnapshot> {
   const target = new URL('stats.json', url.endsWith('/') ? url : `${url}/`);
   let res: Response;
   try {
-    res = await fetch(target, { headers: token === undefined ? {} : { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
+    res = await fetch(target, { headers: token === undefined ? {} : { Authorization: `Bearer ${token.value}` }, signal: AbortSignal.timeout(5_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
     throw new StatsError(`cannot reach ${target.origin}: ${why} (is the server running with its admin endpoint there? see --url)`);
   }
-  if (res.status === 401) throw new StatsError(`${target.origin} needs a token: pass --token or set CAPSTAN_ADMIN_TOKEN`);
+  if (res.status === 401) {
+    // A token we sent and the server's invalid_token both say the same; either alone suffices.
+    const rejected = token !== undefined || /error="invalid_token"/.test(res.headers.get('www-authenticate') ?? '');
+    throw new StatsError(
+      rejected
+        ? `${target.origin} rejected the token${token === undefined ? '' : ` from ${token.from}`}: check it against the server's admin.token`
+        : `${target.origin} needs a token: pass --token or set CAPSTAN_ADMIN_TOKEN`,
+    );
+  }
   if (!res.ok) throw new StatsError(`${target.href} answered ${res.status} ${res.statusText}`);
   return (await res.json()) as ServerSnapshot;
 }
@@ -68,7 +82,10 @@ function parse(argv: string[]) {
   } catch {
     throw new StatsError(`--url must be an http URL such as http://127.0.0.1:9100, got '${values.url}'`);
   }
-  return { url: values.url, token: values.token ?? process.env.CAPSTAN_ADMIN_TOKEN, intervalMs: interval * 1000, count, json: values.json, help: values.help };
+  // An empty token (CAPSTAN_ADMIN_TOKEN= in a script) is no token.
+  const env = process.env.CAPSTAN_ADMIN_TOKEN;
+  const token: Token | undefined = values.token ? { value: values.token, from: '--token' } : env ? { value: env, from: 'CAPSTAN_ADMIN_TOKEN' } : undefined;
+  return { url: values.url, token, intervalMs: interval * 1000, count, json: values.json, help: values.help };
 }
 
 /** Runs `capstan stats`; resolves to the exit code. */

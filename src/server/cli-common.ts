@@ -19,6 +19,7 @@ export const COMMON: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/** The package version, from package.json. */
 export function readVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;

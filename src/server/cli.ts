@@ -11,6 +11,7 @@
  * | 2      | bad command line                                    |
  * | 78     | bad config (EX_CONFIG): nothing was started         |
  */
+import { resolve } from 'node:path';
 import { COMMON, EXIT, help, overridesFrom, parse, readVersion } from './cli-common.js';
 import { loadConfig } from './config/load.js';
 import { LOG_LEVELS } from './config/schema.js';
@@ -28,11 +29,16 @@ options:
   -w, --workers N|auto   worker processes, overriding the config (1 = one process)
       --log-level LEVEL  ${LOG_LEVELS.join(', ')} (overrides logging.level)
       --port-offset N    add N to every non-zero port (run a second copy beside the first)
+      --pidfile PATH     write the server's pid to PATH once listening (removed on exit),
+                         for 'capstan reload' and 'capstan stop'; refuses to start while
+                         PATH names a running server
   -v, --version          print the version
   -h, --help             print this help
 
 signals: SIGTERM/SIGINT drain and stop (a second one stops at once);
-SIGHUP re-reads the config and certificates.
+SIGHUP re-reads the config and certificates. Signal the server itself, not a
+wrapper such as 'npm start' (npm dies of SIGHUP and leaves the server behind):
+capstan reload/stop --pidfile PATH do that.
 exit status: 0 stopped cleanly, 1 run-time failure, 2 bad usage, 78 bad config.
 `;
 
@@ -51,7 +57,7 @@ options:
 
 /** `capstan serve`. Resolves when the server has stopped. */
 export async function serve(argv: string[]): Promise<number> {
-  const v = parse('serve', argv, { ...COMMON, 'log-level': { type: 'string' }, version: { type: 'boolean', short: 'v' } });
+  const v = parse('serve', argv, { ...COMMON, 'log-level': { type: 'string' }, pidfile: { type: 'string' }, version: { type: 'boolean', short: 'v' } });
   if (v === null) return EXIT.usage;
   if (v.help === true) return help(SERVE_HELP);
   if (v.version === true) return help(`${readVersion()}\n`);
@@ -59,6 +65,7 @@ export async function serve(argv: string[]): Promise<number> {
   if (overrides === null) return EXIT.usage;
   return runServe({
     ...(typeof v.config === 'string' ? { config: v.config } : {}),
+    ...(typeof v.pidfile === 'string' ? { pidfile: resolve(v.pidfile) } : {}),
     overrides,
     out: process.stdout,
     err: process.stderr,

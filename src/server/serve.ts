@@ -9,6 +9,9 @@
  * | the same, again  | exit at once (status 1), without waiting for connections            |
  * | SIGHUP           | re-read the config and certificates and apply them; a bad config is |
  * |                  | rejected (logged) and the running one stays                         |
+ *
+ * With a pidfile, the process's pid is written there once every listener and
+ * the admin endpoint are up (before `ready`), and removed when it exits.
  */
 import type { Writable } from 'node:stream';
 import { isCapstanError } from '../errors.js';
@@ -17,6 +20,7 @@ import type { AppServer } from './app.js';
 import { loadConfig } from './config/load.js';
 import type { Overrides, ResolvedConfig } from './config/resolve.js';
 import { createServerLogger, type ServerLogger } from './logging.js';
+import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { errorFields, type ListenerAddress } from './runtime.js';
 import { SingleProcessServer } from './single.js';
 import { Supervisor } from './supervisor.js';
@@ -33,6 +37,8 @@ export interface ServeOptions {
   /** Where errors that stop the command go. */
   err: Writable;
   version: string;
+  /** Write this process's pid here once listening, and remove it on exit (see pidfile.ts). */
+  pidfile?: string;
 }
 
 type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
@@ -40,6 +46,11 @@ type Signal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 export async function runServe(o: ServeOptions): Promise<number> {
   // The console lines are a courtesy: a closed stdout (`serve | head`) must not stop the server.
   o.out.on('error', () => {});
+  const claim = o.pidfile === undefined ? {} : checkPidfile(o.pidfile);
+  if (claim.refusal !== undefined) {
+    o.err.write(`capstan: cannot start: ${claim.refusal}\n`);
+    return EXIT.failure;
+  }
   let config: ResolvedConfig;
   try {
     config = await loadConfig(o.config, o.overrides);
@@ -64,6 +75,11 @@ export async function runServe(o: ServeOptions): Promise<number> {
   let stopping = false;
   const handlers = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((s) => [s, () => onSignal(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
+  const pidfile = o.pidfile;
+  // Also on process.exit (a second stop signal), which skips the finally below.
+  const removePid = () => {
+    if (pidfile !== undefined) removePidfile(pidfile);
+  };
   try {
     let addresses: ListenerAddress[];
     try {
@@ -78,6 +94,19 @@ export async function runServe(o: ServeOptions): Promise<number> {
     } catch (err) {
       await app.shutdown();
       return reportStartError(o.err, err);
+    }
+    if (pidfile !== undefined) {
+      if (claim.stale !== undefined) logger.info({ pidfile, stalePid: claim.stale.pid, why: claim.stale.why }, 'replacing a stale pidfile');
+      try {
+        writePidfile(pidfile);
+      } catch (err) {
+        await app.shutdown();
+        await admin?.close();
+        o.err.write(`capstan: cannot start: cannot write the pidfile ${pidfile}: ${(err as Error).message}\n`);
+        return EXIT.failure;
+      }
+      process.on('exit', removePid);
+      logger.info({ pidfile, pid: process.pid }, 'pidfile written');
     }
     printStart(o, config, app, addresses, admin);
     logger.info({ listeners: addresses.length, processes: app.processes }, 'ready');
@@ -101,6 +130,8 @@ export async function runServe(o: ServeOptions): Promise<number> {
     }
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
+    removePid();
+    process.off('exit', removePid);
     // A plugin that left a handle open must not keep a stopped server around.
     setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), 2_000).unref();
   }

@@ -61,6 +61,7 @@ export function unitWarnings(o: UnitOptions): string[] {
   return out;
 }
 
+/** The unit file, with a comment for each warning and for what RuntimeDirectory= and PrivateTmp= mean here. */
 export function renderUnit(o: UnitOptions): string {
   const args = [o.node, o.cli, 'serve', ...(o.config !== undefined ? ['--config', o.config] : []), ...(o.workers !== undefined ? ['--workers', o.workers] : [])];
   const stopSec = Math.ceil(o.graceMs / 1000) + 10;

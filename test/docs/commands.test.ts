@@ -239,7 +239,7 @@ describe('the shell commands in the docs', () => {
       let run: string[];
       if (sub === 'check') run = ['check', ...args];
       // serve's config is what check reads; the default config is served by this suite's own server.
-      else if (sub === 'serve') run = ['check', ...without(args, ['--log-level'])];
+      else if (sub === 'serve') run = ['check', ...without(args, ['--log-level', '--pidfile'])];
       // print is install without the writing.
       else if (sub === 'service') run = ['service', ...args.map((a) => (a === 'install' ? 'print' : a))];
       else continue;

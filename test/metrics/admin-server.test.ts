@@ -118,8 +118,11 @@ describe('the admin token', () => {
     it(`is required on ${path}: none or a wrong one gets 401, the right one 200`, async () => {
       const none = await fetch(`${base}${path}`);
       assert.equal(none.status, 401);
-      assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
-      assert.equal((await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN}x` } })).status, 401);
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="capstan"', 'no token: the bare challenge');
+      const wrong = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN}x` } });
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.headers.get('www-authenticate'), 'Bearer realm="capstan", error="invalid_token"', 'a wrong token is told apart (RFC 6750)');
+      assert.match(await wrong.text(), /^the bearer token was rejected/);
       assert.equal((await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN.slice(1)}` } })).status, 401);
       assert.equal((await fetch(`${base}${path}`, { headers: { Authorization: TOKEN } })).status, 401);
       assert.equal((await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status, 200);

@@ -6,6 +6,7 @@ import { silentLogger, type Server } from '../../src/index.js';
 import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
 import type { ServerSnapshot } from '../../src/metrics/snapshot.js';
 import { portOf, waitFor } from '../support/net.js';
+import { startLoad } from './load.js';
 import { driveEcho, echoServer, localSource } from './support.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -92,6 +93,38 @@ describe('capstan stats', () => {
     const run = await runStats(['--url', lockedUrl, '--json'], { CAPSTAN_ADMIN_TOKEN: '' });
     assert.equal(run.code, 1);
     assert.match(run.stderr, /needs a token: pass --token or set CAPSTAN_ADMIN_TOKEN/);
+  });
+
+  it('says the token was rejected, not that one is needed, when the token is wrong', async () => {
+    const flag = await runStats(['--url', lockedUrl, '--json', '--token', `${TOKEN}-wrong`]);
+    assert.equal(flag.code, 1);
+    assert.match(flag.stderr, /^capstan stats: http:\/\/127\.0\.0\.1:\d+ rejected the token from --token: check it against the server's admin\.token$/m);
+    assert.doesNotMatch(flag.stderr, /needs a token/);
+    const env = await runStats(['--url', lockedUrl, '--count', '1', '--interval', '0.1'], { CAPSTAN_ADMIN_TOKEN: 'wrong' });
+    assert.equal(env.code, 1);
+    assert.match(env.stderr, /rejected the token from CAPSTAN_ADMIN_TOKEN/);
+  });
+
+  it('shows real rates with --count 1, from two samples an interval apart, while traffic flows', async () => {
+    const busy = await echoServer('cli-busy');
+    const admin = await startAdminServer({ port: 0, logger: silentLogger, source: localSource(new Map([['cli-busy', busy]])) });
+    const load = await startLoad({ ports: [portOf(busy)], connections: 2, burst: 5, maxMs: 60_000 });
+    try {
+      const run = await runStats(['--url', `http://127.0.0.1:${admin.address.port}`, '--count', '1', '--interval', '0.5']);
+      assert.equal(run.code, 0, run.stderr);
+      const row = /^cli-busy\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+ \S?i?B)\s+(\S+ \S?i?B)/m.exec(run.stdout);
+      assert.ok(row !== null, run.stdout);
+      const [, active, , msgsIn, msgsOut, bytesIn] = row;
+      assert.equal(active, '2');
+      // 2 connections × 5 frames every 20 ms is about 500 frames/s; a loaded machine sends fewer, never none.
+      for (const [what, v] of [['msgs in', msgsIn], ['msgs out', msgsOut], ['bytes in', bytesIn]] as const) {
+        assert.ok(!/^(0|0 B|–)$/.test(v as string), `${what}/s is a real rate, got ${String(v)}\n${run.stdout}`);
+      }
+    } finally {
+      await load.stop();
+      await admin.close();
+      await busy.close();
+    }
   });
 
   it('exits 1 with a clear message when no server answers', async () => {

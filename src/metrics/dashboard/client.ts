@@ -50,7 +50,7 @@ async function poll(): Promise<void> {
   const t = token();
   try {
     const res = await fetch('stats.json', { headers: t === null ? {} : { Authorization: `Bearer ${t}` } });
-    if (res.status === 401) return status('token required: open this page as /#token=…', 'bad');
+    if (res.status === 401) return status(t === null ? 'token required: open this page as /#token=…' : 'token rejected: open this page as /#token=… with the right one', 'bad');
     if (!res.ok) return status(`stats.json answered ${res.status}`, 'bad');
     const snap = (await res.json()) as ServerSnapshot;
     history.push(snap);
