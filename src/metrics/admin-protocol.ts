@@ -3,9 +3,8 @@
  * and admin-thread.ts), over a MessageChannel of their own.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { LogMethod } from '../logger.js';
 import type { AdminLimits } from './admin-guard.js';
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** What the admin thread asks the serving thread. */
 export type Question = 'snapshot' | 'ready' | 'ping';
@@ -23,7 +22,7 @@ export type FromAdminThread =
   | { t: 'listening'; host: string; port: number }
   | { t: 'bind-failed'; message: string; code?: string | undefined }
   | { t: 'ask'; id: number; what: Question }
-  | { t: 'log'; level: LogLevel; obj: Record<string, unknown>; msg?: string | undefined };
+  | { t: 'log'; level: LogMethod; obj: Record<string, unknown>; msg?: string | undefined };
 
 /** The admin thread's `workerData`. */
 export interface AdminThreadData {

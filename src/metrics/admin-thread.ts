@@ -5,9 +5,9 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { Server as HttpServer } from 'node:http';
-import type { Logger } from '../logger.js';
+import { functionLogger, type Logger } from '../logger.js';
 import { AdminBindError, serveAdminHttp, type AdminBackend } from './admin-http.js';
-import type { AdminThreadData, FromAdminThread, LogLevel, Question, ToAdminThread } from './admin-protocol.js';
+import type { AdminThreadData, FromAdminThread, Question, ToAdminThread } from './admin-protocol.js';
 
 /**
  * How long a question to the serving thread may go unanswered before the
@@ -75,16 +75,14 @@ const backend: AdminBackend = {
 };
 
 /** Log lines go to the serving thread's logger; an error that cannot be copied is sent as text. */
-function bridgeLogger(bindings: Record<string, unknown>): Logger {
-  const log = (level: LogLevel) => (obj: object, msg?: string) => {
-    const fields = { ...bindings, ...obj };
+function bridgeLogger(): Logger {
+  return functionLogger(({ level, fields, msg }) => {
     try {
       post({ t: 'log', level, obj: fields, msg });
     } catch {
       post({ t: 'log', level, obj: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)])), msg });
     }
-  };
-  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: (more) => bridgeLogger({ ...bindings, ...more }) };
+  });
 }
 
 let server: HttpServer | null = null;
@@ -117,7 +115,7 @@ function shutDown(): void {
 }
 
 try {
-  const bound = await serveAdminHttp({ host, port, token, limits }, backend, bridgeLogger({}));
+  const bound = await serveAdminHttp({ host, port, token, limits }, backend, bridgeLogger());
   server = bound.server;
   post({ t: 'listening', host: bound.host, port: bound.port });
   if (closing) shutDown(); // close() came while binding

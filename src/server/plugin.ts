@@ -45,7 +45,7 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   readonly options: O;
   /** The listener this instance serves. */
   readonly listener: { readonly name: string; readonly transport: Transport };
-  /** A pino logger with `listener` and `plugin` fields (and `worker` under workers). */
+  /** A pino logger with `listener` and `plugin` fields (and `worker` under workers): `logger.info('msg')`, `logger.warn({ fields }, 'msg')`. */
   readonly logger: Logger;
   /** `main` in single-process mode, else the worker id (`1`, `2` …). */
   readonly worker: string;
