@@ -81,8 +81,7 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
  * plain object of the same shape works too.
  *
  * ```ts
- * import { Type } from '@sinclair/typebox';
- * import { definePlugin } from 'capstan';
+ * import { definePlugin, Type } from 'capstan';
  *
  * export default definePlugin({
  *   name: 'upper',

@@ -30,14 +30,15 @@ const npmInit = (name: string, main = 'index.js') =>
 tmp.write('plugins/shout/package.json', npmInit('shout'));
 tmp.write(
   'plugins/shout/index.js',
-  `const { definePlugin, lines } = require('capstan');
+  `const { definePlugin, lines, Type } = require('capstan');
 
 module.exports = definePlugin({
   name: 'shout',
+  options: Type.Object({ suffix: Type.String({ default: '!' }) }, { additionalProperties: false }),
   codec: () => lines(),
-  handler: () => ({
+  handler: ({ options }) => ({
     message(conn, frame) {
-      conn.send(Buffer.from(frame.toString('utf8').toUpperCase()));
+      conn.send(Buffer.from(frame.toString('utf8').toUpperCase() + options.suffix));
     },
   }),
 });
@@ -79,13 +80,14 @@ describe('CommonJS plugins', () => {
         ['reverse', '/plugins/reverse/dist/index.js'],
       ],
     );
+    assert.deepEqual(config.listeners[0]?.plugin.options, { suffix: '!' }, 'options checked against a schema built with require("capstan").Type');
   });
 
   it('serve their connections under capstan serve', async () => {
     const run = await startServe(['--config', join(tmp.dir, 'good.yaml')]);
     runs.push(run);
     for (const [name, expected] of [
-      ['shout', 'HELLO\r\n'],
+      ['shout', 'HELLO!\r\n'],
       ['reverse', 'olleh\r\n'],
     ] as const) {
       const peer = await rawConnect({ host: '127.0.0.1', port: run.listeners().get(name)?.port as number });
