@@ -15,6 +15,8 @@ import type { ServerSnapshot } from './snapshot.js';
 export interface AdminBackend {
   /** The current {@link ServerSnapshot} as JSON text (served as it is on `/stats.json`). */
   snapshotJson(): Promise<string>;
+  /** The dashboard's history after sample number `after` (see admin-history.ts), or null when none is kept. */
+  historyJson: ((after: number) => string) | null;
   ready(): Promise<boolean>;
   /** Resolves when the serving thread's event loop answers (a liveness check). */
   ping(): Promise<void>;
@@ -68,7 +70,8 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     switch (path) {
       case '/healthz':
         try {
@@ -90,11 +93,17 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
         return ready ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', 'draining\n');
       }
       case '/metrics':
-      case '/stats.json': {
+      case '/stats.json':
+      case '/stats/history.json': {
         if (expected !== null && !authorized(req, expected)) {
           logger.debug({ path, remote: req.socket.remoteAddress }, 'admin request without a valid token');
           res.setHeader('WWW-Authenticate', 'Bearer realm="capstan"');
           return send(res, 401, 'text/plain; charset=utf-8', 'a valid bearer token is required (Authorization: Bearer <token>)\n');
+        }
+        if (path === '/stats/history.json') {
+          if (backend.historyJson === null) return send(res, 404, 'text/plain; charset=utf-8', 'no history is kept (the admin server was started with history: false)\n');
+          const after = Number(url.searchParams.get('after') ?? 0);
+          return send(res, 200, 'application/json; charset=utf-8', backend.historyJson(Number.isFinite(after) ? after : 0));
         }
         const json = await backend.snapshotJson();
         if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot, guard.stats()));

@@ -5,6 +5,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { LogMethod } from '../logger.js';
 import type { AdminLimits } from './admin-guard.js';
+import type { HistoryOptions } from './admin-history.js';
 
 /** What the admin thread asks the serving thread. */
 export type Question = 'snapshot' | 'ready' | 'ping';
@@ -21,7 +22,8 @@ export type ToAdminThread = { t: 'reply'; id: number; snapshotJson?: string; rea
 export type FromAdminThread =
   | { t: 'listening'; host: string; port: number }
   | { t: 'bind-failed'; message: string; code?: string | undefined }
-  | { t: 'ask'; id: number; what: Question }
+  /** `quiet`: a failure is the asker's to report (the history sampler logs when failures start and stop, not each one). */
+  | { t: 'ask'; id: number; what: Question; quiet?: boolean }
   | { t: 'log'; level: LogMethod; obj: Record<string, unknown>; msg?: string | undefined };
 
 /** The admin thread's `workerData`. */
@@ -30,5 +32,7 @@ export interface AdminThreadData {
   port: number;
   token?: string | undefined;
   limits: AdminLimits;
+  /** Keep the dashboard's history (null: off). */
+  history: HistoryOptions | null;
   channel: MessagePort;
 }

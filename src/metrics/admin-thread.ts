@@ -7,6 +7,7 @@ import { workerData } from 'node:worker_threads';
 import type { Server as HttpServer } from 'node:http';
 import { functionLogger, type Logger } from '../logger.js';
 import { AdminBindError, serveAdminHttp, type AdminBackend } from './admin-http.js';
+import { SnapshotHistory, startSampling } from './admin-history.js';
 import type { AdminThreadData, FromAdminThread, Question, ToAdminThread } from './admin-protocol.js';
 
 /**
@@ -16,7 +17,7 @@ import type { AdminThreadData, FromAdminThread, Question, ToAdminThread } from '
  */
 const ANSWER_TIMEOUT_MS: Record<Question, number> = { snapshot: 10_000, ready: 2_000, ping: 2_000 };
 
-const { host, port, token, limits, channel } = workerData as AdminThreadData;
+const { host, port, token, limits, history: historyOptions, channel } = workerData as AdminThreadData;
 const post = (m: FromAdminThread) => channel.postMessage(m);
 
 interface Pending {
@@ -27,7 +28,7 @@ interface Pending {
 const pending = new Map<number, Pending>();
 let nextId = 1;
 
-function ask(what: Question): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
+function ask(what: Question, quiet = false): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -35,7 +36,7 @@ function ask(what: Question): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
       reject(new Error(`the serving thread did not answer '${what}' within ${ANSWER_TIMEOUT_MS[what]} ms`));
     }, ANSWER_TIMEOUT_MS[what]);
     pending.set(id, { resolve, reject, timer });
-    post({ t: 'ask', id, what });
+    post({ t: 'ask', id, what, ...(quiet ? { quiet } : {}) });
   });
 }
 
@@ -47,23 +48,29 @@ function ask(what: Question): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
  */
 let inFlight: Promise<string> | null = null;
 
-async function takeSnapshot(): Promise<string> {
-  const r = await ask('snapshot');
+async function takeSnapshot(quiet: boolean): Promise<string> {
+  const r = await ask('snapshot', quiet);
   if (r.error !== undefined || r.snapshotJson === undefined) throw new Error(r.error ?? 'no snapshot');
   return r.snapshotJson;
 }
 
+function snapshotJson(quiet = false): Promise<string> {
+  if (inFlight !== null) return inFlight;
+  const json = takeSnapshot(quiet);
+  inFlight = json;
+  const done = () => {
+    if (inFlight === json) inFlight = null;
+  };
+  json.then(done, done);
+  return json;
+}
+
+const history = historyOptions === null ? null : new SnapshotHistory(historyOptions);
+let stopSampling: (() => void) | null = null;
+
 const backend: AdminBackend = {
-  snapshotJson(): Promise<string> {
-    if (inFlight !== null) return inFlight;
-    const json = takeSnapshot();
-    inFlight = json;
-    const done = () => {
-      if (inFlight === json) inFlight = null;
-    };
-    json.then(done, done);
-    return json;
-  },
+  snapshotJson: () => snapshotJson(),
+  historyJson: history === null ? null : (after) => history.render(after),
   async ready(): Promise<boolean> {
     const r = await ask('ready');
     if (r.error !== undefined) throw new Error(r.error);
@@ -102,6 +109,7 @@ channel.on('message', (m: ToAdminThread) => {
 
 function shutDown(): void {
   closing = true;
+  stopSampling?.();
   for (const p of pending.values()) {
     clearTimeout(p.timer);
     p.reject(new Error('the admin endpoint is closing'));
@@ -118,6 +126,7 @@ try {
   const bound = await serveAdminHttp({ host, port, token, limits }, backend, bridgeLogger());
   server = bound.server;
   post({ t: 'listening', host: bound.host, port: bound.port });
+  if (history !== null) stopSampling = startSampling(history, () => snapshotJson(true), bridgeLogger());
   if (closing) shutDown(); // close() came while binding
 
 } catch (err) {
