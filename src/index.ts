@@ -63,6 +63,34 @@ export { fixedSize } from './codecs/fixed.js';
 export type { FixedSizeOptions } from './codecs/fixed.js';
 export { codecFromName, CODEC_NAMES } from './codecs/registry.js';
 export { definePlugin } from './server/plugin.js';
+/**
+ * TypeBox, the copy Capstan itself uses: build a plugin's `options` schema with
+ * this `Type` so it matches {@link Plugin} with no second copy of
+ * `@sinclair/typebox` in the plugin's project. A schema from another copy
+ * works at run time but not in tsc ("Property '[Kind]' is missing in type
+ * 'TObject'", TS2741), since each copy declares its own types.
+ */
+export { Type } from '@sinclair/typebox';
+export type {
+  Static,
+  TSchema,
+  TObject,
+  TProperties,
+  TString,
+  TNumber,
+  TInteger,
+  TBoolean,
+  TArray,
+  TUnion,
+  TLiteral,
+  TOptional,
+  TRecord,
+  TUnknown,
+  TAny,
+  TNull,
+  SchemaOptions,
+  ObjectOptions,
+} from '@sinclair/typebox';
 export type { Plugin, PluginContext } from './server/plugin.js';
 export type { Threads, TaskOptions, PoolName } from './server/threads.js';
 export { ConfigSchema } from './server/config/schema.js';

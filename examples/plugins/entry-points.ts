@@ -13,9 +13,12 @@
  * The log (stderr, one JSON line each) shows the calls: codec, setup, handler
  * at start; open, message…, drain, end, close per connection; shutdown per
  * connection and teardown when the server stops or a reload removes the listener.
+ *
+ * In your own project, import from 'capstan' instead of '../../src/index.js'.
+ * `Type` comes from capstan too: a second copy of @sinclair/typebox would not
+ * type-check against `definePlugin`.
  */
-import { Type } from '@sinclair/typebox';
-import { definePlugin, lines } from '../../src/index.js';
+import { definePlugin, lines, Type } from '../../src/index.js';
 
 interface Session {
   messages: number;

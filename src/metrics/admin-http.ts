@@ -15,6 +15,8 @@ import type { ServerSnapshot } from './snapshot.js';
 export interface AdminBackend {
   /** The current {@link ServerSnapshot} as JSON text (served as it is on `/stats.json`). */
   snapshotJson(): Promise<string>;
+  /** The dashboard's history after sample number `after` (see admin-history.ts), or null when none is kept. */
+  historyJson: ((after: number) => string) | null;
   ready(): Promise<boolean>;
   /** Resolves when the serving thread's event loop answers (a liveness check). */
   ping(): Promise<void>;
@@ -68,7 +70,8 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     switch (path) {
       case '/healthz':
         try {
@@ -90,7 +93,8 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
         return ready ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', 'draining\n');
       }
       case '/metrics':
-      case '/stats.json': {
+      case '/stats.json':
+      case '/stats/history.json': {
         if (expected !== null && !authorized(req, expected)) {
           // RFC 6750 §3.1: no credentials get the bare challenge; credentials that fail get error="invalid_token".
           const given = req.headers.authorization !== undefined;
@@ -98,6 +102,11 @@ function requestHandler(backend: AdminBackend, token: string | undefined, logger
           res.setHeader('WWW-Authenticate', given ? 'Bearer realm="capstan", error="invalid_token"' : 'Bearer realm="capstan"');
           const why = given ? 'the bearer token was rejected' : 'a bearer token is required';
           return send(res, 401, 'text/plain; charset=utf-8', `${why} (Authorization: Bearer <token>)\n`);
+        }
+        if (path === '/stats/history.json') {
+          if (backend.historyJson === null) return send(res, 404, 'text/plain; charset=utf-8', 'no history is kept (the admin server was started with history: false)\n');
+          const after = Number(url.searchParams.get('after') ?? 0);
+          return send(res, 200, 'application/json; charset=utf-8', backend.historyJson(Number.isFinite(after) ? after : 0));
         }
         const json = await backend.snapshotJson();
         if (path === '/metrics') return send(res, 200, exposition.contentType, await exposition.render(JSON.parse(json) as ServerSnapshot, guard.stats()));

@@ -3,9 +3,9 @@
  * and admin-thread.ts), over a MessageChannel of their own.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { LogMethod } from '../logger.js';
 import type { AdminLimits } from './admin-guard.js';
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+import type { HistoryOptions } from './admin-history.js';
 
 /** What the admin thread asks the serving thread. */
 export type Question = 'snapshot' | 'ready' | 'ping';
@@ -22,8 +22,9 @@ export type ToAdminThread = { t: 'reply'; id: number; snapshotJson?: string; rea
 export type FromAdminThread =
   | { t: 'listening'; host: string; port: number }
   | { t: 'bind-failed'; message: string; code?: string | undefined }
-  | { t: 'ask'; id: number; what: Question }
-  | { t: 'log'; level: LogLevel; obj: Record<string, unknown>; msg?: string | undefined };
+  /** `quiet`: a failure is the asker's to report (the history sampler logs when failures start and stop, not each one). */
+  | { t: 'ask'; id: number; what: Question; quiet?: boolean }
+  | { t: 'log'; level: LogMethod; obj: Record<string, unknown>; msg?: string | undefined };
 
 /** The admin thread's `workerData`. */
 export interface AdminThreadData {
@@ -31,5 +32,7 @@ export interface AdminThreadData {
   port: number;
   token?: string | undefined;
   limits: AdminLimits;
+  /** Keep the dashboard's history (null: off). */
+  history: HistoryOptions | null;
   channel: MessagePort;
 }

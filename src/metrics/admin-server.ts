@@ -6,6 +6,7 @@
  * | `/`           | the live dashboard (page and its scripts, shipped in the package) | no  |
  * | `/metrics`    | Prometheus text format, with HELP and TYPE                     | yes   |
  * | `/stats.json` | the {@link ServerSnapshot} as JSON                             | yes   |
+ * | `/stats/history.json` | the last minutes of snapshots the dashboard draws (`?after=N`: only those after sample N) | yes |
  * | `/healthz`    | 200 `ok` while the serving thread's event loop answers, else 503 | no  |
  * | `/readyz`     | 200 `ready`, or 503 `draining` while the server shuts down or reloads (or the serving thread does not answer) | no |
  *
@@ -13,6 +14,12 @@
  * dashboard page carries no data and reads the token from the URL fragment
  * (`/#token=…`, never sent to the server or written to logs) to send it along.
  * Health checks stay open so a load balancer needs no secret.
+ *
+ * **History.** The admin thread takes a snapshot every second and keeps the
+ * last five minutes (admin-history.ts), so a dashboard opened now has its
+ * charts at once; open dashboards read that history rather than take
+ * snapshots of their own. `history: false` turns it off (and the serving
+ * thread then takes snapshots only when asked).
  *
  * **Slow clients.** Its connections are capped in all and per remote address,
  * request heads have a deadline checked four times a second, and at the cap a
@@ -43,6 +50,7 @@ import { isIP } from 'node:net';
 import { capstanError } from '../errors.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { DEFAULT_ADMIN_LIMITS, resolveAdminLimits, type AdminLimits } from './admin-guard.js';
+import { DEFAULT_HISTORY, type HistoryOptions } from './admin-history.js';
 import type { AdminThreadData, FromAdminThread, ToAdminThread } from './admin-protocol.js';
 import type { ServerSnapshot } from './snapshot.js';
 
@@ -76,6 +84,11 @@ export interface AdminServerOptions {
   limits?: Partial<AdminLimits>;
   /** Default: pino on stderr at `warn`. */
   logger?: Logger;
+  /**
+   * The dashboard's history: a snapshot every `intervalMs` (default 1000, at
+   * least 100), the last `maxSamples` kept (default 300); `false` keeps none.
+   */
+  history?: Partial<HistoryOptions> | false;
 }
 
 export const DEFAULT_ADMIN_PORT = 9100;
@@ -106,14 +119,25 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     throw capstanError('ERR_INVALID_OPTION', 'admin: token must be a non-empty string (or left out)', { path: 'token' });
   }
   const limits = resolveAdminLimits(options.limits);
+  const history = resolveHistory(options.history);
   const logger = (options.logger ?? defaultLogger()).child({ component: 'admin' });
   if (options.token === undefined && !isLoopback(host)) {
     logger.warn({ host }, 'admin endpoint bound off loopback without a token: anyone who can reach it can read the counters');
   }
-  const admin = new AdminThread(host, options.token, options.source, logger, limits);
+  const admin = new AdminThread(host, options.token, options.source, logger, limits, history);
   const address = await admin.start(port);
   logger.info({ ...address }, 'admin endpoint listening');
   return { address, close: () => admin.close() };
+}
+
+function resolveHistory(given: AdminServerOptions['history']): HistoryOptions | null {
+  if (given === false) return null;
+  const history = { ...DEFAULT_HISTORY, ...given };
+  const bad = (key: keyof HistoryOptions, what: string) =>
+    capstanError('ERR_INVALID_OPTION', `admin: history.${key} must be ${what}, got ${String(history[key])}`, { path: `history.${key}`, actual: history[key] });
+  if (!Number.isInteger(history.intervalMs) || history.intervalMs < 100) throw bad('intervalMs', 'a whole number of ms, at least 100');
+  if (!Number.isInteger(history.maxSamples) || history.maxSamples < 1) throw bad('maxSamples', 'a whole number, at least 1');
+  return history;
 }
 
 /**
@@ -139,12 +163,13 @@ export class AdminThread {
     private readonly source: StatsSource,
     private readonly logger: Logger,
     private readonly limits: AdminLimits = DEFAULT_ADMIN_LIMITS,
+    private readonly history: HistoryOptions | null = DEFAULT_HISTORY,
   ) {}
 
   /** Starts the thread and resolves with the address it bound. */
   start(port: number): Promise<{ host: string; port: number }> {
     const { port1, port2 } = new MessageChannel();
-    const data: AdminThreadData = { host: this.host, port, token: this.token, limits: this.limits, channel: port2 };
+    const data: AdminThreadData = { host: this.host, port, token: this.token, limits: this.limits, history: this.history, channel: port2 };
     const worker = new Worker(new URL('./admin-thread.js', import.meta.url), { workerData: data, transferList: [port2], resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB } });
     this.worker = worker;
     this.channel = port1;
@@ -199,7 +224,7 @@ export class AdminThread {
     const reply = (r: Omit<Extract<ToAdminThread, { t: 'reply' }>, 't' | 'id'>) => port.postMessage({ t: 'reply', id: m.id, ...r } satisfies ToAdminThread);
     if (m.what === 'ping') return reply({});
     const failed = (what: string) => (err: unknown) => {
-      this.logger.warn({ err }, `admin: ${what} failed`);
+      if (m.quiet !== true) this.logger.warn({ err }, `admin: ${what} failed`);
       reply({ error: err instanceof Error ? err.message : String(err) });
     };
     // The source is the caller's code: a throw is answered as an error, never left to end the process.

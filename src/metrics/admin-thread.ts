@@ -5,9 +5,10 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { Server as HttpServer } from 'node:http';
-import type { Logger } from '../logger.js';
+import { functionLogger, type Logger } from '../logger.js';
 import { AdminBindError, serveAdminHttp, type AdminBackend } from './admin-http.js';
-import type { AdminThreadData, FromAdminThread, LogLevel, Question, ToAdminThread } from './admin-protocol.js';
+import { SnapshotHistory, startSampling } from './admin-history.js';
+import type { AdminThreadData, FromAdminThread, Question, ToAdminThread } from './admin-protocol.js';
 
 /**
  * How long a question to the serving thread may go unanswered before the
@@ -16,7 +17,7 @@ import type { AdminThreadData, FromAdminThread, LogLevel, Question, ToAdminThrea
  */
 const ANSWER_TIMEOUT_MS: Record<Question, number> = { snapshot: 10_000, ready: 2_000, ping: 2_000 };
 
-const { host, port, token, limits, channel } = workerData as AdminThreadData;
+const { host, port, token, limits, history: historyOptions, channel } = workerData as AdminThreadData;
 const post = (m: FromAdminThread) => channel.postMessage(m);
 
 interface Pending {
@@ -27,7 +28,7 @@ interface Pending {
 const pending = new Map<number, Pending>();
 let nextId = 1;
 
-function ask(what: Question): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
+function ask(what: Question, quiet = false): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -35,7 +36,7 @@ function ask(what: Question): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
       reject(new Error(`the serving thread did not answer '${what}' within ${ANSWER_TIMEOUT_MS[what]} ms`));
     }, ANSWER_TIMEOUT_MS[what]);
     pending.set(id, { resolve, reject, timer });
-    post({ t: 'ask', id, what });
+    post({ t: 'ask', id, what, ...(quiet ? { quiet } : {}) });
   });
 }
 
@@ -47,23 +48,29 @@ function ask(what: Question): Promise<Extract<ToAdminThread, { t: 'reply' }>> {
  */
 let inFlight: Promise<string> | null = null;
 
-async function takeSnapshot(): Promise<string> {
-  const r = await ask('snapshot');
+async function takeSnapshot(quiet: boolean): Promise<string> {
+  const r = await ask('snapshot', quiet);
   if (r.error !== undefined || r.snapshotJson === undefined) throw new Error(r.error ?? 'no snapshot');
   return r.snapshotJson;
 }
 
+function snapshotJson(quiet = false): Promise<string> {
+  if (inFlight !== null) return inFlight;
+  const json = takeSnapshot(quiet);
+  inFlight = json;
+  const done = () => {
+    if (inFlight === json) inFlight = null;
+  };
+  json.then(done, done);
+  return json;
+}
+
+const history = historyOptions === null ? null : new SnapshotHistory(historyOptions);
+let stopSampling: (() => void) | null = null;
+
 const backend: AdminBackend = {
-  snapshotJson(): Promise<string> {
-    if (inFlight !== null) return inFlight;
-    const json = takeSnapshot();
-    inFlight = json;
-    const done = () => {
-      if (inFlight === json) inFlight = null;
-    };
-    json.then(done, done);
-    return json;
-  },
+  snapshotJson: () => snapshotJson(),
+  historyJson: history === null ? null : (after) => history.render(after),
   async ready(): Promise<boolean> {
     const r = await ask('ready');
     if (r.error !== undefined) throw new Error(r.error);
@@ -75,16 +82,14 @@ const backend: AdminBackend = {
 };
 
 /** Log lines go to the serving thread's logger; an error that cannot be copied is sent as text. */
-function bridgeLogger(bindings: Record<string, unknown>): Logger {
-  const log = (level: LogLevel) => (obj: object, msg?: string) => {
-    const fields = { ...bindings, ...obj };
+function bridgeLogger(): Logger {
+  return functionLogger(({ level, fields, msg }) => {
     try {
       post({ t: 'log', level, obj: fields, msg });
     } catch {
       post({ t: 'log', level, obj: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)])), msg });
     }
-  };
-  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: (more) => bridgeLogger({ ...bindings, ...more }) };
+  });
 }
 
 let server: HttpServer | null = null;
@@ -104,6 +109,7 @@ channel.on('message', (m: ToAdminThread) => {
 
 function shutDown(): void {
   closing = true;
+  stopSampling?.();
   for (const p of pending.values()) {
     clearTimeout(p.timer);
     p.reject(new Error('the admin endpoint is closing'));
@@ -117,9 +123,10 @@ function shutDown(): void {
 }
 
 try {
-  const bound = await serveAdminHttp({ host, port, token, limits }, backend, bridgeLogger({}));
+  const bound = await serveAdminHttp({ host, port, token, limits }, backend, bridgeLogger());
   server = bound.server;
   post({ t: 'listening', host: bound.host, port: bound.port });
+  if (history !== null) stopSampling = startSampling(history, () => snapshotJson(true), bridgeLogger());
   if (closing) shutDown(); // close() came while binding
 
 } catch (err) {

@@ -4,7 +4,7 @@
  * tested without a terminal.
  */
 import { formatBytes, formatCount, formatDuration, formatMicros, formatMillis, formatPercent } from './dashboard/format.js';
-import { ALL, ratePerSec, topCloses, total, WEBSOCKET_COLUMNS, webSocketRows } from './dashboard/series.js';
+import { ALL, errorCount, ratePerSec, topCloses, total, WEBSOCKET_COLUMNS, webSocketRows } from './dashboard/series.js';
 import type { ListenerSnapshot, ServerSnapshot } from './snapshot.js';
 
 interface Column {
@@ -50,7 +50,7 @@ export function renderStats(cur: ServerSnapshot, prev: ServerSnapshot | undefine
       formatBytes(l.bufferedBytes),
       lat === undefined ? '–' : formatMicros(lat.p50),
       lat === undefined ? '–' : formatMicros(lat.p99),
-      formatCount(l.handlerErrors + l.tlsHandshakeFailures),
+      formatCount(errorCount(l)),
       topCloses(l),
     ];
   });

@@ -8,14 +8,9 @@
  * worker exits right after writing it. Each line is one write, so lines from
  * several processes on one pipe or file do not interleave.
  */
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino } from 'pino';
 import type { Logger } from '../logger.js';
 import type { LogLevel } from './config/schema.js';
-
-export interface ServerLogger extends Logger {
-  /** The current level; assign to change it (SIGHUP applies a new `logging.level` this way). */
-  level: string;
-}
 
 export interface LoggingOptions {
   level: LogLevel;
@@ -23,12 +18,11 @@ export interface LoggingOptions {
   destination: string;
 }
 
-/** A pino logger for this process. */
-export function createServerLogger(options: LoggingOptions, worker: string): ServerLogger {
+/** A pino logger for this process; assigning its `level` changes it (SIGHUP applies a new `logging.level` this way). */
+export function createServerLogger(options: LoggingOptions, worker: string): Logger {
   const dest =
     options.destination === 'stderr' || options.destination === 'stdout'
       ? pino.destination({ dest: options.destination === 'stderr' ? 2 : 1, sync: true })
       : pino.destination({ dest: options.destination, append: true, mkdir: true, sync: true });
-  const logger: PinoLogger = pino({ level: options.level, base: { name: 'capstan', pid: process.pid, worker } }, dest);
-  return logger as unknown as ServerLogger;
+  return pino({ level: options.level, base: { name: 'capstan', pid: process.pid, worker } }, dest);
 }

@@ -59,7 +59,7 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   readonly listener: { readonly name: string; readonly transport: ListenerTransport };
   /** The WebSocket endpoint this instance serves (its path), when it serves one. */
   readonly endpoint?: { readonly path: string };
-  /** A pino logger with `listener` and `plugin` fields (and `worker` under workers). */
+  /** A pino logger with `listener` and `plugin` fields (and `worker` under workers): `logger.info('msg')`, `logger.warn({ fields }, 'msg')`. */
   readonly logger: Logger;
   /** `main` in single-process mode, else the worker id (`1`, `2` …). */
   readonly worker: string;
@@ -105,8 +105,7 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
  * plain object of the same shape works too.
  *
  * ```ts
- * import { Type } from '@sinclair/typebox';
- * import { definePlugin } from 'capstan';
+ * import { definePlugin, Type } from 'capstan';
  *
  * export default definePlugin({
  *   name: 'upper',

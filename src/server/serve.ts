@@ -19,7 +19,8 @@ import { startAdminServer, type AdminServer, type StatsSource } from '../metrics
 import type { AppServer } from './app.js';
 import { loadConfig } from './config/load.js';
 import type { Overrides, ResolvedConfig } from './config/resolve.js';
-import { createServerLogger, type ServerLogger } from './logging.js';
+import type { Logger } from '../logger.js';
+import { createServerLogger } from './logging.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { errorFields, type ListenerAddress } from './runtime.js';
 import { SingleProcessServer } from './single.js';
@@ -142,7 +143,7 @@ async function reload(
   config: ResolvedConfig,
   app: AppServer,
   admin: AdminServer | null,
-  logger: ServerLogger,
+  logger: Logger,
 ): Promise<{ config: ResolvedConfig; admin: AdminServer | null }> {
   logger.info({ file: config.file }, 'SIGHUP: reloading the config');
   let next: ResolvedConfig;
@@ -176,7 +177,7 @@ async function reload(
   return { config: next, admin };
 }
 
-function startAdmin(config: ResolvedConfig, source: StatsSource, logger: ServerLogger): Promise<AdminServer | null> {
+function startAdmin(config: ResolvedConfig, source: StatsSource, logger: Logger): Promise<AdminServer | null> {
   if (config.admin === null) return Promise.resolve(null);
   return startAdminServer({ ...config.admin, source, logger });
 }

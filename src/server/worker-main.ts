@@ -8,14 +8,15 @@
 import { isCapstanError } from '../errors.js';
 import { collectWorkerSnapshot } from '../metrics/snapshot.js';
 import { errorInfo, type FromWorker, type ToWorker } from './ipc.js';
-import { createServerLogger, type ServerLogger } from './logging.js';
+import type { Logger } from '../logger.js';
+import { createServerLogger } from './logging.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import { errorFields, Runtime } from './runtime.js';
 import { ThreadPools } from './threads.js';
 
 let runtime: Runtime | null = null;
 let threads: ThreadPools | null = null;
-let logger: ServerLogger | null = null;
+let logger: Logger | null = null;
 let config: ResolvedConfig | null = null;
 let workerId = process.env.CAPSTAN_WORKER_ID ?? '?';
 let stopping = false;

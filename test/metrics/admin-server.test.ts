@@ -78,6 +78,16 @@ describe('the admin endpoint', () => {
     }
   });
 
+  it('answers /favicon.ico with the page\'s inline SVG icon rather than a 404', async () => {
+    const res = await fetch(`${base}/favicon.ico`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/svg+xml');
+    const icon = await res.text();
+    assert.match(icon, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    const html = await (await fetch(`${base}/`)).text();
+    assert.ok(html.includes(`<link rel="icon" type="image/svg+xml" href="data:image/svg+xml,${encodeURIComponent(icon)}">`), 'the page links the same icon inline');
+  });
+
   it('answers 404 for unknown paths, including files beside the dashboard scripts', async () => {
     assert.equal((await fetch(`${base}/nope`)).status, 404);
     assert.equal((await fetch(`${base}/assets/assets.js`)).status, 404);
@@ -114,7 +124,7 @@ describe('the admin token', () => {
     await server.close();
   });
 
-  for (const path of ['/metrics', '/stats.json']) {
+  for (const path of ['/metrics', '/stats.json', '/stats/history.json']) {
     it(`is required on ${path}: none or a wrong one gets 401, the right one 200`, async () => {
       const none = await fetch(`${base}${path}`);
       assert.equal(none.status, 401);
@@ -146,7 +156,8 @@ describe('admin endpoint failures', () => {
         return { time: Date.now(), draining: false, workers: [], combined: { listeners: {} } };
       },
     };
-    const admin = await startAdminServer({ port: 0, logger: silentLogger, source });
+    // A history sample in flight when the source recovers would be shared with the next request.
+    const admin = await startAdminServer({ port: 0, logger: silentLogger, source, history: false });
     const base = `http://127.0.0.1:${admin.address.port}`;
     try {
       assert.equal((await fetch(`${base}/stats.json`)).status, 500);

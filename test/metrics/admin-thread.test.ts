@@ -80,7 +80,8 @@ describe('the admin thread', () => {
         return { ...EMPTY, time: taken };
       },
     };
-    const admin = await startAdminServer({ port: 0, logger: silentLogger, source });
+    // The history's own sampling would take snapshots too; this counts the requests' alone.
+    const admin = await startAdminServer({ port: 0, logger: silentLogger, source, history: false });
     const base = `http://127.0.0.1:${admin.address.port}`;
     const socket = net.connect({ host: '127.0.0.1', port: admin.address.port });
     try {

@@ -9,11 +9,11 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Route } from 'playwright-core';
 import { listen, silentLogger, type Server, type WebSocket } from '../../src/index.js';
 import { startAdminServer, type AdminServer } from '../../src/metrics/admin-server.js';
 import { collectWorkerSnapshot, combineSnapshots } from '../../src/metrics/snapshot.js';
-import { portOf } from '../support/net.js';
+import { portOf, rawConnect } from '../support/net.js';
 import { wsConnect, type WsPeer } from '../support/ws-client.js';
 import { startLoad, type Load } from './load.js';
 import { echoServer, spawnWorker, type WorkerProcess } from './support.js';
@@ -28,7 +28,7 @@ const SCREENSHOT =
     ? fileURLToPath(new URL('../../../docs/dashboard.png', import.meta.url))
     : join(tmpdir(), `capstan-dashboard-${process.pid}.png`);
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const CHART_COUNT = 8;
+const CHART_COUNT = 9;
 
 /** The page-side shapes the checks touch (this test compiles without the DOM library). */
 interface PageCanvas {
@@ -162,6 +162,54 @@ if (missing && process.env.CI === 'true') {
       await page.waitForFunction(() => Number(document.querySelector('canvas[aria-label="Active connections"]')?.getAttribute('data-points')) > 0, undefined, { timeout: 15_000 });
       const rows = await page.$$eval('#listeners tr', (r) => r.length - 1);
       assert.equal(rows, 1, 'worker 2 serves one listener');
+    });
+
+    it('paints a fresh page from the server’s history: no "connecting", charts with minutes of data, abnormal closes apart, errors counted, no 404', async () => {
+      const chat = portOf(servers.get('chat') as Server);
+      // Frames that announce 2 GiB: each connection closes with frame-too-large.
+      for (let i = 0; i < 3; i++) {
+        const peer = await rawConnect({ host: '127.0.0.1', port: chat });
+        peer.socket.write(Buffer.from([0x7f, 0xff, 0xff, 0xff]));
+        await peer.ended;
+        peer.socket.destroy();
+      }
+      const base = `http://127.0.0.1:${admin.address.port}`;
+      const sampled = async () => {
+        const reply = (await (await fetch(`${base}/stats/history.json`)).json()) as { samples: { combined: { listeners: Record<string, { closes: Record<string, number> }> } }[] };
+        return { count: reply.samples.length, tooLarge: reply.samples.at(-1)?.combined.listeners.chat?.closes['frame-too-large'] ?? 0 };
+      };
+      for (let i = 0; i < 300; i++) {
+        const s = await sampled();
+        if (s.count >= 6 && s.tooLarge >= 3) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const fresh = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const failed: string[] = [];
+      fresh.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      // Only the first read of the history is answered: whatever the page draws comes from it, not from later polls.
+      const held: Route[] = [];
+      let answered = 0;
+      await fresh.route(/\/stats\/history\.json/, (route) => (answered++ === 0 ? route.continue() : void held.push(route)));
+      try {
+        await fresh.goto(`${base}/`, { timeout: 30_000 });
+        await fresh.waitForFunction(() => Number(document.querySelector('canvas[aria-label="Messages per second"]')?.getAttribute('data-draws')) >= 1, undefined, { timeout: 30_000 });
+        assert.equal(await fresh.$eval('#status', (e) => e.textContent), 'ready');
+        const points = await fresh.$eval('canvas[aria-label="Messages per second"]', (c) => Number(c.getAttribute('data-points')));
+        assert.ok(points >= 2 * 5, `${points} points on the first paint: five or more rates for in and out`);
+        const abnormal = await fresh.$eval('canvas[aria-label="Abnormal closes and refusals per second"]', (c) => c.parentElement?.querySelector('.legend')?.textContent ?? '');
+        assert.match(abnormal, /frame-too-large/);
+        const normal = await fresh.$eval('canvas[aria-label="Closes per second by reason"]', (c) => c.parentElement?.querySelector('.legend')?.textContent ?? '');
+        assert.doesNotMatch(normal, /frame-too-large/, 'abnormal closes have a chart of their own');
+        const chatRow = await fresh.$$eval('#listeners tr', (rows) => rows.map((r) => Array.from(r.children).map((c) => (c as { textContent: string | null }).textContent)).find((cells) => cells[0] === 'chat'));
+        assert.ok(Number(chatRow?.[8]) >= 3, `the errors column counts the frame-too-large closes: ${JSON.stringify(chatRow)}`);
+        assert.match((await fresh.$eval('link[rel="icon"]', (l) => l.getAttribute('href'))) ?? '', /^data:image\/svg\+xml,/);
+        assert.deepEqual(failed, []);
+      } finally {
+        for (const r of held) await r.abort().catch(() => undefined);
+        await fresh.close();
+      }
     });
 
     it('takes a screenshot of the dashboard under load (kept in docs/ with UPDATE_SCREENSHOTS=1)', async () => {

@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ListenerCounters } from '../../src/metrics/listener-counters.js';
-import { chartData, rates } from '../../src/metrics/dashboard/series.js';
-import { collectWorkerSnapshot, combineSnapshots, type ServerSnapshot } from '../../src/metrics/snapshot.js';
+import { CLOSE_REASONS, isAbnormal } from '../../src/connection/close-reason.js';
+import { chartData, errorCount, isAbnormalClose, rates } from '../../src/metrics/dashboard/series.js';
+import { collectWorkerSnapshot, combineSnapshots, type ListenerSnapshot, type ServerSnapshot } from '../../src/metrics/snapshot.js';
 import { renderStats } from '../../src/metrics/stats-view.js';
 
 /** A one-worker snapshot at `time` whose listener `echo` has the given counters. */
@@ -49,6 +50,19 @@ describe('the stats view', () => {
     assert.equal(row.split(/\s{2,}/)[3], '–');
   });
 
+  it('counts abnormal closes as errors: 915 protocol closes are not 0 errors', () => {
+    const t = 1_700_000_000_000;
+    const cur = snapshotAt(t, (c) => {
+      c.closes['peer-closed'] = 40_000;
+      c.closes['protocol-error'] = 915;
+      c.closes['handler-error'] = 2;
+      c.handlerErrors = 2;
+    });
+    assert.equal(errorCount(cur.combined.listeners.echo as ListenerSnapshot), 917, 'a handler error closes its connection once, and counts once');
+    const row = renderStats(cur, undefined, 'http://admin').split('\n').find((l) => l.startsWith('echo')) ?? '';
+    assert.equal(row.split(/\s{2,}/)[10], '917', 'the ERRORS column');
+  });
+
   it('says when the server is draining', () => {
     const s = snapshotAt(Date.now(), () => {});
     s.draining = true;
@@ -63,6 +77,32 @@ describe('dashboard series', () => {
     assert.deepEqual(
       rates(history, (s) => s.combined.listeners.echo?.framesIn ?? null),
       [null, 200, null],
+    );
+  });
+
+  it('tell normal closes from abnormal ones exactly as the connection log does', () => {
+    for (const reason of CLOSE_REASONS) assert.equal(isAbnormalClose(reason), isAbnormal(reason), reason);
+  });
+
+  it('chart abnormal closes on their own, so 49.7/s of frame-too-large is not flattened by 5,000/s of peer-closed', () => {
+    const t = 1_700_000_000_000;
+    const history = [0, 1, 2].map((i) =>
+      snapshotAt(t + i * 10_000, (c) => {
+        c.closes['peer-closed'] = i * 50_000;
+        c.closes['frame-too-large'] = i * 497;
+      }),
+    );
+    const data = chartData(history, { listener: '*', worker: '*' });
+    assert.deepEqual(
+      data.closes.map((s) => [s.label, s.values]),
+      [['peer-closed', [null, 5_000, 5_000]]],
+    );
+    assert.deepEqual(
+      data.abnormalCloses.map((s) => [s.label, s.values]),
+      [
+        ['frame-too-large', [null, 49.7, 49.7]],
+        ['refused', [null, 0, 0]],
+      ],
     );
   });
 

@@ -1,5 +1,5 @@
 /** A logger that keeps every line, for tests that assert what was logged and how often. */
-import type { Logger } from '../../src/index.js';
+import { functionLogger, type Logger } from '../../src/logger.js';
 
 export interface LoggedLine {
   level: string;
@@ -8,6 +8,5 @@ export interface LoggedLine {
 }
 
 export function recordingLogger(lines: LoggedLine[]): Logger {
-  const log = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: () => recordingLogger(lines) };
+  return functionLogger(({ level, fields, msg }) => void lines.push({ level, obj: fields, msg }));
 }

@@ -4,7 +4,7 @@
  * dashboard works on a machine without internet.
  */
 import { readFileSync } from 'node:fs';
-import { DASHBOARD_HTML } from './page.js';
+import { DASHBOARD_HTML, FAVICON_SVG } from './page.js';
 
 export interface Asset {
   type: string;
@@ -19,6 +19,7 @@ const cache = new Map<string, Asset>();
 /** The asset at a URL path, or undefined when there is none. */
 export function dashboardAsset(path: string): Asset | undefined {
   if (path === '/' || path === '/index.html') return { type: 'text/html; charset=utf-8', body: DASHBOARD_HTML };
+  if (path === '/favicon.ico') return { type: 'image/svg+xml', body: FAVICON_SVG };
   const m = /^\/assets\/([a-z-]+)\.js$/.exec(path);
   if (m === null || !MODULES.has(m[1] as string)) return undefined;
   const name = m[1] as string;

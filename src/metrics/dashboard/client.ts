@@ -1,21 +1,37 @@
 /**
- * The dashboard's script (browser code): polls `/stats.json` every second,
- * keeps five minutes of history and redraws the charts and tables for the
- * selected listener and worker.
+ * The dashboard's script (browser code): reads the history the admin thread
+ * keeps (`/stats/history.json`, five minutes of snapshots), so the first paint
+ * already has charts, then asks every second for the samples after the last
+ * one it has, and redraws the charts and tables for the selected listener and
+ * worker.
  */
 import type { ServerSnapshot } from '../snapshot.js';
 import { LineChart } from './chart.js';
 import type { Doc, El, Win } from './dom.js';
 import { formatBytes, formatCount, formatDuration, formatMicros, formatMillis, formatPercent } from './format.js';
-import { ALL, chartData, listenerNames, ratePerSec, topCloses, total, WEBSOCKET_COLUMNS, webSocketRows, workerNames, type ChartData, type Selection } from './series.js';
+import { ALL, chartData, errorCount, listenerNames, ratePerSec, topCloses, total, WEBSOCKET_COLUMNS, webSocketRows, workerNames, type ChartData, type Selection } from './series.js';
 
 declare const document: Doc;
 declare const window: Win;
 
 const POLL_MS = 1000;
-const HISTORY = 300;
+
+/** What `/stats/history.json` answers. */
+interface HistoryReply {
+  intervalMs: number;
+  maxSamples: number;
+  /** The number of the last sample taken: ask for what comes after it next time. */
+  last: number;
+  /** Why the latest sample could not be taken. */
+  error?: string;
+  samples: ServerSnapshot[];
+}
 
 const history: ServerSnapshot[] = [];
+let after = 0;
+let keep = 300;
+/** Without a history on the server (started with `history: false`), the page takes its own snapshots. */
+let ownSnapshots = false;
 const selection: Selection = { listener: ALL, worker: ALL };
 
 const charts: { key: keyof ChartData; chart: LineChart }[] = [
@@ -23,6 +39,7 @@ const charts: { key: keyof ChartData; chart: LineChart }[] = [
   { key: 'messages', chart: new LineChart('Messages per second', formatCount) },
   { key: 'bytes', chart: new LineChart('Bytes per second', formatBytes) },
   { key: 'closes', chart: new LineChart('Closes per second by reason', formatCount) },
+  { key: 'abnormalCloses', chart: new LineChart('Abnormal closes and refusals per second', formatCount) },
   { key: 'latency', chart: new LineChart('Handler latency', formatMicros) },
   { key: 'eventLoopDelay', chart: new LineChart('Event-loop delay', formatMillis) },
   { key: 'utilization', chart: new LineChart('Event-loop utilization', formatPercent) },
@@ -49,13 +66,27 @@ async function poll(): Promise<void> {
   inFlight = true;
   const t = token();
   try {
-    const res = await fetch('stats.json', { headers: t === null ? {} : { Authorization: `Bearer ${t}` } });
+    const path = ownSnapshots ? 'stats.json' : `stats/history.json?after=${after}`;
+    const res = await fetch(path, { headers: t === null ? {} : { Authorization: `Bearer ${t}` } });
     if (res.status === 401) return status(t === null ? 'token required: open this page as /#token=…' : 'token rejected: open this page as /#token=… with the right one', 'bad');
-    if (!res.ok) return status(`stats.json answered ${res.status}`, 'bad');
-    const snap = (await res.json()) as ServerSnapshot;
-    history.push(snap);
-    if (history.length > HISTORY) history.shift();
-    render();
+    if (res.status === 404 && !ownSnapshots) {
+      ownSnapshots = true;
+      return;
+    }
+    if (!res.ok) return status(`${path} answered ${res.status}`, 'bad');
+    const reply: HistoryReply = ownSnapshots ? { intervalMs: POLL_MS, maxSamples: keep, last: 0, samples: [(await res.json()) as ServerSnapshot] } : ((await res.json()) as HistoryReply);
+    if (reply.last < after) {
+      // A restarted admin thread numbers its samples from 1 again: start over from its history.
+      history.length = 0;
+      after = 0;
+      return;
+    }
+    after = reply.last;
+    keep = reply.maxSamples;
+    history.push(...reply.samples);
+    if (history.length > keep) history.splice(0, history.length - keep);
+    if (reply.samples.length > 0) render();
+    if (reply.error !== undefined) status(`no new numbers: ${reply.error}`, 'warn');
   } catch (err) {
     status(`cannot reach the server: ${(err as Error).message}`, 'bad');
   } finally {
@@ -126,7 +157,7 @@ function renderListeners(cur: ServerSnapshot): void {
       fmt(r((x) => x.bytesIn), formatBytes),
       fmt(r((x) => x.bytesOut), formatBytes),
       l.latencyUs !== undefined && l.latencyUs.count > 0 ? formatMicros(l.latencyUs.p99) : '–',
-      formatCount(l.handlerErrors + l.tlsHandshakeFailures),
+      formatCount(errorCount(l)),
       topCloses(l),
     ]);
   });

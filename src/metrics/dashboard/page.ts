@@ -1,3 +1,7 @@
+/** The tab icon: a rising line on the header's colour. Inline in the page; also served as `/favicon.ico` for clients that ask. */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2733"/><path d="M3 12l3-5 3 2 4-5" stroke="#29a35a" stroke-width="2" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+
 /** The dashboard page: layout and style; its script is `/assets/client.js`. */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -5,6 +9,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Capstan dashboard</title>
+<link rel="icon" type="image/svg+xml" href="data:image/svg+xml,${encodeURIComponent(FAVICON_SVG)}">
 <style>
   :root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2733; }
   body { margin: 0; background: #f4f6f8; }

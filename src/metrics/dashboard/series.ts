@@ -14,6 +14,29 @@ export interface Selection {
 
 export const ALL = '*';
 
+/**
+ * Close reasons that end a conversation normally; every other one is abnormal.
+ * The same split as `isAbnormal` in connection/close-reason.ts (a test holds
+ * them together), written out here because this module runs in the browser.
+ */
+export const NORMAL_CLOSES: readonly string[] = ['peer-closed', 'local-end', 'local-destroy', 'shutdown'];
+
+/** True for a close reason that is not a normal end (`frame-too-large`, `handler-error`, `idle-timeout` …). */
+export function isAbnormalClose(reason: string): boolean {
+  return !NORMAL_CLOSES.includes(reason);
+}
+
+/**
+ * A listener's errors since start: connections that ended abnormally. Handler
+ * errors and TLS handshake failures are in it too, each closing its
+ * connection with `handler-error` or `tls-error`, so nothing counts twice.
+ */
+export function errorCount(l: ListenerSnapshot): number {
+  let n = 0;
+  for (const [reason, count] of Object.entries(l.closes)) if (isAbnormalClose(reason)) n += count;
+  return n;
+}
+
 export interface NamedSeries {
   label: string;
   values: (number | null)[];
@@ -77,7 +100,10 @@ export interface ChartData {
   connections: NamedSeries[];
   messages: NamedSeries[];
   bytes: NamedSeries[];
+  /** Normal closes by reason: the usual traffic, on a scale of its own. */
   closes: NamedSeries[];
+  /** Abnormal closes by reason and refusals at accept, so a few per second are not flattened by thousands of normal ones. */
+  abnormalCloses: NamedSeries[];
   latency: NamedSeries[];
   eventLoopDelay: NamedSeries[];
   utilization: NamedSeries[];
@@ -100,7 +126,11 @@ export function chartData(history: readonly ServerSnapshot[], sel: Selection): C
       { label: 'in/s', values: rates(history, (s) => total(s, sel, (l) => l.bytesIn)) },
       { label: 'out/s', values: rates(history, (s) => total(s, sel, (l) => l.bytesOut)) },
     ],
-    closes: closeSeries(history, sel),
+    closes: closeSeries(history, sel, false),
+    abnormalCloses: [
+      ...closeSeries(history, sel, true),
+      { label: 'refused', values: rates(history, (s) => total(s, sel, (l) => Object.values(l.refused).reduce((a, b) => a + b, 0))) },
+    ],
     latency:
       sel.listener === ALL
         ? listeners.map((n) => ({ label: `${n} p99`, values: history.map((s) => latencyOf(s, one(n), 'p99')) }))
@@ -123,15 +153,13 @@ function latencyOf(s: ServerSnapshot, sel: Selection, p: 'p50' | 'p90' | 'p99' |
   return lat === undefined || lat.count === 0 ? null : lat[p];
 }
 
-/** Closes per second by reason (only reasons that occurred), plus refusals at accept. */
-function closeSeries(history: readonly ServerSnapshot[], sel: Selection): NamedSeries[] {
+/** Closes per second by reason, for the reasons (normal or abnormal ones) that occurred. */
+function closeSeries(history: readonly ServerSnapshot[], sel: Selection, abnormal: boolean): NamedSeries[] {
   const reasons = new Set<string>();
   for (const s of history) {
-    for (const l of Object.values(listenersOf(s, sel.worker))) for (const [r, n] of Object.entries(l.closes)) if (n > 0) reasons.add(r);
+    for (const l of Object.values(listenersOf(s, sel.worker))) for (const [r, n] of Object.entries(l.closes)) if (n > 0 && isAbnormalClose(r) === abnormal) reasons.add(r);
   }
-  const out = [...reasons].sort().map((r) => ({ label: r, values: rates(history, (s) => total(s, sel, (l) => (l.closes as Record<string, number>)[r] ?? 0)) }));
-  out.push({ label: 'refused', values: rates(history, (s) => total(s, sel, (l) => Object.values(l.refused).reduce((a, b) => a + b, 0))) });
-  return out;
+  return [...reasons].sort().map((r) => ({ label: r, values: rates(history, (s) => total(s, sel, (l) => (l.closes as Record<string, number>)[r] ?? 0)) }));
 }
 
 /** The `n` most frequent close reasons since start, e.g. `peer-closed 120, idle-timeout 3` (`–` when none). */
