@@ -21,8 +21,10 @@ connections
       --workers N          processes (default: one per 15,000 connections)
       --connect-timeout T  per connection, TLS handshake included (default 10s)
 traffic
-      --mode MODE          echo (check every reply), send, idle (hold) or churn (default echo)
-      --framing NAME       raw, lp1, lp2, lp4, lp8, lp2le, lp4le, line, crlf, fixed:N … (default raw)
+      --mode MODE          echo (check every reply), send, idle (hold), churn, or request (send
+                           --request templates, one reply each) (default echo)
+      --framing NAME       raw, lp1, lp2, lp4, lp8, lp2le, lp4le, line, crlf, fixed:N … (default raw;
+                           request: line)
       --ws-text            ws:// and wss://: send text messages (default binary: --ws-binary)
       --size B|MIN-MAX     bytes per message on the wire, framing included (default 64)
       --payload KIND       random, ascii, zeros or text:STRING (default random)
@@ -34,6 +36,15 @@ traffic
       --drain-timeout T    at the end, a connection may take this long to close after our FIN;
                            send: longer leaves its messages unconfirmed (default 5s)
       --verify KIND        bytes (compare the reply stream) or frames (decode replies) (default bytes)
+requests (--mode request)
+      --request TEXT       a request; repeat for more, sent round-robin. Placeholders, new for
+                           each message: {{n}} message number, {{conn}} connection index,
+                           {{rand:N}} random integer below N, {{key:N}} one of N key names
+      --requests-file PATH requests from a file: one per line for line framings; otherwise the
+                           file holds the requests framed as on the wire
+      --expect TEXT        each reply must be exactly TEXT (else a mismatch error)
+      --expect-prefix TEXT each reply must start with TEXT
+      --expect-match RE    each reply must match the regular expression RE
 tls (tls:// and wss://)
   -k, --insecure           do not verify the server's certificate
       --ca FILE            trust this CA certificate (PEM)
@@ -140,6 +151,11 @@ export function parseCommand(argv: string[]): Command {
   if (v.messages !== undefined) options.messages = parseCount('messages', v.messages);
   if (v.timeout !== undefined) options.replyTimeoutMs = Math.ceil(parseDuration('timeout', v.timeout, 's'));
   if (v['drain-timeout'] !== undefined) options.drainTimeoutMs = Math.ceil(parseDuration('drain-timeout', v['drain-timeout'], 's'));
+  if (parsed.values.request !== undefined) options.requests = parsed.values.request as unknown as string[];
+  if (v['requests-file'] !== undefined) options.requestsFile = v['requests-file'];
+  if (v.expect !== undefined) options.expect = v.expect;
+  if (v['expect-prefix'] !== undefined) options.expectPrefix = v['expect-prefix'];
+  if (v['expect-match'] !== undefined) options.expectMatch = v['expect-match'];
   if (v.verify !== undefined) options.verify = v.verify as VerifyMode;
   if (v.insecure === true || v.servername !== undefined) {
     options.tls = { rejectUnauthorized: v.insecure !== true };
@@ -174,6 +190,11 @@ const FLAGS = {
   timeout: text,
   'drain-timeout': text,
   verify: text,
+  request: { ...text, multiple: true },
+  'requests-file': text,
+  expect: text,
+  'expect-prefix': text,
+  'expect-match': text,
   insecure: { type: 'boolean', short: 'k' },
   ca: text,
   servername: text,

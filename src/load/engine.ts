@@ -9,6 +9,7 @@
  *   (rate, max     rate: on one shared 1 ms tick, each   close (bounded), then
  *   connecting)    slot's due messages in one write      destroy what is left
  *                  send: write while the socket takes it
+ *                  request: the same, with requests rendered per message
  *                  idle: hold; churn: connect, echo, close, repeat
  *                  ── deadline/count/stop ─► wait for due replies (bounded)
  * ```
@@ -22,19 +23,22 @@
 import { classify, ErrorLog, type ErrorKind } from './error-kinds.js';
 import { encodeHistogram, newHistogram, recordBatch, type Histogram } from './histogram.js';
 import type { Socket } from 'node:net';
-import { messagesInTail, type MessageSet } from './messages.js';
+import { RequestJudge } from './expect.js';
+import { messagesInTail, trainOutbox, type MessageSet, type Outbox } from './messages.js';
 import { prepare } from './prepare.js';
 import type { ResolvedLoadOptions } from './options.js';
 import { emptyDelivery, emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
 import { attach, onRead, Slot, SlotState, type SlotOwner } from './slot.js';
 import { driverFor, type Driver, type Target } from './target.js';
-import { ByteVerifier, FrameVerifier, type Verifier } from './verify.js';
+import { ByteVerifier, EchoJudge, FrameVerifier, type Verifier } from './verify.js';
 
 /** Which of the run's connections this process opens. */
 export interface EngineSlice {
   /** Index of the first connection over the whole run. */
   first: number;
   count: number;
+  /** This process's number among the run's processes, from 0. */
+  worker: number;
 }
 
 const SWEEP_MS = 100;
@@ -43,7 +47,10 @@ const count = (n: number): string => n.toLocaleString('en-US');
 export class Engine implements SlotOwner {
   readonly target: Target;
   private readonly driver: Driver;
-  private readonly messages: MessageSet;
+  /** The pre-encoded messages (null in `request` mode). */
+  private readonly messages: MessageSet | null;
+  private readonly outbox: Outbox;
+  private readonly payloadKind: string;
   private readonly verifier: Verifier | null;
   private readonly cap: number;
   private readonly slots: Slot[];
@@ -88,18 +95,28 @@ export class Engine implements SlotOwner {
     private readonly options: ResolvedLoadOptions,
     slice: EngineSlice,
   ) {
-    const { target, codec, replies, cap, messages } = prepare(options);
+    const { target, codec, replies, cap, messages, requests, payload } = prepare(options);
     this.target = target;
     this.driver = driverFor(target);
     this.cap = cap;
     this.messages = messages;
-    const checks = options.mode === 'echo' || options.mode === 'churn';
-    this.verifier =
-      !checks ? null : replies !== null ? new FrameVerifier(replies, messages) : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, messages) : new ByteVerifier(messages);
+    this.payloadKind = payload;
+    if (requests !== null) {
+      requests.numberFrom(slice.worker, options.workers);
+      this.outbox = requests;
+      this.verifier = new FrameVerifier(codec, new RequestJudge(options.expect, (t) => requests.text(t)));
+    } else {
+      const m = messages as MessageSet;
+      this.outbox = trainOutbox(m);
+      const checks = options.mode === 'echo' || options.mode === 'churn';
+      this.verifier = !checks ? null : replies !== null ? new FrameVerifier(replies, new EchoJudge(m)) : options.verify === 'frames' && codec.name !== 'raw' ? new FrameVerifier(codec, new EchoJudge(m)) : new ByteVerifier(m);
+    }
+    const cycle = requests?.count ?? (messages as MessageSet).count;
     const { messages: total, connections } = options;
     this.slots = [];
     for (let i = slice.first; i < slice.first + slice.count; i++) {
-      const slot = new Slot(this, i, (i * 13) % this.messages.count);
+      // Requests go round-robin from the connection's own index; echo messages start spread over the cycle.
+      const slot = new Slot(this, i, requests !== null ? i % cycle : (i * 13) % cycle);
       if (total > 0) slot.quota = Math.floor(total / connections) + (i < total % connections ? 1 : 0);
       this.slots.push(slot);
     }
@@ -107,7 +124,7 @@ export class Engine implements SlotOwner {
 
   /** The payload kind in use (`random` may have become `ascii` for a delimiter framing). */
   get payload(): string {
-    return this.messages.payload;
+    return this.payloadKind;
   }
 
   // ── phases ────────────────────────────────────────────────────────────────
@@ -140,9 +157,10 @@ export class Engine implements SlotOwner {
         this.activate(slot);
       }
     }
-    if (o.rate > 0 && (o.mode === 'echo' || o.mode === 'send')) {
+    const answered = o.mode === 'echo' || o.mode === 'request';
+    if (o.rate > 0 && (answered || o.mode === 'send')) {
       this.rateTimer = setInterval(() => this.tickRate(), 1);
-    } else if (o.mode === 'echo') {
+    } else if (answered) {
       for (const slot of this.slots) if (slot.working) this.send(slot, Math.min(o.depth, slot.quota), now, now);
     } else if (o.mode === 'send') {
       this.schedulePump();
@@ -312,7 +330,7 @@ export class Engine implements SlotOwner {
   /** `send`: the server did not confirm the connection's messages; one error, with how many there were. */
   private unconfirmed(slot: Slot, why: string): void {
     this.holdUnsent(slot);
-    const queued = messagesInTail(this.messages, slot.base, slot.issued, slot.unsent);
+    const queued = messagesInTail(this.messages as MessageSet, slot.base, slot.issued, slot.unsent);
     this.count(slot, 'unconfirmed', `${count(slot.issued)} messages not confirmed (${count(queued)} of them still queued here): ${why}`);
   }
 
@@ -322,7 +340,7 @@ export class Engine implements SlotOwner {
     if (slot.state === SlotState.Ending && !slot.confirmed && !slot.failed) this.unconfirmed(slot, 'the connection closed without a FIN from the server');
     if (slot.unsent < 0) slot.unsent = socket.writableFinished ? 0 : socket.writableLength;
     const d = this.delivery;
-    d.taken += slot.issued - messagesInTail(this.messages, slot.base, slot.issued, slot.unsent);
+    d.taken += slot.issued - messagesInTail(this.messages as MessageSet, slot.base, slot.issued, slot.unsent);
     if (slot.confirmed) {
       d.delivered += slot.issued;
       this.lastConfirmed = performance.now();
@@ -357,6 +375,10 @@ export class Engine implements SlotOwner {
     }
     this.total.receivedMsgs += k;
     recordBatch(this.interval, slot.sentAt as Float64Array, before, k, now);
+    if (v.wrong > 0) {
+      this.errors.add('mismatch', this.errors.samples.mismatch === undefined ? `connection ${slot.index + 1}: ${v.wrongSample}` : '', v.wrong);
+      v.wrong = 0;
+    }
     if (this.options.mode === 'churn') {
       if (this.running) this.cycles++;
       this.close(slot);
@@ -378,7 +400,7 @@ export class Engine implements SlotOwner {
 
   /** Sends the slot's next `k` messages (k ≤ cap) in one write, the first stamped `at`, each next one `step` ms later; false when the socket's buffer is full. */
   private send(slot: Slot, k: number, at: number, now: number, step = 0): boolean {
-    const bytes = slot.send(this.messages, k, at, now, step);
+    const bytes = slot.send(this.outbox, k, at, now, step);
     this.total.sentMsgs += k;
     this.total.sentBytes += bytes;
     return !slot.blocked;

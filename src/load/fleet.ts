@@ -84,7 +84,7 @@ export class WorkerFleet implements Runner {
     let first = 0;
     for (let i = 0; i < n; i++) {
       const count = Math.floor(options.connections / n) + (i < options.connections % n ? 1 : 0);
-      this.workers.push(new WorkerHandle(i + 1, { first, count }, perWorker));
+      this.workers.push(new WorkerHandle(i + 1, { first, count, worker: i }, perWorker));
       first += count;
     }
     // The engines bound every wait themselves; this only catches a worker that hangs regardless.

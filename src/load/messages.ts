@@ -33,6 +33,15 @@ export interface MessageSet {
   readonly payload: string;
 }
 
+/** Where a connection's next messages come from: the pre-encoded train, or requests rendered per message. */
+export interface Outbox {
+  /**
+   * The wire bytes of messages `issued … issued + k - 1` of connection `conn`, whose
+   * cycle starts at `base`; valid until the socket has written them.
+   */
+  take(issued: number, base: number, conn: number, k: number): Buffer;
+}
+
 export interface MessageSpec {
   sizeMin: number;
   sizeMax: number;
@@ -46,7 +55,7 @@ const TRAIN_BUDGET = 256 * 1024 * 1024;
 const CYCLE = 61;
 
 /** An encoder's output, collected into one growing buffer. */
-class Collector implements FrameSink {
+export class Collector implements FrameSink {
   buf = Buffer.alloc(256);
   length = 0;
   /** Everything is copied here anyway. */
@@ -128,7 +137,7 @@ function pattern(kind: string, length: number): Buffer {
 }
 
 /** The first message that does not decode back to its own body, consuming exactly its bytes; -1 when all do. */
-function roundTrips(codec: Codec, encoded: readonly Buffer[], bodies: readonly Buffer[]): number {
+export function roundTrips(codec: Codec, encoded: readonly Buffer[], bodies: readonly Buffer[]): number {
   const decoder = codec.decoder({ frameDiscarded() {} });
   for (let i = 0; i < encoded.length; i++) {
     const queue = new ByteQueue();
@@ -188,6 +197,16 @@ function build(codec: Codec, spec: MessageSpec, payload: string, count: number):
   for (let i = 0; i < total; i++) (encoded[i % count] as Buffer).copy(train, starts[i]);
   const fixed = wireSizes.every((w) => w === wireSizes[0]) ? (wireSizes[0] as number) : 0;
   return { count, cap: spec.cap, train, starts, bodies, fixedSize: fixed, payload };
+}
+
+/** The train as an {@link Outbox}: any run of up to `cap` consecutive messages is one view of it. */
+export function trainOutbox(m: MessageSet): Outbox {
+  return {
+    take(issued, base, _conn, k) {
+      const first = (issued + base) % m.count;
+      return m.train.subarray(m.starts[first] as number, m.starts[first + k] as number);
+    },
+  };
 }
 
 /**

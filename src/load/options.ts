@@ -3,17 +3,23 @@
  * their defaults, and their validation (every bad value is named before any
  * connection is opened).
  */
+import { readFileSync } from 'node:fs';
+import { codecFromName } from '../codecs/registry.js';
 import { capstanError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
+import type { ReplyCheck } from './expect.js';
+import { requestsInFile } from './requests.js';
 
 /**
  * - `echo`: send messages and check every reply byte for byte (default).
  * - `send`: send only; whatever comes back is counted and dropped.
  * - `idle`: open the connections and hold them (memory per connection).
  * - `churn`: each connection slot loops connect → one echo → close.
+ * - `request`: send {@link LoadOptions.requests}; each expects exactly one reply
+ *   frame, counted, timed and optionally checked ({@link LoadOptions.expect}).
  */
-export type LoadMode = 'echo' | 'send' | 'idle' | 'churn';
-export const LOAD_MODES: readonly LoadMode[] = ['echo', 'send', 'idle', 'churn'];
+export type LoadMode = 'echo' | 'send' | 'idle' | 'churn' | 'request';
+export const LOAD_MODES: readonly LoadMode[] = ['echo', 'send', 'idle', 'churn', 'request'];
 
 /** How replies are checked in `echo` and `churn` modes. */
 export type VerifyMode = 'bytes' | 'frames';
@@ -48,10 +54,38 @@ export interface LoadOptions {
   connectionsPerWorker?: number;
   /** Default `echo`. */
   mode?: LoadMode;
-  /** Framing codec name (`raw`, `lp4`, `line`, `fixed:16` …, see `codecFromName`). Default `raw`; `ws://` targets frame as WebSocket messages instead (see `wsOpcode`). */
+  /**
+   * Framing codec name (`raw`, `lp4`, `line`, `fixed:16` …, see `codecFromName`).
+   * Default `raw`; in `request` mode `line`, and `raw` is refused there (it cannot
+   * tell where a reply ends).
+   */
   framing?: string;
   /** For `ws://` and `wss://` targets: send text or binary messages. Default `binary`. */
   wsOpcode?: 'text' | 'binary';
+  /**
+   * `request` mode: the request bodies (the codec frames them), used round-robin:
+   * message i of connection c is request `(i + c) mod count`. Each is a template
+   * whose placeholders are filled anew for every message: `{{n}}` the message's
+   * number in the run (0, 1, 2 …; unique across worker processes), `{{conn}}` the
+   * connection's index from 0, `{{rand:N}}` a random integer below N, `{{key:N}}` one
+   * of N key names at random (below N, zero-padded to the width of N - 1: `key:1000`
+   * gives `000` … `999`). `{{` always starts a placeholder. Templates are parsed
+   * once, before the first connection.
+   */
+  requests?: readonly (string | Uint8Array)[];
+  /**
+   * `request` mode: a file of request templates, added after {@link requests}. With a
+   * line codec (`line`, `crlf`) one request per line (LF or CRLF; empty lines
+   * skipped); with any other codec the file holds the requests framed as on the wire
+   * (`lp4`: length, body, length, body …) and each frame is one request.
+   */
+  requestsFile?: string;
+  /** `request` mode: each reply must be exactly this text. At most one of `expect`, `expectPrefix`, `expectMatch`; none counts any reply. */
+  expect?: string;
+  /** `request` mode: each reply must start with this text. */
+  expectPrefix?: string;
+  /** `request` mode: each reply, read as UTF-8, must match this regular expression (flags `g` and `y` are dropped). */
+  expectMatch?: string | RegExp;
   /**
    * Bytes of each message on the wire, framing included (so `lp4` with size 64 carries a
    * 60-byte body): one size, or `[min, max]` for sizes spread over a range. Default 64
@@ -112,6 +146,9 @@ export interface ResolvedLoadOptions {
   replyTimeoutMs: number;
   drainTimeoutMs: number;
   verify: VerifyMode;
+  /** `request` mode: the request templates, base64 (binary-safe across the IPC channel). */
+  requests: string[];
+  expect: ReplyCheck;
   tls: { rejectUnauthorized: boolean; ca?: string; servername?: string };
 }
 
@@ -120,7 +157,7 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const KEYS = new Set([
   'target', 'connections', 'connectRate', 'maxConnecting', 'sourceAddresses', 'workers', 'connectionsPerWorker', 'mode',
   'framing', 'wsOpcode', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'drainTimeoutMs',
-  'verify', 'tls',
+  'verify', 'requests', 'requestsFile', 'expect', 'expectPrefix', 'expectMatch', 'tls',
 ]);
 
 function bad(key: string, expected: string, actual: unknown): never {
@@ -164,15 +201,18 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (typeof options.target !== 'string' || options.target === '') bad('target', 'a target such as tcp://127.0.0.1:7000', options.target);
   const mode = options.mode ?? 'echo';
   if (!LOAD_MODES.includes(mode)) bad('mode', LOAD_MODES.join(', '), mode);
-  let framing = options.framing ?? 'raw';
+  let framing = options.framing ?? (mode === 'request' ? 'line' : 'raw');
   if (typeof framing !== 'string') bad('framing', 'a codec name', framing);
   if (/^wss?:\/\//i.test(options.target)) {
+    // Request templates are framed by a stream codec; WebSocket messages would need their own.
+    if (mode === 'request') bad('mode', 'echo, send, idle or churn for a ws:// or wss:// target (request mode takes tcp://, tls:// and unix:// targets)', mode);
     const opcode = options.wsOpcode ?? 'binary';
     if (opcode !== 'text' && opcode !== 'binary') bad('wsOpcode', 'text or binary', opcode);
     // A WebSocket target frames each message itself; another framing inside it is not what this client measures.
     if (framing !== 'raw' && framing !== `ws-${opcode}`) bad('framing', `left out for a ws:// target (its messages are WebSocket ${opcode} frames)`, framing);
     framing = `ws-${opcode}`;
   } else if (options.wsOpcode !== undefined) bad('wsOpcode', 'given only with a ws:// or wss:// target', options.wsOpcode);
+  if (mode === 'request' && framing === 'raw') bad('framing', 'a codec that marks where each reply ends in mode request (line, crlf, lp4 …)', framing);
   const connections = integer('connections', options.connections, 10, 1, 10_000_000);
   const perWorker = integer('connectionsPerWorker', options.connectionsPerWorker, 15_000, 1, 19_000);
   const rate = positive('rate', options.rate, 0);
@@ -205,10 +245,64 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     replyTimeoutMs: integer('replyTimeoutMs', options.replyTimeoutMs, 10_000, 1),
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 5_000, 1),
     verify,
+    requests: requestTemplates(options, mode, framing).map((r) => r.toString('base64')),
+    expect: replyCheck(options, mode),
     tls: { rejectUnauthorized: tls.rejectUnauthorized ?? true },
   };
   if (tls.ca !== undefined) resolved.tls.ca = String(tls.ca);
   if (tls.servername !== undefined) resolved.tls.servername = tls.servername;
   if (resolved.workers > connections) resolved.workers = connections;
   return resolved;
+}
+
+const REQUEST_KEYS = ['requests', 'requestsFile', 'expect', 'expectPrefix', 'expectMatch'] as const;
+
+function requestTemplates(options: LoadOptions, mode: LoadMode, framing: string): Buffer[] {
+  if (mode !== 'request') {
+    for (const key of REQUEST_KEYS) if (options[key] !== undefined) bad(key, 'left out unless mode is request', options[key]);
+    return [];
+  }
+  const given = options.requests ?? [];
+  if (!Array.isArray(given) || !given.every((r) => typeof r === 'string' || r instanceof Uint8Array)) bad('requests', 'a list of strings or byte arrays', given);
+  const out = given.map((r: string | Uint8Array) => (typeof r === 'string' ? Buffer.from(r) : Buffer.from(r.buffer, r.byteOffset, r.byteLength)));
+  const file = options.requestsFile;
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file === '') bad('requestsFile', 'a file path', file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (err) {
+      throw capstanError('ERR_INVALID_OPTION', `load: cannot read the requests file ${file}: ${(err as Error).message}`, { path: 'requestsFile', actual: file, cause: err });
+    }
+    out.push(...requestsInFile(bytes, codecFromName(framing), file));
+  }
+  if (out.length === 0) bad('requests', 'at least one request (or a requestsFile) in mode request', given);
+  if (out.length > MAX_REQUESTS) bad('requests', `at most ${MAX_REQUESTS} requests`, out.length);
+  return out;
+}
+
+/** Most request templates a run takes. */
+const MAX_REQUESTS = 1_000_000;
+
+function replyCheck(options: LoadOptions, mode: LoadMode): ReplyCheck {
+  const given = (['expect', 'expectPrefix', 'expectMatch'] as const).filter((k) => options[k] !== undefined);
+  if (mode !== 'request' || given.length === 0) return { kind: 'any' };
+  if (given.length > 1) bad(given[1] as string, `left out when ${given[0]} is given (one check per run)`, options[given[1] as keyof LoadOptions]);
+  if (options.expect !== undefined) {
+    if (typeof options.expect !== 'string') bad('expect', 'a string', options.expect);
+    return { kind: 'exact', text: options.expect };
+  }
+  if (options.expectPrefix !== undefined) {
+    if (typeof options.expectPrefix !== 'string') bad('expectPrefix', 'a string', options.expectPrefix);
+    return { kind: 'prefix', text: options.expectPrefix };
+  }
+  const m = options.expectMatch;
+  if (m instanceof RegExp) return { kind: 'match', source: m.source, flags: m.flags };
+  if (typeof m !== 'string') bad('expectMatch', 'a regular expression or its source text', m);
+  try {
+    new RegExp(m);
+  } catch (err) {
+    bad('expectMatch', `a valid regular expression (${(err as Error).message})`, m);
+  }
+  return { kind: 'match', source: m, flags: '' };
 }

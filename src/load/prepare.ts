@@ -6,18 +6,34 @@ import { codecFromName } from '../codecs/registry.js';
 import type { Codec } from '../codecs/codec.js';
 import { buildMessages, type MessageSet } from './messages.js';
 import type { ResolvedLoadOptions } from './options.js';
+import { RequestSet } from './requests.js';
 import { parseTarget, type Target } from './target.js';
 import { wsMessageCodec, wsReplyCodec } from './websocket.js';
 
+export interface Prepared {
+  target: Target;
+  codec: Codec;
+  /** Decodes echoes that differ on the wire from what was sent (masked WebSocket messages come back unmasked); else null. */
+  replies: Codec | null;
+  /** Messages one connection may have in flight. */
+  cap: number;
+  /** The encoded messages (every mode but `request`). */
+  messages: MessageSet | null;
+  /** The parsed request templates (`request` mode). */
+  requests: RequestSet | null;
+  /** The payload kind in use (`random` may become `ascii` for a delimiter framing; `request` mode: `requests`). */
+  payload: string;
+}
+
 /**
  * Everything a run needs before its first connection: the target, the codec and
- * the encoded messages. Throws `ERR_INVALID_OPTION` for a target, framing, size or
- * payload that cannot work, so a run fails before opening anything.
+ * the encoded messages or parsed requests. Throws `ERR_INVALID_OPTION` for a
+ * target, framing, size, payload or request that cannot work, so a run fails
+ * before opening anything.
  */
-export function prepare(options: ResolvedLoadOptions): { target: Target; codec: Codec; replies: Codec | null; cap: number; messages: MessageSet } {
+export function prepare(options: ResolvedLoadOptions): Prepared {
   const target = parseTarget(options.target);
   let codec: Codec;
-  // Set when echoes differ from what was sent on the wire (masked WebSocket messages come back unmasked) and must be decoded.
   let replies: Codec | null = null;
   if (target.scheme === 'ws' || target.scheme === 'wss') {
     const opcode = options.framing === 'ws-text' ? 'text' : 'binary';
@@ -25,9 +41,14 @@ export function prepare(options: ResolvedLoadOptions): { target: Target; codec: 
     replies = wsReplyCodec(opcode, options.sizeMax);
   } else {
     codec = codecFromName(options.framing);
-    if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
   }
   const cap = options.mode === 'churn' || options.mode === 'idle' ? 1 : options.depth;
+  if (options.mode === 'request') {
+    const templates = options.requests.map((r) => Buffer.from(r, 'base64'));
+    const requests = new RequestSet(codec, templates, options.connections);
+    return { target, codec, replies: null, cap, messages: null, requests, payload: 'requests' };
+  }
+  if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
   const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap });
-  return { target, codec, replies, cap, messages };
+  return { target, codec, replies, cap, messages, requests: null, payload: messages.payload };
 }

@@ -66,9 +66,10 @@ export function violations(r: LoadResult, t: Thresholds): string[] {
 /** The final table. */
 export function resultTable(r: LoadResult): string {
   const size = r.sizeBytes.min === r.sizeBytes.max ? `${r.sizeBytes.min} B` : `${r.sizeBytes.min}-${r.sizeBytes.max} B`;
+  const what = r.mode === 'request' ? `${count(r.requests ?? 0)} request${r.requests === 1 ? '' : 's'}` : `${size} ${r.payload}`;
   const pace = r.ratePerConnection > 0 ? `${count(r.ratePerConnection)} msgs/s per connection` : `depth ${r.depth}`;
   const lines = [
-    `capstan load ${r.target}: ${r.mode}, ${r.framing}, ${size} ${r.payload}, ${pace}, ${r.workers} process${r.workers === 1 ? '' : 'es'}`,
+    `capstan load ${r.target}: ${r.mode}, ${r.framing}, ${what}, ${pace}, ${r.workers} process${r.workers === 1 ? '' : 'es'}`,
     '',
     `  window        ${r.durationSec.toFixed(2)} s`,
     r.mode === 'churn'

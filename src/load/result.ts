@@ -24,8 +24,10 @@ export interface LoadResult {
   mode: LoadMode;
   framing: string;
   payload: string;
-  /** Bytes per message on the wire, framing included. */
+  /** Bytes per message on the wire, framing included (`request` mode: 0, sizes vary; see `sent.bytes / sent.msgs`). */
   sizeBytes: { min: number; max: number };
+  /** `request` mode: how many request templates the run went round. */
+  requests?: number;
   depth: number;
   /** Messages per second per connection (0: as fast as `depth` allows). */
   ratePerConnection: number;
@@ -33,7 +35,7 @@ export interface LoadResult {
   connections: { requested: number; established: number };
   /** Length of the measured window: from the start of traffic to its deadline, count or stop. */
   durationSec: number;
-  /** The headline rate: replies/s (`echo`, `churn`) or sends/s (`send`) over the window; 0 for `idle`. */
+  /** The headline rate: replies/s (`echo`, `churn`, `request`) or sends/s (`send`) over the window; 0 for `idle`. */
   msgsPerSec: number;
   /** Bytes/s in the headline direction (received for `echo`/`churn`, sent for `send`). */
   bytesPerSec: number;
@@ -58,7 +60,10 @@ export interface LoadResult {
    * set the pace), and µs per message in the headline direction.
    */
   clientCpu: { seconds: number; utilization: number; perMsgUs: number };
-  /** Round-trip latency (µs): send to last byte of the checked reply; `churn`: connect start to reply. */
+  /**
+   * Round-trip latency (µs): send (with `rate`: the scheduled send) to the last byte of
+   * the reply; `churn`: connect start to reply. `request` mode counts every reply, wrong ones too.
+   */
   latencyUs: LatencyUs;
   /** Connect time (µs), TLS handshake included. */
   connectTimeUs: LatencyUs;
@@ -113,7 +118,7 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
     mode,
     framing: options.framing,
     payload,
-    sizeBytes: { min: options.sizeMin, max: options.sizeMax },
+    sizeBytes: mode === 'request' ? { min: 0, max: 0 } : { min: options.sizeMin, max: options.sizeMax },
     depth: options.depth,
     ratePerConnection: options.rate,
     workers: options.workers,
@@ -135,6 +140,7 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
     errors: { ...errors.counts, total: ERROR_KINDS.reduce((n, k) => n + errors.counts[k], 0) },
     errorSamples: errors.samples,
   };
+  if (mode === 'request') result.requests = options.requests.length;
   if (mode === 'send') {
     delivery.lastSec = Math.round(delivery.lastSec * 1000) / 1000;
     result.delivery = { ...delivery, perSec: rate(delivery.delivered, delivery.lastSec) };

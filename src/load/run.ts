@@ -61,7 +61,7 @@ function boundMs(o: ResolvedLoadOptions): number {
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const o = resolveLoadOptions(options);
   // Build the target, codec and messages once here, so a bad option fails before any process starts.
-  const payload = prepare(o).messages.payload;
+  const payload = prepare(o).payload;
   const runner: Runner = o.workers > 1 ? new WorkerFleet(o, payload, boundMs(o)) : new LocalRunner(o);
   const began = performance.now();
   let phase: LoadPhase = 'connecting';

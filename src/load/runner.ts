@@ -26,7 +26,7 @@ export class LocalRunner implements Runner {
   private readonly engine: Engine;
 
   constructor(options: ResolvedLoadOptions) {
-    this.engine = new Engine(options, { first: 0, count: options.connections });
+    this.engine = new Engine(options, { first: 0, count: options.connections, worker: 0 });
   }
 
   get payload(): string {

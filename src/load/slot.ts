@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ByteQueue } from '../buffers/byte-queue.js';
 import type { Decoder } from '../codecs/codec.js';
-import type { MessageSet } from './messages.js';
+import type { Outbox } from './messages.js';
 import type { Progress } from './verify.js';
 
 export const enum SlotState {
@@ -69,15 +69,13 @@ export class Slot implements Progress {
   ) {}
 
   /**
-   * Writes the next `k` messages of this connection's cycle (k ≤ the train's cap)
-   * as one view of the train. Message i is stamped `at + i × step` (ms): a fixed-rate
-   * batch keeps each message's own scheduled time. `now` is the current time (ms).
+   * Writes the next `k` messages of this connection (k ≤ the train's cap) in one
+   * write. Message i is stamped `at + i × step` (ms): a fixed-rate batch keeps each
+   * message's own scheduled time. `now` is the current time (ms).
    * Returns the bytes written; `blocked` tells whether the socket's buffer is now full.
    */
-  send(messages: MessageSet, k: number, at: number, now: number, step = 0): number {
-    const first = (this.issued + this.base) % messages.count;
-    const a = messages.starts[first] as number;
-    const b = messages.starts[first + k] as number;
+  send(out: Outbox, k: number, at: number, now: number, step = 0): number {
+    const bytes = out.take(this.issued, this.base, this.index, k);
     const ring = this.sentAt;
     if (ring !== null) {
       const cap = ring.length;
@@ -87,9 +85,9 @@ export class Slot implements Progress {
     if (this.issued === this.done) this.since = now;
     this.issued += k;
     this.quota -= k;
-    this.blocked = !(this.socket as Socket).write(messages.train.subarray(a, b));
+    this.blocked = !(this.socket as Socket).write(bytes);
     if (this.blocked) this.since = now;
-    return b - a;
+    return bytes.length;
   }
 }
 

@@ -8,9 +8,10 @@
  *   checked too. Works for every framing whose encoding the echo reproduces
  *   (all the core codecs, and `raw`, which has no frame boundaries at all).
  * - {@link FrameVerifier}: the codec's decoder cuts the replies into frames and
- *   each frame is compared with the body that was sent: for framings whose two
- *   directions differ on the wire (a masked WebSocket request and its unmasked
- *   reply), or to report framing errors as such.
+ *   a {@link ReplyJudge} checks each against the message it answers: the body that
+ *   was sent ({@link EchoJudge}; for framings whose two directions differ on the
+ *   wire, a masked WebSocket request and its unmasked reply, or to report framing
+ *   errors as such), or what a request expects (`request` mode, `expect.ts`).
  */
 import { ByteQueue } from '../buffers/byte-queue.js';
 import type { Codec, Decoder } from '../codecs/codec.js';
@@ -40,12 +41,21 @@ export interface Verifier {
   consume(p: Progress, buf: Buffer, n: number): number;
   /** The last mismatch, described for a person. */
   problem: string;
+  /**
+   * Replies that were answers, but wrong ones (`request` mode): counted here and not
+   * fatal, since the stream is still in step. The engine takes and resets the count.
+   */
+  wrong: number;
+  /** The first wrong reply of the run, described; '' until there is one. */
+  readonly wrongSample: string;
 }
 
 const hex = (b: number | undefined): string => (b === undefined ? 'nothing' : `0x${b.toString(16).padStart(2, '0')}`);
 
 export class ByteVerifier implements Verifier {
   problem = '';
+  wrong = 0;
+  readonly wrongSample = '';
   private readonly train: Buffer;
   private readonly starts: Int32Array;
   private readonly count: number;
@@ -107,17 +117,53 @@ export class ByteVerifier implements Verifier {
   }
 }
 
+/** Checks one decoded reply against message `index` of a connection whose cycle starts at `base`. */
+export interface ReplyJudge {
+  accepts(frame: Buffer, index: number, base: number): boolean;
+  /** Why `frame` was refused, for a person (only asked about refused replies). */
+  describe(frame: Buffer, index: number, base: number): string;
+  /** A refused reply ends the connection (an echo out of step) instead of counting as one wrong reply. */
+  readonly fatal: boolean;
+}
+
+/** An echo's reply frame must be the body that was sent. */
+export class EchoJudge implements ReplyJudge {
+  readonly fatal = true;
+
+  constructor(private readonly messages: MessageSet) {}
+
+  accepts(frame: Buffer, index: number, base: number): boolean {
+    return frame.equals(this.body(index, base));
+  }
+
+  describe(frame: Buffer, index: number, base: number): string {
+    const body = this.body(index, base);
+    let i = 0;
+    while (i < frame.length && frame[i] === body[i]) i++;
+    return frame.length !== body.length && i === Math.min(frame.length, body.length)
+      ? `reply to message ${index + 1} has ${frame.length} bytes, expected ${body.length}`
+      : `reply to message ${index + 1} differs at body byte ${i}: expected ${hex(body[i])}, got ${hex(frame[i])}`;
+  }
+
+  private body(index: number, base: number): Buffer {
+    return this.messages.bodies[(index + base) % this.messages.count] as Buffer;
+  }
+}
+
 export class FrameVerifier implements Verifier {
   problem = '';
+  wrong = 0;
+  wrongSample = '';
 
   constructor(
     private readonly codec: Codec,
-    private readonly messages: MessageSet,
+    private readonly judge: ReplyJudge,
   ) {}
 
   consume(p: Progress, buf: Buffer, n: number): number {
     const queue = (p.queue ??= new ByteQueue());
     const decoder = (p.decoder ??= this.codec.decoder({ frameDiscarded() {} }));
+    const judge = this.judge;
     queue.push(buf.subarray(0, n));
     let k = 0;
     for (;;) {
@@ -134,15 +180,13 @@ export class FrameVerifier implements Verifier {
         this.problem = `received a reply frame of ${frame.length} bytes with no message in flight`;
         return -1;
       }
-      const body = this.messages.bodies[(index + p.base) % this.messages.count] as Buffer;
-      if (!frame.equals(body)) {
-        let i = 0;
-        while (i < frame.length && frame[i] === body[i]) i++;
-        this.problem =
-          frame.length !== body.length && i === Math.min(frame.length, body.length)
-            ? `reply to message ${index + 1} has ${frame.length} bytes, expected ${body.length}`
-            : `reply to message ${index + 1} differs at body byte ${i}: expected ${hex(body[i])}, got ${hex(frame[i])}`;
-        return -1;
+      if (!judge.accepts(frame, index, p.base)) {
+        if (judge.fatal) {
+          this.problem = judge.describe(frame, index, p.base);
+          return -1;
+        }
+        if (this.wrongSample === '') this.wrongSample = judge.describe(frame, index, p.base);
+        this.wrong++;
       }
       k++;
     }

@@ -26,7 +26,7 @@ function commandsOf(where: string, line: string): ShellCommand[] {
 export function shellCommands(path: string, markdown: string): ShellCommand[] {
   return fences(markdown).blocks.flatMap((block) => {
     if (!SHELL_BLOCKS.has(block.lang)) return [];
-    return block.body.flatMap((raw, i) => {
+    return continued(block.body).flatMap(({ text: raw, index: i }) => {
       // In a console block only the lines after a prompt are commands; the rest is output.
       const line = block.lang === 'console' ? /^\s*\$\s(.*)$/.exec(raw)?.[1] : raw;
       return line === undefined ? [] : commandsOf(`${path}:${block.line + i}`, line);
@@ -43,8 +43,9 @@ const USAGE_PROGRAMS = /^(node|npx|npm|capstan|printf|echo|nc|ncat|netcat|socat|
  */
 export function exampleCommands(path: string, source: string): ShellCommand[] {
   const header = /^\/\*\*([\s\S]*?)\*\//.exec(source)?.[1] ?? '';
-  return header.split('\n').flatMap((raw, i) => {
-    const line = /^ \* {3}(\S.*)$/.exec(raw)?.[1]?.replace(/\s{2,}\(.*$/, '');
+  const lines = header.split('\n').map((raw) => raw.replace(/^ \*/, ''));
+  return continued(lines).flatMap(({ text: raw, index: i }) => {
+    const line = /^ {3}(\S.*)$/.exec(raw)?.[1]?.replace(/\s{2,}\(.*$/, '');
     return line === undefined || !USAGE_PROGRAMS.test(line) ? [] : commandsOf(`${path}:${i + 1}`, line);
   });
 }
@@ -60,6 +61,22 @@ export function inlineCapstanCommands(path: string, prose: readonly string[]): S
       }
     }),
   );
+}
+
+/** Lines with each backslash-newline continuation joined onto the line it continues (as sh reads them), with the index of the first. */
+function continued(lines: readonly string[]): Array<{ text: string; index: number }> {
+  const out: Array<{ text: string; index: number }> = [];
+  let open: { text: string; index: number } | null = null;
+  lines.forEach((line, index) => {
+    const joined: { text: string; index: number } = open === null ? { text: line, index } : { text: `${open.text} ${line.trimStart()}`, index: open.index };
+    if (/\\$/.test(joined.text)) open = { text: joined.text.slice(0, -1), index: joined.index };
+    else {
+      out.push(joined);
+      open = null;
+    }
+  });
+  if (open !== null) out.push(open);
+  return out;
 }
 
 /** Splits one line into simple commands; a comment ends the line. @throws on an unclosed quote or a background job. */

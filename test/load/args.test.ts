@@ -45,6 +45,20 @@ describe('capstan load arguments', () => {
     assert.equal(c.json, true);
   });
 
+  it('collects repeated requests in order, with their checks and the drain timeout', () => {
+    const c = parseCommand(['7000', '--mode', 'request', '--request', 'SET k{{key:10}} {{n}}', '--request', 'GET k{{key:10}}', '--requests-file', 'more.txt', '--expect-match', '^(OK|\\d+)$', '--drain-timeout', '2s']);
+    assert.deepEqual(c.options, {
+      target: '7000',
+      mode: 'request',
+      requests: ['SET k{{key:10}} {{n}}', 'GET k{{key:10}}'],
+      requestsFile: 'more.txt',
+      expectMatch: '^(OK|\\d+)$',
+      drainTimeoutMs: 2000,
+    });
+    assert.equal(parseCommand(['7000', '--expect', 'OK']).options.expect, 'OK');
+    assert.equal(parseCommand(['7000', '--expect-prefix', '+']).options.expectPrefix, '+');
+  });
+
   it('parses targets of every scheme and refuses the ones it does not speak', () => {
     assert.deepEqual(parseTarget('tcp://[::1]:7000'), { scheme: 'tcp', host: '::1', port: 7000, path: '', resource: '', display: 'tcp://[::1]:7000' });
     assert.deepEqual(parseTarget('ws://127.0.0.1:8080/echo?room=1'), { scheme: 'ws', host: '127.0.0.1', port: 8080, path: '', resource: '/echo?room=1', display: 'ws://127.0.0.1:8080/echo?room=1' });

@@ -104,8 +104,11 @@ export interface CapstanServerOptions {
   open?(conn: Connection): void;
 }
 
-/** A Capstan listener with the named framing that counts frames and, when `echo`, sends each back. */
-export async function capstanServer(framing: string, echo: boolean, options: CapstanServerOptions = {}): Promise<Fixture & { frames: number; server: Server }> {
+/** How a fixture answers a frame: echo it (`true`), stay silent (`false`), or send what a function returns (nothing for undefined). */
+export type Answer = boolean | ((frame: Buffer) => string | Buffer | undefined);
+
+/** A Capstan listener with the named framing that counts frames and answers each as `answer` says. */
+export async function capstanServer(framing: string, answer: Answer, options: CapstanServerOptions = {}): Promise<Fixture & { frames: number; server: Server }> {
   let frames = 0;
   const server = await listen({
     ...(options.path !== undefined ? { path: options.path } : { port: 0 }),
@@ -118,7 +121,11 @@ export async function capstanServer(framing: string, echo: boolean, options: Cap
       },
       message(conn, frame) {
         frames++;
-        if (echo) conn.send(frame);
+        if (answer === true) conn.send(frame);
+        else if (answer !== false) {
+          const reply = answer(frame);
+          if (reply !== undefined) conn.send(reply);
+        }
       },
     },
   });

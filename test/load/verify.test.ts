@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { codecFromName } from '../../src/codecs/registry.js';
 import { buildMessages } from '../../src/load/messages.js';
-import { ByteVerifier, FrameVerifier, type Progress, type Verifier } from '../../src/load/verify.js';
+import { ByteVerifier, EchoJudge, FrameVerifier, type Progress, type Verifier } from '../../src/load/verify.js';
 
 function progress(issued: number, base: number): Progress {
   return { issued, done: 0, rxOff: 0, base, queue: null, decoder: null };
@@ -40,7 +40,7 @@ for (const framing of ['raw', 'lp4', 'lp1', 'line', 'fixed:24']) {
     const sizeRange: [number, number] = framing.startsWith('fixed') ? [24, 24] : framing === 'lp1' ? [8, 200] : [10, 300];
     const set = buildMessages(codec, { sizeMin: sizeRange[0], sizeMax: sizeRange[1], payload: 'random', cap: 40 });
     const verifiers: Array<[string, () => Verifier]> = [['bytes', () => new ByteVerifier(set)]];
-    if (framing !== 'raw') verifiers.push(['frames', () => new FrameVerifier(codec, set)]);
+    if (framing !== 'raw') verifiers.push(['frames', () => new FrameVerifier(codec, new EchoJudge(set))]);
 
     for (const [name, make] of verifiers) {
       it(`counts every reply once however the stream is split (${name})`, () => {
