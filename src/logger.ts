@@ -4,11 +4,23 @@
  */
 import { pino } from 'pino';
 
+/**
+ * What Capstan logs through: any pino logger (or child of one) fits, and so
+ * does an adapter to another library.
+ *
+ * Each method takes the fields first and the message second, as pino does.
+ * @category Errors and logging
+ */
 export interface Logger {
+  /** A failure in the server's own code that someone should look at (a handler threw). */
   error(obj: object, msg?: string): void;
+  /** A peer or the system caused trouble: refused connections, abnormal closes, accept failures (rate-limited). */
   warn(obj: object, msg?: string): void;
+  /** Lifecycle news: listening, reloaded, stopped. */
   info(obj: object, msg?: string): void;
+  /** Detail for debugging, off at pino's default levels. */
   debug(obj: object, msg?: string): void;
+  /** A logger that adds `bindings` to every line (Capstan adds `listener`, `client`, `component`). */
   child(bindings: Record<string, unknown>): Logger;
 }
 
@@ -20,7 +32,10 @@ export function defaultLogger(): Logger {
   return fallback;
 }
 
-/** A logger that drops everything (for tests and embedding). */
+/**
+ * A logger that drops everything (for tests and embedding).
+ * @category Errors and logging
+ */
 export const silentLogger: Logger = {
   error() {},
   warn() {},

@@ -23,6 +23,8 @@
  * | `shutdown`           | us         | the server closed and the grace period ran out                  |
  * | `refused`            | us         | turned away after accept: a limit, once a PROXY header named the client |
  * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
+ *
+ * @category Connections
  */
 export type CloseReason =
   | 'peer-closed'
@@ -45,7 +47,10 @@ export type CloseReason =
   | 'refused'
   | 'error';
 
-/** Every close reason, in a fixed order (used to lay out counters). */
+/**
+ * Every close reason, in a fixed order (used to lay out counters).
+ * @category Connections
+ */
 export const CLOSE_REASONS: readonly CloseReason[] = [
   'peer-closed',
   'peer-reset',

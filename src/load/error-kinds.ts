@@ -12,10 +12,15 @@
  * - `mismatch`: a reply differed from what was sent.
  * - `tls`: the TLS handshake failed (certificate, protocol).
  * - `other`: anything else (EMFILE, a worker that died …).
+ * @category Load client
  */
 export type ErrorKind = 'refused' | 'unreachable' | 'timeout' | 'reset' | 'closed' | 'mismatch' | 'tls' | 'other';
 export const ERROR_KINDS: readonly ErrorKind[] = ['refused', 'unreachable', 'timeout', 'reset', 'closed', 'mismatch', 'tls', 'other'];
 
+/**
+ * Errors of a load run, counted by kind.
+ * @category Load client
+ */
 export type ErrorCounts = Record<ErrorKind, number>;
 
 const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOENT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENOTDIR']);
