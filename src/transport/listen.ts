@@ -206,7 +206,7 @@ export interface Server<D = unknown> {
   /**
    * Graceful shutdown. The listener stops accepting (connections the kernel
    * had already completed are still taken from its queue and drained, for up
-   * to a quarter of `graceMs` or 1 s), calls each open connection's handler
+   * to a quarter of `graceMs` and at most 1 s), calls each open connection's handler
    * `shutdown` so it can say goodbye, ends each connection once it has been
    * quiet for `quietMs` with nothing left to send, and destroys those still
    * open `graceMs` after the call (reason `shutdown`). Connections still in a
@@ -214,6 +214,7 @@ export interface Server<D = unknown> {
    *
    * Resolves when every connection has closed and the socket is shut. Calling
    * it again returns the same promise (the first call's options apply).
+   * @param options - the grace period and the quiet interval; both have defaults.
    */
   close(options?: CloseOptions): Promise<CloseResult>;
 }
