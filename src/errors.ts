@@ -5,7 +5,11 @@
  */
 import type { CloseReason } from './connection/close-reason.js';
 
-/** Stable error codes. Adding a code is a minor change; renaming one is breaking. */
+/**
+ * Stable error codes; docs/errors.md says what each means and what to do.
+ * Adding a code is a minor change; renaming one is breaking.
+ * @category Errors and logging
+ */
 export type ErrorCode =
   | 'ERR_INVALID_OPTION'
   | 'ERR_UNKNOWN_OPTION'
@@ -47,7 +51,10 @@ export type ErrorCode =
   | 'ERR_WS_HEARTBEAT'
   | 'ERR_WS_CLOSE_TIMEOUT';
 
-/** Extra facts an error carries: the numbers involved and, when it closes a connection, why. */
+/**
+ * Extra facts an error carries: the numbers involved and, when it closes a connection, why.
+ * @category Errors and logging
+ */
 export interface ErrorDetails {
   /** The close reason this error causes when raised on a connection. */
   readonly reason?: CloseReason;
@@ -61,13 +68,38 @@ export interface ErrorDetails {
   readonly cause?: unknown;
 }
 
+/**
+ * The one error class Capstan throws and rejects with.
+ *
+ * Match on `code` (or use {@link isCapstanError}), never on `instanceof` or the
+ * message: messages may improve, codes do not change. `name` is `CapstanError`;
+ * `cause` holds the underlying error, if any.
+ *
+ * ```ts
+ * try { await listen({ port: 7000, handler }); }
+ * catch (err) { if (isCapstanError(err, 'ERR_LISTEN_FAILED')) console.error(err.message); else throw err; }
+ * ```
+ * @category Errors and logging
+ */
 export class CapstanError extends Error {
+  /** What went wrong, as a stable code (see docs/errors.md). */
   readonly code: ErrorCode;
+  /** The close reason the error causes when it ends a connection. */
   readonly reason: CloseReason | undefined;
+  /** The option or config path the error is about, e.g. `limits.maxFrameBytes`. */
   readonly path: string | undefined;
+  /** The limit that was exceeded, when one was. */
   readonly limit: number | undefined;
+  /** The value that exceeded the limit or was rejected. */
   readonly actual: unknown;
 
+  /**
+   * Builds an error; Capstan's own code does it through one helper, so every
+   * error it raises has the same shape.
+   * @param code - the stable code.
+   * @param message - what was wrong and what to do about it.
+   * @param details - the numbers involved, the close reason, the cause.
+   */
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'CapstanError';
@@ -84,7 +116,12 @@ export function capstanError(code: ErrorCode, message: string, details?: ErrorDe
   return new CapstanError(code, message, details);
 }
 
-/** True when `err` is a Capstan error with the given code (works across package copies). */
+/**
+ * True when `err` is a Capstan error, with the given code when one is given.
+ *
+ * Checks `name` and `code`, not `instanceof`, so it works across package copies.
+ * @category Errors and logging
+ */
 export function isCapstanError(err: unknown, code?: ErrorCode): err is CapstanError {
   return (
     typeof err === 'object' &&

@@ -18,6 +18,7 @@
  * TSDoc in `src/` by `npm run docs:api`.
  *
  * @packageDocumentation
+ * @sortStrategy kind, alphabetical-ignoring-documents
  */
 export { listen, supportsReusePort } from './transport/listen.js';
 export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';

@@ -7,27 +7,45 @@
 import { format } from 'node:util';
 import { pino } from 'pino';
 
-/** pino's level names, most severe last. */
+/**
+ * pino's level names, most severe last.
+ * @category Errors and logging
+ */
 export const LOG_METHODS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+/**
+ * One of pino's level names.
+ * @category Errors and logging
+ */
 export type LogMethod = (typeof LOG_METHODS)[number];
 
 /**
  * One level's method, in pino's two forms: a message with printf-style
  * arguments (`%s`, `%d`, `%o`), or an object of fields first (an `Error` is
  * logged as the `err` field) and then the message.
+ * @category Errors and logging
  */
 export interface LogFn {
   (msg: string, ...args: unknown[]): void;
   (obj: object, msg?: string, ...args: unknown[]): void;
 }
 
-/** What Capstan logs through and hands to plugins as `ctx.logger`; a pino `Logger` is one. */
+/**
+ * What Capstan logs through and hands to plugins as `ctx.logger`: any pino
+ * logger (or child of one) fits, and so does an adapter to another library.
+ * @category Errors and logging
+ */
 export interface Logger {
+  /** Finest detail, off at pino's default level. */
   trace: LogFn;
+  /** Detail for debugging, off at pino's default level. */
   debug: LogFn;
+  /** Lifecycle news: listening, reloaded, stopped. */
   info: LogFn;
+  /** A peer or the system caused trouble: refused connections, abnormal closes, accept failures (rate-limited). */
   warn: LogFn;
+  /** A failure in the server's own code that someone should look at (a handler threw). */
   error: LogFn;
+  /** The process cannot go on. */
   fatal: LogFn;
   /** A logger that adds `bindings` to every line. */
   child(bindings: Record<string, unknown>): Logger;
@@ -43,10 +61,16 @@ export function defaultLogger(): Logger {
   return fallback;
 }
 
-/** One log line as {@link functionLogger} hands it over: the bindings and fields merged, the message formatted. */
+/**
+ * One log line as {@link functionLogger} hands it over: the bindings and fields merged, the message formatted.
+ * @category Errors and logging
+ */
 export interface LogLine {
+  /** The level it was logged at. */
   level: LogMethod;
+  /** The logger's bindings and the line's own fields, merged. */
   fields: Record<string, unknown>;
+  /** The message with its printf arguments filled in, if there was one. */
   msg: string | undefined;
 }
 
@@ -78,7 +102,10 @@ export function functionLogger(write: (line: LogLine) => void, bindings: Record<
 
 const noop = () => {};
 
-/** A logger that drops everything (for tests and embedding). */
+/**
+ * A logger that drops everything (for tests and embedding).
+ * @category Errors and logging
+ */
 export const silentLogger: Logger = {
   trace: noop,
   debug: noop,

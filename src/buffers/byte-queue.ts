@@ -1,5 +1,10 @@
+/** The queue of received bytes a decoder reads from; drawn and explained on the class. */
+const EMPTY = Buffer.alloc(0);
+
+import { viewAt } from './view.js';
+
 /**
- * ByteQueue: the bytes received on one connection and not yet decoded, kept as
+ * The bytes received on one connection and not yet decoded, kept as
  * the list of chunks the socket delivered, never joined eagerly.
  *
  * ```
@@ -16,11 +21,11 @@
  *
  * Views share memory with the received chunk. Node gives every read its own
  * memory, so a view stays valid; holding one keeps its whole chunk alive.
+ *
+ * Decoders read it with `length`, `byteAt`, `readUInt`, `indexOf` and `peek`
+ * (nothing consumed) and consume with `take`, `takeAfter`, `takeAll` and `skip`.
+ * @category Codecs
  */
-const EMPTY = Buffer.alloc(0);
-
-import { viewAt } from './view.js';
-
 export class ByteQueue {
   /** Bytes waiting to be consumed. */
   length = 0;

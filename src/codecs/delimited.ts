@@ -36,9 +36,17 @@ import { chunkIndexOf, type ByteQueue } from '../buffers/byte-queue.js';
 import { DEFAULT_MAX_FRAME_BYTES, type Codec, type Decoder, type DecoderEvents, type Encoder, type FrameSink } from './codec.js';
 import { checkInteger, checkKeys, frameTooLarge } from './frame-errors.js';
 
-/** What happens to a frame longer than `maxFrameBytes`. */
+/**
+ * What happens to a frame longer than `maxFrameBytes`: `close` the connection
+ * (`frame-too-large`), or `discard` the frame up to its delimiter and go on.
+ * @category Codecs
+ */
 export type OversizePolicy = 'close' | 'discard';
 
+/**
+ * Options of {@link delimited}.
+ * @category Codecs
+ */
 export interface DelimitedOptions {
   /** The byte sequence between frames (a string is UTF-8 encoded; 1–64 bytes). Default `'\r\n'`. */
   delimiter?: Buffer | string;
@@ -70,6 +78,10 @@ export interface DelimitedOptions {
   checkOutbound?: boolean;
 }
 
+/**
+ * Options of {@link lines}.
+ * @category Codecs
+ */
 export interface LinesOptions {
   /** Longest line accepted, in bytes, not counting CR LF. Default 1 MiB. */
   maxLineBytes?: number;
@@ -130,6 +142,11 @@ interface Framing {
  * ```ts
  * listen({ port: 7000, codec: delimited({ delimiter: '\0', maxFrameBytes: 64 * 1024 }), handler });
  * ```
+ *
+ * Frames are byte-exact (no CR handling); with `keepDelimiter` they include
+ * it both ways. Name `crlf` for the default delimiter, else `delimited`.
+ * @throws CapstanError `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` for a bad option.
+ * @category Codecs
  */
 export function delimited(options: DelimitedOptions = {}): Codec {
   checkKeys('delimited', options, DELIMITED_KEYS);
@@ -161,6 +178,10 @@ export function delimited(options: DelimitedOptions = {}): Codec {
  *   message(conn, line) { conn.send(line); },
  * } });
  * ```
+ *
+ * A CR not right before LF is line content unless `bareCR: 'reject'`. Name `line`.
+ * @throws CapstanError `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` for a bad option.
+ * @category Codecs
  */
 export function lines(options: LinesOptions = {}): Codec {
   checkKeys('lines', options, LINES_KEYS);

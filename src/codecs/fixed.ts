@@ -15,6 +15,10 @@ import { capstanError } from '../errors.js';
 import type { Codec, Decoder, Encoder } from './codec.js';
 import { checkInteger, checkKeys } from './frame-errors.js';
 
+/**
+ * Options of {@link fixedSize}.
+ * @category Codecs
+ */
 export interface FixedSizeOptions {
   /** Size of every frame, in bytes (1 B to 1 GiB). Required. */
   frameBytes: number;
@@ -26,6 +30,11 @@ export interface FixedSizeOptions {
  * ```ts
  * listen({ port: 7000, codec: fixedSize({ frameBytes: 16 }), handler });
  * ```
+ *
+ * Name `fixed:<frameBytes>`. Frames that lie in one read are zero-copy views;
+ * a frame to send of any other size throws `ERR_INVALID_FRAME`.
+ * @throws CapstanError `ERR_INVALID_OPTION` unless `frameBytes` is an integer from 1 to 2^30.
+ * @category Codecs
  */
 export function fixedSize(options: FixedSizeOptions): Codec {
   checkKeys('fixedSize', options ?? {}, ['frameBytes']);

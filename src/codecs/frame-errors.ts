@@ -1,7 +1,14 @@
 import { capstanError, type CapstanError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 
-/** The error every decoder raises for an oversized frame. */
+/**
+ * The error every decoder raises for an oversized frame: `ERR_FRAME_TOO_LARGE`
+ * with reason `frame-too-large`, `limit` and `actual`. For codecs of your own.
+ * @param codec - the codec's name, for the message.
+ * @param actual - the frame's size in bytes.
+ * @param limit - the `maxFrameBytes` it exceeds.
+ * @category Codecs
+ */
 export function frameTooLarge(codec: string, actual: number, limit: number): CapstanError {
   return capstanError(
     'ERR_FRAME_TOO_LARGE',
@@ -10,7 +17,14 @@ export function frameTooLarge(codec: string, actual: number, limit: number): Cap
   );
 }
 
-/** The error every decoder raises for bytes it cannot decode. */
+/**
+ * The error every decoder raises for bytes it cannot decode: `ERR_PROTOCOL`
+ * with reason `protocol-error`. For codecs of your own.
+ * @param codec - the codec's name, for the message.
+ * @param what - what was wrong, for the message.
+ * @param actual - the offending value, kept in the error's `actual`.
+ * @category Codecs
+ */
 export function protocolError(codec: string, what: string, actual?: unknown): CapstanError {
   return capstanError('ERR_PROTOCOL', `${codec}: ${what}`, { reason: 'protocol-error', actual });
 }

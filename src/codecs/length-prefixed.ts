@@ -1,29 +1,13 @@
-/**
- * Length-prefixed framing, as flexible as Netty's LengthFieldBasedFrameDecoder.
- *
- * ```
- *  ┌──────────────┬──────────────────┬───────────────────────────┐
- *  │ prefix bytes │   length field   │           body            │
- *  │ lengthOffset │   lengthBytes    │  value + lengthAdjustment │
- *  └──────────────┴──────────────────┴───────────────────────────┘
- *   frame handed to message() = prefix bytes + body (the length field removed)
- * ```
- *
- * Common shapes:
- * - `lengthPrefixed()` — 4-byte big-endian length of the body (`lp4`).
- * - `lengthPrefixed({ lengthBytes: 2, littleEndian: true })` — 2-byte LE (`lp2le`).
- * - `lengthPrefixed({ lengthIncludesHeader: true })` — the value counts the header too.
- * - `lengthPrefixed({ lengthOffset: 1 })` — a type byte, then the length, then the body;
- *   the frame is `type + body`, and `send(type + body)` encodes it back.
- *
- * The decoder checks the announced size against `maxFrameBytes` as soon as the
- * header has arrived, before buffering any of the body.
- */
+/** Length-prefixed framing, as flexible as Netty's LengthFieldBasedFrameDecoder: the layout is drawn on `lengthPrefixed` below. */
 import { capstanError } from '../errors.js';
 import type { ByteQueue } from '../buffers/byte-queue.js';
 import { DEFAULT_MAX_FRAME_BYTES, type Codec, type Decoder, type Encoder, type FrameSink } from './codec.js';
 import { checkInteger, checkKeys, frameTooLarge, protocolError } from './frame-errors.js';
 
+/**
+ * Options of {@link lengthPrefixed}; the frame layout is drawn there.
+ * @category Codecs
+ */
 export interface LengthPrefixedOptions {
   /** Size of the length field: 1, 2, 3, 4 or 8 bytes. Default 4. */
   lengthBytes?: 1 | 2 | 3 | 4 | 8;
@@ -33,14 +17,39 @@ export interface LengthPrefixedOptions {
   lengthOffset?: number;
   /** Added to the field's value to get the number of body bytes that follow the field. Default 0. */
   lengthAdjustment?: number;
-  /** The field counts the whole frame, header included (sets `lengthAdjustment` to minus the header size). */
+  /** The field counts the whole frame, header included (sets `lengthAdjustment` to minus the header size; give one or the other). Default `false`. */
   lengthIncludesHeader?: boolean;
-  /** Largest frame (prefix bytes + body) accepted. Default 1 MiB. */
+  /** Largest frame (prefix bytes + body) accepted, in bytes. Default 1 MiB. */
   maxFrameBytes?: number;
 }
 
 const KEYS = ['lengthBytes', 'littleEndian', 'lengthOffset', 'lengthAdjustment', 'lengthIncludesHeader', 'maxFrameBytes'];
 
+/**
+ * Length-prefixed framing: a length field (1, 2, 3, 4 or 8 bytes, big- or
+ * little-endian), optionally after a fixed prefix, then the body.
+ *
+ * ```
+ *  ┌──────────────┬──────────────────┬───────────────────────────┐
+ *  │ prefix bytes │   length field   │           body            │
+ *  │ lengthOffset │   lengthBytes    │  value + lengthAdjustment │
+ *  └──────────────┴──────────────────┴───────────────────────────┘
+ *   frame handed to message() = prefix bytes + body (the length field removed)
+ * ```
+ *
+ * Common shapes (the codec's name is `lp<lengthBytes>`, plus `le` for little-endian):
+ * - `lengthPrefixed()` — 4-byte big-endian length of the body (`lp4`).
+ * - `lengthPrefixed({ lengthBytes: 2, littleEndian: true })` — 2-byte LE (`lp2le`).
+ * - `lengthPrefixed({ lengthIncludesHeader: true })` — the value counts the header too.
+ * - `lengthPrefixed({ lengthOffset: 1 })` — a type byte, then the length, then the body;
+ *   the frame is `type + body`, and `send(type + body)` encodes it back.
+ *
+ * The decoder checks the announced size against `maxFrameBytes` as soon as the
+ * header has arrived, before buffering any of the body (`frame-too-large`); a
+ * frame to send that the field cannot express throws `ERR_FRAME_TOO_LARGE`.
+ * @throws CapstanError `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` for a bad option.
+ * @category Codecs
+ */
 export function lengthPrefixed(options: LengthPrefixedOptions = {}): Codec {
   checkKeys('lengthPrefixed', options, KEYS);
   const lengthBytes = options.lengthBytes ?? 4;

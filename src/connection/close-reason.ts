@@ -29,6 +29,8 @@
  * | `close-timeout`      | us         | a WebSocket peer did not answer our close frame in time         |
  * | `peer-unreachable`   | network    | a datagram to the peer drew an ICMP error (port or host unreachable) |
  * | `error`              | -          | any other socket error (see the `error` passed to `close`)      |
+ *
+ * @category Connections
  */
 export type CloseReason =
   | 'peer-closed'
@@ -57,7 +59,10 @@ export type CloseReason =
   | 'peer-unreachable'
   | 'error';
 
-/** Every close reason, in a fixed order (used to lay out counters). */
+/**
+ * Every close reason, in a fixed order (used to lay out counters).
+ * @category Connections
+ */
 export const CLOSE_REASONS: readonly CloseReason[] = [
   'peer-closed',
   'peer-reset',

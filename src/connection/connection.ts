@@ -1,14 +1,6 @@
 /**
- * Connection: one peer, from accept (or connect) to the single `close`.
- *
- * ```
- *            ┌──────────── destroy / error / timeout ───────────┐
- *            │                                                  ▼
- *  HANDSHAKE ─► OPEN ──── end() / idle / bad frame ──► ENDING ─► CLOSING ─► CLOSED
- *   (TLS)       │  reads, decodes,        flush, FIN,    linger   socket     close(reason)
- *               │  sends                  discard reads           'close'    delivered once
- *               └────────────── peer FIN ─► handler.end or end() ─┘
- * ```
+ * Connection: one peer, from accept (or connect) to the single `close`; its
+ * states are drawn on the class below.
  *
  * Reads, sends and timeouts touch only plain fields: the socket listeners are
  * module-level functions, timeouts live on the shared wheel, and the outbound
@@ -89,8 +81,13 @@ export interface HandshakeStage {
   timedOut(): { reason: CloseReason; error: Error };
 }
 
-/** Receives handler latency samples in microseconds (typically the metrics module's `latencyRecorder`). */
+/**
+ * Receives handler latency samples (`listen({ latency })`); `latencyRecorder(name)`
+ * makes the one whose figures reach the listener's snapshot and `/metrics`.
+ * @category Metrics
+ */
 export interface LatencyRecorder {
+  /** One sample, in microseconds. Called on the hot path: keep it to a few field updates. */
   record(microseconds: number): void;
 }
 
@@ -103,7 +100,15 @@ export const enum State {
   Closed = 4,
 }
 
-/** The state names users see through {@link Connection.state}. */
+/**
+ * Where a connection is in its life.
+ *
+ * In order: `handshake` (TLS, a PROXY header, or a client still connecting),
+ * `open` (frames flow), `ending` (our FIN sent, waiting for the peer's),
+ * `closing` (the socket is being torn down), `closed` (`close` delivered). Read
+ * it from {@link Connection.state}.
+ * @category Connections
+ */
 export type ConnectionState = 'handshake' | 'open' | 'ending' | 'closing' | 'closed';
 const STATE_NAMES: readonly ConnectionState[] = ['handshake', 'open', 'ending', 'closing', 'closed'];
 
@@ -124,8 +129,24 @@ import {
 let nextId = 1;
 
 /**
- * One connection. Handlers receive it in every call; keep it to send later.
+ * One connection: the object every {@link Handler} method receives, to send on
+ * and to control.
+ *
+ * Keep it (in a set, or a map by user) to send later, from timers or other
+ * connections; after `close` it sends nothing and `send` returns `false`.
+ * Listeners and clients create connections; user code never constructs one.
+ *
+ * ```
+ *            ┌──────────── destroy / error / timeout ───────────┐
+ *            │                                                  ▼
+ *  HANDSHAKE ─► OPEN ──── end() / idle / bad frame ──► ENDING ─► CLOSING ─► CLOSED
+ *   (TLS)       │  reads, decodes,        flush, FIN,    linger   socket     close(reason)
+ *               │  sends                  discard reads           'close'    delivered once
+ *               └────────────── peer FIN ─► handler.end or end() ─┘
+ * ```
+ *
  * @typeParam D - the type of the per-connection {@link Connection.data} slot.
+ * @category Connections
  */
 export class Connection<D = unknown> implements OutboundState, WheelEntry, DecoderEvents {
   /** Process-unique id, for logs. */
@@ -215,7 +236,11 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     return this.st === State.Open;
   }
 
-  /** Outbound bytes queued and not yet taken by the kernel. */
+  /**
+   * Outbound bytes queued and not yet taken by the kernel (this turn's batch,
+   * the socket's queue and what filters hold): what `limits.highWaterBytes`
+   * and `limits.maxBufferedBytes` are compared with.
+   */
   get bufferedBytes(): number {
     return this.outBytes + (this.socket.writableLength ?? 0) + (this.filters?.pendingBytes ?? 0);
   }
@@ -236,9 +261,11 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if (t !== null) return t === 'tcp4' || t === 'udp4' ? 'IPv4' : t === 'tcp6' || t === 'udp6' ? 'IPv6' : 'unix';
     return this.socket.remoteFamily ?? 'unix';
   }
+  /** Our address on this connection (`''` for Unix sockets). */
   get localAddress(): string {
     return this.socket.localAddress ?? '';
   }
+  /** Our port on this connection (0 for Unix sockets). */
   get localPort(): number {
     return this.socket.localPort ?? 0;
   }
@@ -300,8 +327,11 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
   }
 
   /**
-   * Abortive close: drop queued writes and reset the connection (RST on TCP).
-   * @param reason - the close reason to report; default `local-destroy`.
+   * Abortive close: drop queued writes and reset the connection (RST on TCP;
+   * TLS and Unix sockets are just closed). `close` follows once the socket is
+   * gone. Does nothing once the connection is closing.
+   * @param reason - the close reason `close` reports; default `local-destroy`.
+   * @param error - the error `close` receives with it, if any.
    */
   destroy(reason: CloseReason = 'local-destroy', error?: Error): void {
     if (this.st >= State.Closing) return;
@@ -323,14 +353,27 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     s.destroy();
   }
 
-  /** Stops reading from the peer and delivering frames until {@link resume}. */
+  /**
+   * Stops reading from the peer and delivering frames until {@link resume}:
+   * flow control of your own (a slow downstream, a rate limit). Frames already
+   * received and not yet delivered wait, and so does the peer's FIN; the kernel
+   * buffers what the peer sends meanwhile, and TCP slows the peer down.
+   * Sending still works. Timeouts keep running: a connection paused with
+   * nothing sent for `idleTimeoutMs` is closed as idle. Pausing is separate
+   * from backpressure's: reading restarts only when both are lifted. No effect
+   * unless the connection is open; pausing twice is pausing once.
+   */
   pause(): void {
     if ((this.flags & F_USER_PAUSED) !== 0 || this.st !== State.Open) return;
     this.flags |= F_USER_PAUSED;
     this.socket.pause();
   }
 
-  /** Resumes reading and delivers frames already received. */
+  /**
+   * Undoes {@link pause}: delivers the frames that waited (and the peer's FIN
+   * if it came), then reads again, unless backpressure still holds reading
+   * (it resumes on `drain`). No effect when not paused.
+   */
   resume(): void {
     if ((this.flags & F_USER_PAUSED) === 0) return;
     this.flags &= ~F_USER_PAUSED;
@@ -361,7 +404,7 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     return upgradeToTls(this, how, options);
   }
 
-  /** True while reading is paused, by {@link pause} or by backpressure. */
+  /** True while reading is paused, by {@link pause} or by backpressure (the outbound queue above `highWaterBytes`). */
   get isPaused(): boolean {
     return (this.flags & F_USER_PAUSED) !== 0 || (this.flags & F_BP_PAUSED) !== 0;
   }

@@ -1,6 +1,12 @@
+/** The handler contract: what Capstan calls on each connection, and in which order. */
+import type { CloseReason } from './close-reason.js';
+import type { Connection } from './connection.js';
+
 /**
  * The handler: one flat object of optional methods, shared by every connection
- * of a listener. Per connection, Capstan guarantees this order:
+ * of a listener.
+ *
+ * Per connection, Capstan guarantees this order:
  *
  * ```
  *   open ─► message* ─► [end] ─► message* ─► close(reason)      (exactly once, last)
@@ -18,10 +24,11 @@
  *
  * All methods are synchronous: they run on the hot path. Hand slow work to a
  * worker pool and `send` the answer when it arrives.
+ *
+ * @typeParam D - the type of `conn.data`, the per-connection state (set it in
+ *   `open`; `listen<D>` and `definePlugin<S, D>` pass it on).
+ * @category Connections
  */
-import type { CloseReason } from './close-reason.js';
-import type { Connection } from './connection.js';
-
 export interface Handler<D = unknown> {
   /** The connection is ready. Set `conn.data` here; a greeting sent here goes out first. */
   open?(conn: Connection<D>): void;
@@ -31,7 +38,11 @@ export interface Handler<D = unknown> {
    * its whole read chunk alive, so copy small frames you keep for long.
    */
   message?(conn: Connection<D>, frame: Buffer): void;
-  /** The outbound queue went above `highWaterBytes` and has now drained: send more. */
+  /**
+   * A `send` returned `false` because the outbound queue was above
+   * `limits.highWaterBytes`, and the queue is back at or below it: send more.
+   * Reading from the peer, paused meanwhile, has resumed.
+   */
   drain?(conn: Connection<D>): void;
   /**
    * The peer half-closed (sent FIN). You may still send; call `conn.end()` when
@@ -44,6 +55,11 @@ export interface Handler<D = unknown> {
    * are ended once quiet and destroyed at the grace deadline.
    */
   shutdown?(conn: Connection<D>): void;
-  /** The connection is gone. `error` tells more for abnormal reasons. */
+  /**
+   * The connection is gone: called exactly once, last. `reason` says why (see
+   * {@link CloseReason}); `error` tells more for abnormal reasons (a
+   * {@link CapstanError} with a `code` for Capstan's own, the socket's error
+   * otherwise).
+   */
   close?(conn: Connection<D>, reason: CloseReason, error?: Error): void;
 }

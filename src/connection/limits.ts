@@ -1,13 +1,18 @@
 /**
- * Every bound a connection lives under, with safe defaults. Zero disables a
- * timeout; there is no "unlimited" for sizes and counts.
+ * Every bound a connection lives under: {@link LimitsOptions} with each
+ * default filled in from {@link DEFAULT_LIMITS}, as a listener or client
+ * resolves them.
+ *
+ * Timeouts are in ms and zero disables one; sizes are in bytes, and there is no
+ * "unlimited" for sizes and counts.
+ * @category Listen and connect
  */
 export interface Limits {
   /** Open connections on this listener; more are closed on accept. Default 10,000. */
   maxConnections: number;
   /** Open connections from one remote address. Default 1,000. */
   maxConnectionsPerAddress: number;
-  /** Largest frame or line a codec accepts (overrides the codec's own bound when given). */
+  /** Largest frame or line a codec accepts, in bytes (overrides the codec's own bound when given; absent: the codec's, 1 MiB by default). */
   maxFrameBytes?: number;
   /** Close a connection whose peer sends nothing within this many ms of connecting. Default 30,000. */
   firstByteTimeoutMs: number;
@@ -31,6 +36,14 @@ export interface Limits {
   maxBufferedBytes: number;
 }
 
+/**
+ * The default of every limit, frozen.
+ *
+ * 10,000 connections per listener and 1,000 per address; first byte 30 s, frame
+ * 60 s, idle 5 min, write stall 30 s, TLS handshake 10 s, linger 5 s; reading
+ * pauses at 64 KiB queued and the connection closes at 8 MiB. Frozen.
+ * @category Listen and connect
+ */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,

@@ -1,18 +1,22 @@
 /** What a connection can tell about its TLS session. */
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
-/** TLS facts about a connection, read when asked. */
+/**
+ * TLS facts about a connection (`conn.tls`), read from the session when asked.
+ * @category TLS
+ */
 export interface TlsInfo {
   /** Negotiated protocol version, e.g. `TLSv1.3`. */
   protocol: string | null;
   /** ALPN protocol the peers agreed on, or `false`. */
   alpnProtocol: string | false | null;
-  /** Whether the peer presented a certificate that verified against the configured CA. */
+  /** Whether the peer presented a certificate that verified against the configured CA (on a client: the server's, against `tls.ca`). */
   authorized: boolean;
   /** Why the peer's certificate did not verify, when it did not. */
   authorizationError: string | null;
   /** SNI server name the client asked for. */
   servername: string | false | null;
+  /** The certificate the peer presented, as Node decodes it, or `null` when it sent none. */
   peerCertificate(): PeerCertificate | null;
 }
 

@@ -15,10 +15,15 @@
  *   read everything (it reset the connection, or did not close within the drain
  *   timeout after our FIN); its messages are counted as unconfirmed.
  * - `other`: anything else (EMFILE, a worker that died …).
+ * @category Load client
  */
 export type ErrorKind = 'refused' | 'unreachable' | 'timeout' | 'reset' | 'closed' | 'mismatch' | 'tls' | 'unconfirmed' | 'other';
 export const ERROR_KINDS: readonly ErrorKind[] = ['refused', 'unreachable', 'timeout', 'reset', 'closed', 'mismatch', 'tls', 'unconfirmed', 'other'];
 
+/**
+ * Errors of a load run, counted by kind.
+ * @category Load client
+ */
 export type ErrorCounts = Record<ErrorKind, number>;
 
 const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOENT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENOTDIR']);

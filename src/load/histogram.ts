@@ -10,8 +10,12 @@ import type { LatencySummary } from '../metrics/latency.js';
 
 export type { Histogram };
 
-/** Percentiles of a latency histogram in µs, plus the mean. */
+/**
+ * Percentiles of a latency histogram in µs, plus the mean.
+ * @category Load client
+ */
 export interface LatencyUs extends LatencySummary {
+  /** Mean, µs. */
   mean: number;
 }
 

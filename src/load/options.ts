@@ -17,13 +17,23 @@ import { requestsInFile } from './requests.js';
  * - `churn`: each connection slot loops connect → one echo → close.
  * - `request`: send {@link LoadOptions.requests}; each expects exactly one reply
  *   frame, counted, timed and optionally checked ({@link LoadOptions.expect}).
+ * @category Load client
  */
 export type LoadMode = 'echo' | 'send' | 'idle' | 'churn' | 'request';
 export const LOAD_MODES: readonly LoadMode[] = ['echo', 'send', 'idle', 'churn', 'request'];
 
-/** How replies are checked in `echo` and `churn` modes. */
+/**
+ * How replies are checked in `echo` and `churn` modes: `bytes` compares the
+ * reply stream with what was sent; `frames` decodes replies with the codec and
+ * compares frame by frame.
+ * @category Load client
+ */
 export type VerifyMode = 'bytes' | 'frames';
 
+/**
+ * TLS settings of a load run against a `tls://` target.
+ * @category Load client
+ */
 export interface LoadTlsOptions {
   /** Verify the server's certificate. Default `true`. */
   rejectUnauthorized?: boolean;
@@ -33,6 +43,12 @@ export interface LoadTlsOptions {
   servername?: string;
 }
 
+/**
+ * Options of {@link runLoad} (and of `capstan load`, which takes the same as
+ * flags). Only `target` is required; every value is checked before any
+ * connection opens.
+ * @category Load client
+ */
 export interface LoadOptions {
   /** `tcp://host:port`, `tls://host:port`, `unix:///path`, `ws://host:port/path`, `wss://…` (or `host:port` for TCP). */
   target: string;
@@ -52,7 +68,7 @@ export interface LoadOptions {
   workers?: number;
   /** Most connections one process opens when `workers` is not given. Default 15,000 (the file limit here is 20,000). */
   connectionsPerWorker?: number;
-  /** Default `echo`. */
+  /** What the connections do (see {@link LoadMode}). Default `echo`. */
   mode?: LoadMode;
   /**
    * Framing codec name (`raw`, `lp4`, `line`, `fixed:16` …, see `codecFromName`).
@@ -121,6 +137,7 @@ export interface LoadOptions {
   drainTimeoutMs?: number;
   /** How replies are checked: the reply stream against the sent bytes, or frame by frame with the codec's decoder. Default `bytes` (`raw` always uses `bytes`). */
   verify?: VerifyMode;
+  /** TLS settings for a `tls://` target. */
   tls?: LoadTlsOptions;
 }
 

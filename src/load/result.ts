@@ -8,38 +8,66 @@ import type { LoadMode, ResolvedLoadOptions } from './options.js';
 import { addTraffic, emptyDelivery, emptyTraffic, type Delivery, type PartialResult } from './partial.js';
 import { parseTarget } from './target.js';
 
-/** Messages and bytes one way. */
+/**
+ * Messages and bytes one way.
+ * @category Load client
+ */
 export interface Direction {
   /** Messages over the whole run, final replies included. */
   msgs: number;
+  /** Bytes over the whole run, framing included. */
   bytes: number;
-  /** Rates over the measured window. */
+  /** Messages per second over the measured window. */
   msgsPerSec: number;
+  /** Bytes per second over the measured window. */
   bytesPerSec: number;
 }
 
+/**
+ * What a load run measured ({@link runLoad}; `capstan load --json` prints it),
+ * merged over its worker processes.
+ * @category Load client
+ */
 export interface LoadResult {
   /** The target, normalized (`tcp://127.0.0.1:7000`). */
   target: string;
+  /** The mode that ran. */
   mode: LoadMode;
+  /** The framing codec's name. */
   framing: string;
+  /** The payload option that ran (`random`, `ascii` …). */
   payload: string;
   /** Bytes per message on the wire, framing included (`request` mode: 0, sizes vary; see `sent.bytes / sent.msgs`). */
-  sizeBytes: { min: number; max: number };
+  sizeBytes: {
+    /** Smallest message, bytes. */
+    min: number;
+    /** Largest message, bytes. */
+    max: number;
+  };
   /** `request` mode: how many request templates the run went round. */
   requests?: number;
+  /** Messages in flight per connection (see {@link LoadOptions.depth}). */
   depth: number;
   /** Messages per second per connection (0: as fast as `depth` allows). */
   ratePerConnection: number;
+  /** Worker processes the connections were spread over. */
   workers: number;
-  connections: { requested: number; established: number };
+  /** Connections asked for and opened. */
+  connections: {
+    /** Connections asked for. */
+    requested: number;
+    /** Connections that opened. */
+    established: number;
+  };
   /** Length of the measured window: from the start of traffic to its deadline, count or stop. */
   durationSec: number;
   /** The headline rate: replies/s (`echo`, `churn`, `request`) or sends/s (`send`) over the window; 0 for `idle`. */
   msgsPerSec: number;
   /** Bytes/s in the headline direction (received for `echo`/`churn`, sent for `send`). */
   bytesPerSec: number;
+  /** What was sent. */
   sent: Direction;
+  /** What came back. */
   received: Direction;
   /** Completed connect-exchange-close cycles per second (`churn`). */
   connectsPerSec: number;
@@ -59,7 +87,14 @@ export interface LoadResult {
    * `utilization` of one core per process (near 1 means the client, not the server,
    * set the pace), and µs per message in the headline direction.
    */
-  clientCpu: { seconds: number; utilization: number; perMsgUs: number };
+  clientCpu: {
+    /** CPU seconds over all the client's processes. */
+    seconds: number;
+    /** Share of one core per process, 0 to 1. */
+    utilization: number;
+    /** CPU µs per message in the headline direction. */
+    perMsgUs: number;
+  };
   /**
    * Round-trip latency (µs): send (with `rate`: the scheduled send) to the last byte of
    * the reply; `churn`: connect start to reply. `request` mode counts every reply, wrong ones too.
@@ -67,7 +102,11 @@ export interface LoadResult {
   latencyUs: LatencyUs;
   /** Connect time (µs), TLS handshake included. */
   connectTimeUs: LatencyUs;
-  errors: ErrorCounts & { total: number };
+  /** Errors by kind (see {@link ErrorKind}), and their total. */
+  errors: ErrorCounts & {
+    /** Errors of every kind. */
+    total: number;
+  };
   /** The first message of each error kind seen. */
   errorSamples: Partial<Record<ErrorKind, string>>;
 }

@@ -19,20 +19,33 @@ import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from '
 import { mergeResults, type LoadResult } from './result.js';
 import { LocalRunner, type Runner } from './runner.js';
 
+/**
+ * Where a load run is: opening its connections, sending, or closing them and
+ * waiting for the last replies.
+ * @category Load client
+ */
 export type LoadPhase = 'connecting' | 'running' | 'closing';
 
-/** What `onProgress` is told about the last second. */
+/**
+ * What {@link LoadHooks.onProgress} is told about the last second, summed over the worker processes.
+ * @category Load client
+ */
 export interface LoadProgress {
   /** Seconds since the run began (connect phase included). */
   elapsedSec: number;
+  /** The run's phase. */
   phase: LoadPhase;
-  /** Connections open and connection attempts in progress, now. */
+  /** Connections open now. */
   open: number;
+  /** Connection attempts in progress now. */
   connecting: number;
-  /** Rates over the last second. */
+  /** Messages sent per second, over the last second. */
   sentMsgsPerSec: number;
+  /** Messages received per second, over the last second. */
   receivedMsgsPerSec: number;
+  /** Bytes sent per second, over the last second. */
   sentBytesPerSec: number;
+  /** Bytes received per second, over the last second. */
   receivedBytesPerSec: number;
   /** Churn cycles in the last second. */
   connectsPerSec: number;
@@ -42,6 +55,10 @@ export interface LoadProgress {
   latencyUs: LatencyUs;
 }
 
+/**
+ * Callbacks and cancellation for a running {@link runLoad}.
+ * @category Load client
+ */
 export interface LoadHooks {
   /** Called about once a second. */
   onProgress?(progress: LoadProgress): void;
@@ -58,6 +75,23 @@ function boundMs(o: ResolvedLoadOptions): number {
   return connect + o.durationSec * 1000 + 2 * o.replyTimeoutMs + o.drainTimeoutMs + 30_000;
 }
 
+/**
+ * Runs the load client: opens the connections, drives traffic for the run's
+ * duration or message count, and resolves with what was measured.
+ *
+ * Runs with more connections than one process may hold are spread over worker
+ * processes. A run never hangs: connects, replies and closes each have a time
+ * limit.
+ *
+ * ```ts
+ * const result = await runLoad({ target: 'tcp://127.0.0.1:7000', framing: 'lp4', connections: 100, depth: 16, durationSec: 10 });
+ * console.log(result.msgsPerSec, result.latencyUs.p99, result.errors.total);
+ * ```
+ * @throws CapstanError (as a rejection) `ERR_INVALID_OPTION` or
+ *   `ERR_UNKNOWN_OPTION` for a bad option, before any connection opens.
+ *   Connection failures do not reject: they are counted in `errors`.
+ * @category Load client
+ */
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const o = resolveLoadOptions(options);
   // Build the target, codec and messages once here, so a bad option fails before any process starts.

@@ -41,7 +41,10 @@ import { capstanError } from '../errors.js';
 import { LogLimiter } from '../log-limiter.js';
 import type { Logger } from '../logger.js';
 
-/** The admin endpoint's connection limits; every one is a positive integer. */
+/**
+ * The admin endpoint's connection limits; every one is a positive integer.
+ * @category Metrics
+ */
 export interface AdminLimits {
   /** Open admin connections. At the cap a new one replaces the longest-waiting idle one, or is refused when none waits. Default 64. */
   maxConnections: number;
@@ -57,6 +60,11 @@ export interface AdminLimits {
   keepAliveTimeoutMs: number;
 }
 
+/**
+ * The admin endpoint's default limits: 64 connections, 16 per address, 5 s
+ * for a request's head and 5 s of keep-alive idleness. Frozen.
+ * @category Metrics
+ */
 export const DEFAULT_ADMIN_LIMITS: Readonly<AdminLimits> = Object.freeze({
   maxConnections: 64,
   maxConnectionsPerAddress: 16,

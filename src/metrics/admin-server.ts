@@ -54,27 +54,73 @@ import { DEFAULT_HISTORY, type HistoryOptions } from './admin-history.js';
 import type { AdminThreadData, FromAdminThread, ToAdminThread } from './admin-protocol.js';
 import type { ServerSnapshot } from './snapshot.js';
 
-/** Where the admin server gets its numbers; the application server provides it. */
+/**
+ * Where the admin server gets its numbers.
+ *
+ * `capstan serve` provides one over
+ * its workers; a library user builds one from {@link collectWorkerSnapshot}
+ * and {@link combineSnapshots}. Both methods run on the calling (serving)
+ * thread, when the admin thread asks.
+ *
+ * ```ts
+ * const source: StatsSource = {
+ *   snapshot: async () => combineSnapshots([collectWorkerSnapshot('main', new Map([[server.name, server]]))], false),
+ *   ready: () => !server.closing,
+ * };
+ * ```
+ * @category Metrics
+ */
 export interface StatsSource {
-  /** The current snapshot of every worker, combined. */
+  /**
+   * The current snapshot of every worker, combined: called for each
+   * `/metrics` and `/stats.json` request (requests that arrive together share
+   * one call). A rejection, or no answer within 10 s, fails the request with 500.
+   */
   snapshot(): Promise<ServerSnapshot>;
-  /** False while draining: `/readyz` answers 503. */
+  /**
+   * Whether to take traffic: `false` while draining (shutdown, reload), and
+   * `/readyz` answers 503 `draining`. A throw, or no answer within 2 s (a
+   * blocked event loop), answers 503 too.
+   */
   ready(): boolean;
 }
 
+/**
+ * A running admin endpoint, as {@link startAdminServer} resolves it.
+ * @category Metrics
+ */
 export interface AdminServer {
-  readonly address: { host: string; port: number };
+  /** Where it listens. */
+  readonly address: {
+    /** The bound address. */
+    host: string;
+    /** The bound port (the one the kernel picked for port 0). */
+    port: number;
+  };
   /** Stops listening, closes open admin connections and ends the admin thread. */
   close(): Promise<void>;
 }
 
+/**
+ * Options of {@link startAdminServer}. Only `source` is required.
+ * @category Metrics
+ */
 export interface AdminServerOptions {
   /** Address to bind. Default `127.0.0.1`. */
   host?: string;
-  /** Port; 0 picks a free one. Default 9100. */
+  /** Port; 0 picks a free one. Default 9100 ({@link DEFAULT_ADMIN_PORT}). */
   port?: number;
-  /** Bearer token required on `/metrics` and `/stats.json` when set (the application server requires one off loopback). */
+  /**
+   * Bearer token required on `/metrics` and `/stats.json` when set
+   * (`Authorization: Bearer <token>`; the dashboard reads it from `/#token=…`).
+   * Health checks stay open. Default: none, and a warning is logged when
+   * bound off loopback (the application server requires one there).
+   */
   token?: string;
+  /**
+   * Where the numbers come from: asked for a snapshot on each data request
+   * and for readiness on each `/readyz` (see {@link StatsSource}). Required.
+   */
   source: StatsSource;
   /**
    * Bounds on the endpoint's own connections, so slow or greedy clients cannot
@@ -82,7 +128,7 @@ export interface AdminServerOptions {
    * default (see {@link AdminLimits}).
    */
   limits?: Partial<AdminLimits>;
-  /** Default: pino on stderr at `warn`. */
+  /** Where request failures, refused tokens and slow clients are logged, through `logger.child({ component: 'admin' })`. Default: pino on stderr at `warn`. */
   logger?: Logger;
   /**
    * The dashboard's history: a snapshot every `intervalMs` (default 1000, at
@@ -91,6 +137,10 @@ export interface AdminServerOptions {
   history?: Partial<HistoryOptions> | false;
 }
 
+/**
+ * The admin endpoint's default port: 9100.
+ * @category Metrics
+ */
 export const DEFAULT_ADMIN_PORT = 9100;
 
 /**
@@ -106,8 +156,21 @@ const RESTART_MAX_MS = 30_000;
 const CLOSE_WAIT_MS = 5_000;
 
 /**
- * Starts the admin endpoint on its own thread. Resolves once it listens;
- * rejects with `ERR_INVALID_OPTION` or `ERR_LISTEN_FAILED`.
+ * Starts the admin endpoint (the dashboard, `/metrics`, `/stats.json`,
+ * `/healthz`, `/readyz`) on its own worker thread, and resolves once it
+ * listens.
+ *
+ * The thread asks `options.source` for every figure; if it dies, it
+ * is started again on the same address.
+ *
+ * ```ts
+ * const admin = await startAdminServer({ port: 9100, source });
+ * // … later
+ * await admin.close();
+ * ```
+ * @throws CapstanError (as a rejection) `ERR_INVALID_OPTION` for a bad port,
+ *   token or limit, `ERR_LISTEN_FAILED` when the address cannot be bound.
+ * @category Metrics
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const host = options.host ?? '127.0.0.1';

@@ -17,18 +17,31 @@
  * the window is read off them directly (about 20 µs).
  */
 import { SLOT_COUNT, MAX_SLOT_VALUE, slotOf, slotValue } from './slots.js';
+import type { LatencyRecorder as LatencySink } from '../connection/connection.js';
 
-/** Latency percentiles in microseconds. */
+/**
+ * Latency percentiles in microseconds (all 0 when nothing was recorded).
+ * @category Metrics
+ */
 export interface LatencySummary {
+  /** Samples the figures are drawn from. */
   count: number;
+  /** Median, µs. */
   p50: number;
+  /** 90th percentile, µs. */
   p90: number;
+  /** 99th percentile, µs. */
   p99: number;
+  /** 99.9th percentile, µs. */
   p999: number;
+  /** Largest sample, µs. */
   max: number;
 }
 
-/** Everything needed to merge latency across workers and expose it to Prometheus. */
+/**
+ * Everything needed to merge latency across workers and expose it to Prometheus.
+ * @category Metrics
+ */
 export interface LatencyHistogram {
   /**
    * The recent window as sparse slot counts, `[slot, count, slot, count, …]`
@@ -44,7 +57,10 @@ export interface LatencyHistogram {
   sumUs: number;
 }
 
-/** Upper bounds (µs) of the cumulative Prometheus buckets: 25 µs to 10 s, then +Inf. */
+/**
+ * Upper bounds (µs) of the cumulative Prometheus buckets: 25 µs to 10 s, then +Inf.
+ * @category Metrics
+ */
 export const LATENCY_BUCKETS_US: readonly number[] = [
   25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
   10_000_000, Infinity,
@@ -108,7 +124,7 @@ export function newSlotCounts(): Float64Array {
 }
 
 /** Records handler latency for one listener; pass it to `listen({ latency })`. */
-export class LatencyRecorder {
+export class LatencyRecorder implements LatencySink {
   // Every field holds its final type from the start: a field that changes type (null to an array)
   // changes the object's hidden class, which deoptimizes the connection code that inlined record().
   /** Counts since the last collect, by slot (see slots.ts), and the range of slots they are in. */
@@ -223,10 +239,15 @@ function cumulative(perBucket: readonly number[]): number[] {
 const recorders = new Map<string, LatencyRecorder>();
 
 /**
- * The latency recorder of a listener, created on first use. The same name
- * returns the same recorder (a reloaded listener keeps its history).
+ * The latency recorder of a listener, created on first use.
+ *
+ * Pass it to `listen({ latency })`, and the listener's snapshot (`latencyUs`,
+ * `latencyHist`), `/metrics` and the dashboard show its handler latency. The
+ * same name returns the same recorder (a reloaded listener keeps its history).
+ * @param listener - the listener's name, as in `listen({ name })`.
+ * @category Metrics
  */
-export function latencyRecorder(listener: string): LatencyRecorder {
+export function latencyRecorder(listener: string): LatencySink {
   let r = recorders.get(listener);
   if (r === undefined) {
     r = new LatencyRecorder(listener);

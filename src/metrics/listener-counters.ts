@@ -6,13 +6,30 @@ import { CLOSE_REASONS, type CloseReason } from '../connection/close-reason.js';
 import type { UdpStats } from './udp-counters.js';
 import type { WebSocketStats } from '../websocket/counters.js';
 
-/** Why an accepted socket was turned away before it became a connection. */
+/**
+ * Why an accepted socket was turned away before it became a connection.
+ *
+ * `max-connections` and `max-per-address` (the limits), `fd-limit` (the
+ * process is near its file-descriptor limit), `closing` (the listener is
+ * closing), `proxy-untrusted` (PROXY protocol required, peer not trusted).
+ * @category Metrics
+ */
 export type RefuseReason = 'max-connections' | 'max-per-address' | 'fd-limit' | 'closing' | 'proxy-untrusted';
 
-/** Why a PROXY protocol header (or its absence) closed a connection. */
+/**
+ * Why a PROXY protocol header (or its absence) closed a connection.
+ *
+ * A `malformed` or `too-large` header, a bad `checksum` (CRC32C TLV), a header
+ * from an `untrusted` peer, a `missing` one in required mode, or none within
+ * the `timeout`.
+ * @category Metrics
+ */
 export type ProxyRefusal = 'malformed' | 'too-large' | 'checksum' | 'untrusted' | 'missing' | 'timeout';
 
-/** A TLS listener's handshakes and certificates. */
+/**
+ * A TLS listener's handshakes and certificates.
+ * @category Metrics
+ */
 export interface TlsStats {
   /** Completed handshakes by protocol version (`TLSv1.3` …). */
   versions: Record<string, number>;
@@ -22,12 +39,16 @@ export interface TlsStats {
   unknownName: number;
   /** Days until each certificate expires, by name (negative once expired). */
   expiryDays: Record<string, number>;
-  /** New TLS settings applied (`updateTls`: certificate rotation, reload), and refused. */
+  /** New TLS settings applied (`updateTls`: certificate rotation, reload). */
   reloads: number;
+  /** New TLS settings refused (they did not load); the old ones stayed. */
   reloadFailures: number;
 }
 
-/** PROXY protocol headers: read, and refused by reason. */
+/**
+ * PROXY protocol headers: read, and refused by reason.
+ * @category Metrics
+ */
 export interface ProxyStats {
   /** PROXY commands read: the client behind the proxy is known. */
   accepted: number;
@@ -35,11 +56,18 @@ export interface ProxyStats {
   local: number;
   /** Connections from a trusted proxy without a header (optional mode). */
   none: number;
+  /** Connections closed over their header (or its absence), by reason. */
   refused: Record<ProxyRefusal, number>;
 }
 
 
-/** A snapshot of one listener's counters. */
+/**
+ * A snapshot of one listener's (or client's) counters, from `server.stats()`.
+ *
+ * Counts since the listener started, except `active` and `bufferedBytes`,
+ * which are current. `/metrics` exposes the same figures.
+ * @category Metrics
+ */
 export interface ListenerStats {
   /** Connections accepted and handed to the handler (or to the TLS handshake). */
   accepted: number;
@@ -49,9 +77,13 @@ export interface ListenerStats {
   refused: Record<RefuseReason, number>;
   /** Accept failures the listener survived (EMFILE, ENFILE …) by error code. */
   acceptErrors: Record<string, number>;
+  /** Bytes read from sockets (after TLS decryption, before filters such as compression). */
   bytesIn: number;
+  /** Bytes written to sockets (after filters, before TLS encryption). */
   bytesOut: number;
+  /** Frames decoded and handed to `message`. */
   framesIn: number;
+  /** Frames given to `send` and queued. */
   framesOut: number;
   /** Oversized frames dropped by a codec in discard mode. */
   framesDiscarded: number;
@@ -68,15 +100,38 @@ export interface ListenerStats {
   /** PROXY protocol headers (listeners with `proxyProtocol`). */
   proxy: ProxyStats;
   /** Connections told apart by their first byte on a listener serving TLS and plaintext. */
-  detected: { tls: number; plaintext: number };
+  detected: {
+    /** Connections whose first byte started a TLS handshake. */
+    tls: number;
+    /** Connections served in plaintext. */
+    plaintext: number;
+  };
   /** TLS handshakes by protocol version and by certificate name (an SNI entry, or `default`); certificate expiry. */
   tls: TlsStats;
   /** STARTTLS upgrades done, and refused (bytes injected before the handshake). */
-  starttls: { upgraded: number; refused: number };
+  starttls: {
+    /** Connections that completed `conn.startTls()`. */
+    upgraded: number;
+    /** Upgrades refused because the peer sent bytes before the handshake. */
+    refused: number;
+  };
   /** Each filter's counters by filter name (compression: plainOut, wireOut, wireIn, plainIn bytes). */
   filters: Record<string, Record<string, number>>;
   /** Timeouts by kind (the timeout close reasons). */
-  timeouts: { firstByte: number; frame: number; idle: number; write: number; handshake: number; linger: number };
+  timeouts: {
+    /** Closed by `firstByteTimeoutMs`. */
+    firstByte: number;
+    /** Closed by `frameTimeoutMs`. */
+    frame: number;
+    /** Closed by `idleTimeoutMs`. */
+    idle: number;
+    /** Closed by `writeTimeoutMs`. */
+    write: number;
+    /** Closed by `handshakeTimeoutMs`. */
+    handshake: number;
+    /** Closed by `lingerMs`. */
+    linger: number;
+  };
   /**
    * A UDP listener's datagrams, drops, sessions and ICMP errors; absent on stream
    * listeners. On a UDP listener the fields above count sessions as connections

@@ -7,19 +7,46 @@
 import { monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import { WINDOW_MS } from './latency.js';
 
+/**
+ * One process's health in a {@link WorkerSnapshot}: memory, event-loop delay
+ * and utilization, garbage collection.
+ * @category Metrics
+ */
 export interface ProcessStats {
+  /** The process id. */
   pid: number;
+  /** Seconds since the process started. */
   uptimeSec: number;
+  /** Resident set size, bytes. */
   rssBytes: number;
+  /** V8 heap in use, bytes. */
   heapUsedBytes: number;
+  /** V8 heap reserved, bytes. */
   heapTotalBytes: number;
+  /** Memory of objects outside the V8 heap that it tracks (Buffers among them), bytes. */
   externalBytes: number;
-  /** Event-loop delay over the last window (about one second), in ms. */
-  eventLoopDelayMs: { mean: number; p50: number; p99: number; max: number };
+  /** Event-loop delay over the last window (about one second), in ms, sampled every 20 ms. */
+  eventLoopDelayMs: {
+    /** Mean delay, ms. */
+    mean: number;
+    /** Median delay, ms. */
+    p50: number;
+    /** 99th percentile, ms. */
+    p99: number;
+    /** Longest delay, ms. */
+    max: number;
+  };
   /** Event-loop utilization over the last window, 0..1. */
   eventLoopUtilization: number;
   /** Garbage collections since the probes started: count, summed and largest pause. */
-  gc: { count: number; totalPauseMs: number; maxPauseMs: number };
+  gc: {
+    /** Collections. */
+    count: number;
+    /** Pauses summed, ms. */
+    totalPauseMs: number;
+    /** Longest pause, ms. */
+    maxPauseMs: number;
+  };
 }
 
 type Delay = ProcessStats['eventLoopDelayMs'];

@@ -25,7 +25,10 @@ export type { LatencySummary, LatencyHistogram } from './latency.js';
 export type { ProcessStats } from './process-stats.js';
 export { latencyRecorder, LATENCY_BUCKETS_US } from './latency.js';
 
-/** One listener's counters plus, when it has a latency recorder, its latency. */
+/**
+ * One listener's counters plus, when it has a latency recorder, its latency.
+ * @category Metrics
+ */
 export type ListenerSnapshot = ListenerStats & {
   /** Handler latency over the recent window (about one second), µs. */
   latencyUs?: LatencySummary;
@@ -33,28 +36,60 @@ export type ListenerSnapshot = ListenerStats & {
   latencyHist?: LatencyHistogram;
 };
 
+/**
+ * What one process reports: its listeners' counters and its own health. Plain
+ * JSON, so it crosses IPC as it is.
+ * @category Metrics
+ */
 export interface WorkerSnapshot {
   /** 'main' in single-process mode, else the worker id. */
   worker: string;
+  /** The process id. */
   pid: number;
-  /** Epoch ms. */
+  /** When it was taken, epoch ms. */
   time: number;
+  /** Each listener's snapshot, by listener name. */
   listeners: Record<string, ListenerSnapshot>;
+  /** The process's memory, event loop and GC. */
   process: ProcessStats;
 }
 
+/**
+ * What `/stats.json` serves and a {@link StatsSource} provides: every worker's
+ * snapshot, and their listeners combined.
+ * @category Metrics
+ */
 export interface ServerSnapshot {
-  /** Epoch ms. */
+  /** When it was taken (the latest worker's time), epoch ms. */
   time: number;
   /** True while the server shuts down or reloads (then `/readyz` fails). */
   draining: boolean;
+  /** Each worker's own snapshot. */
   workers: WorkerSnapshot[];
   /** Every worker's listeners summed by name (latency: merged histograms). */
-  combined: { listeners: Record<string, ListenerSnapshot> };
+  combined: {
+    /** The combined snapshot of each listener, by name. */
+    listeners: Record<string, ListenerSnapshot>;
+  };
 }
 
-/** Collects this process's snapshot: `servers` are the running listeners by name. */
-export function collectWorkerSnapshot(worker: string, servers: ReadonlyMap<string, { stats(): ListenerStats }>): WorkerSnapshot {
+/**
+ * Collects this process's snapshot, with each listener's latency when it has a
+ * {@link latencyRecorder}.
+ * @param worker - the worker id to report (`main` for a single process).
+ * @param servers - the running listeners (or clients) by name.
+ * @category Metrics
+ */
+export function collectWorkerSnapshot(
+  worker: string,
+  servers: ReadonlyMap<
+    string,
+    {
+      /** The listener's counters, as {@link Server.stats} returns them. */
+      stats(): ListenerStats;
+    }
+  >,
+): WorkerSnapshot {
   const time = Date.now();
   const listeners: Record<string, ListenerSnapshot> = {};
   for (const [name, server] of servers) {
@@ -70,7 +105,12 @@ export function collectWorkerSnapshot(worker: string, servers: ReadonlyMap<strin
   return { worker, pid: process.pid, time, listeners, process: processStats(time) };
 }
 
-/** Combines worker snapshots into one (counters summed, histograms merged). */
+/**
+ * Combines worker snapshots into one: counters summed by listener name, and
+ * latency windows merged slot by slot, so the combined percentiles are exact.
+ * @param draining - whether the server is shutting down or reloading (`/readyz` then fails).
+ * @category Metrics
+ */
 export function combineSnapshots(workers: WorkerSnapshot[], draining: boolean): ServerSnapshot {
   const byName = new Map<string, ListenerSnapshot[]>();
   for (const w of workers) {

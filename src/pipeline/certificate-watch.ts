@@ -8,36 +8,58 @@
  *  reload()    ─┘                                                   └─ bad or mismatched pair:
  *                                                                      refused, logged, the old set stays
  * ```
- *
- * Files are polled (`fs.watchFile`, a stat per file per interval): certificate
- * tools replace files by renaming new ones into place, which an inotify watch
- * on the old file does not follow.
  */
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import type { TlsServerOptions } from '../transport/options-schema.js';
 
-/** Where a listener's TLS key material lives. */
+/**
+ * Where a listener's TLS key material lives: paths of PEM files (or a PKCS#12
+ * file), read by {@link readCertificateFiles} and watched by {@link watchCertificates}.
+ * @category TLS
+ */
 export interface CertificateFiles {
+  /** The private key file (PEM). */
   keyFile?: string;
+  /** The certificate chain file (PEM), matching the key. */
   certFile?: string;
+  /** A PKCS#12 file with key and certificate, instead of `keyFile` and `certFile`. */
   pfxFile?: string;
+  /** Passphrase of the key or PKCS#12 file. */
   passphrase?: string;
-  /** Certificates chosen by server name, each from its own files. */
-  sni?: Array<{ servername: string; keyFile?: string; certFile?: string; pfxFile?: string; passphrase?: string }>;
+  /** Certificates chosen by server name, each from its own files (see {@link TlsServerOptions.sni}). */
+  sni?: Array<{
+    /** The name clients ask for: `api.example.com`, or `*.example.com`. */
+    servername: string;
+    /** This name's private key file (PEM). */
+    keyFile?: string;
+    /** This name's certificate chain file (PEM). */
+    certFile?: string;
+    /** This name's PKCS#12 file, instead of `keyFile` and `certFile`. */
+    pfxFile?: string;
+    /** Passphrase of this name's key or PKCS#12 file. */
+    passphrase?: string;
+  }>;
 }
 
+/**
+ * Options of {@link watchCertificates} (and, for `settings`, of {@link readCertificateFiles}).
+ * @category TLS
+ */
 export interface WatchCertificatesOptions {
   /** The listener's other TLS settings (CA, client certificates, ALPN, versions, ciphers …). */
   settings?: Omit<TlsServerOptions, 'key' | 'cert' | 'pfx' | 'passphrase' | 'sni'>;
-  /** How often the files are checked, ms. Default 2,000. */
+  /** How often the files are checked (a stat each), ms. A change is applied up to 250 ms later, so a key and certificate replaced one after the other are read together. Default 2,000. */
   intervalMs?: number;
-  /** Where reloads and refused certificates are logged. */
+  /** Where reloads (`info`) and refused or unreadable files (`warn`) are logged. Default: nowhere. */
   logger?: Logger;
 }
 
-/** What `watchCertificates` returns. */
+/**
+ * What {@link watchCertificates} returns.
+ * @category TLS
+ */
 export interface CertificateWatcher {
   /** Reads the files now and applies them; resolves false (logged) when they were refused and the old ones stay. */
   reload(): Promise<boolean>;
@@ -45,7 +67,13 @@ export interface CertificateWatcher {
   close(): void;
 }
 
-/** Reads the files into TLS settings `listen({ tls })` and `server.updateTls()` take. */
+/**
+ * Reads the files into the TLS settings `listen({ tls })` and
+ * `server.updateTls()` take: PEM files as text, PKCS#12 files as bytes.
+ * @param settings - the other TLS settings to merge in (CA, client certificates, ALPN …).
+ * @throws (as a rejection) the file system's error when a file cannot be read.
+ * @category TLS
+ */
 export async function readCertificateFiles(files: CertificateFiles, settings: WatchCertificatesOptions['settings'] = {}): Promise<TlsServerOptions> {
   const pem = (path: string | undefined) => (path === undefined ? Promise.resolve(undefined) : readFile(path, 'utf8'));
   const bin = (path: string | undefined) => (path === undefined ? Promise.resolve(undefined) : readFile(path));
@@ -71,10 +99,34 @@ export async function readCertificateFiles(files: CertificateFiles, settings: Wa
 }
 
 /**
- * Watches `files` and applies them to `server` (a TLS listener, or anything
- * with `updateTls`) whenever they change, and on `reload()`.
+ * Watches `files` and applies them to `server` whenever they change, and on
+ * `reload()`.
+ *
+ * New handshakes get the new certificates, open connections keep
+ * theirs. Files are polled (`fs.watchFile`, a stat per file per
+ * `intervalMs`): certificate tools replace files by renaming new ones into
+ * place, which an inotify watch on the old file does not follow. Files that cannot be read, or a key that does not match its
+ * certificate, are refused and logged, and the certificates in use stay.
+ *
+ * ```ts
+ * const files = { keyFile: '/etc/app/key.pem', certFile: '/etc/app/cert.pem' };
+ * const server = await listen({ port: 7443, tls: await readCertificateFiles(files), handler });
+ * const watcher = watchCertificates(server, files, { logger });
+ * process.on('SIGHUP', () => void watcher.reload());
+ * ```
+ * @param server - a TLS listener, or anything with `updateTls`.
+ * @category TLS
  */
-export function watchCertificates(server: { updateTls(tls: TlsServerOptions): void; readonly name?: string }, files: CertificateFiles, options: WatchCertificatesOptions = {}): CertificateWatcher {
+export function watchCertificates(
+  server: {
+    /** Applies new TLS settings, throwing when they are refused (see {@link Server.updateTls}). */
+    updateTls(tls: TlsServerOptions): void;
+    /** Named in log lines. */
+    readonly name?: string;
+  },
+  files: CertificateFiles,
+  options: WatchCertificatesOptions = {},
+): CertificateWatcher {
   const paths = [files.keyFile, files.certFile, files.pfxFile, ...(files.sni ?? []).flatMap((e) => [e.keyFile, e.certFile, e.pfxFile])].filter((p): p is string => p !== undefined);
   const interval = options.intervalMs ?? 2_000;
   const log = options.logger;

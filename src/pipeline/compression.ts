@@ -25,6 +25,10 @@ import zlib from 'node:zlib';
 import { capstanError } from '../errors.js';
 import type { Filter, FilterLink, FilterSession } from './filter.js';
 
+/**
+ * Options of {@link compression}; each is checked when the filter is made.
+ * @category Filters
+ */
 export interface CompressionOptions {
   /** `deflate` (default), `brotli`, or `zstd` where the running Node has it (22.15 and later). */
   algorithm?: 'deflate' | 'brotli' | 'zstd';
@@ -49,13 +53,28 @@ const DEFAULT_BUDGET = 512 * 1024 * 1024;
 let budget = DEFAULT_BUDGET;
 let used = 0;
 
-/** Sets the process-wide memory budget for compression sessions (bytes, estimated per session). Default 512 MiB. */
+/**
+ * Sets the process-wide memory budget for compression sessions, in bytes
+ *
+ * (each session's use is estimated from its algorithm, `windowBits` and
+ * `memLevel`: about 300 KiB for deflate's defaults). A connection whose session
+ * would pass it is closed (`refused`, `ERR_COMPRESSION_BUDGET`). Default 512 MiB.
+ * @category Filters
+ */
 export function setCompressionBudget(bytes: number): void {
   budget = bytes;
 }
 
-/** Estimated bytes the process's compression sessions hold now, and the budget. */
-export function compressionMemory(): { used: number; budget: number } {
+/**
+ * Estimated bytes the process's compression sessions hold now, and the budget.
+ * @category Filters
+ */
+export function compressionMemory(): {
+  /** Estimated bytes held by open sessions. */
+  used: number;
+  /** The budget, bytes (see {@link setCompressionBudget}). */
+  budget: number;
+} {
   return { used, budget };
 }
 
@@ -117,19 +136,38 @@ function checkRange(key: string, v: number, min: number, max: number): number {
   return v;
 }
 
-/** Counts a listener's compression, for its stats. */
+/**
+ * Byte counts of a compression filter, summed over its sessions: the ratio is
+ * `plainOut / wireOut` one way and `plainIn / wireIn` the other.
+ * @category Filters
+ */
 export interface CompressionCounters {
-  /** Bytes before compression (sent) and after decompression (received), and on the wire each way. */
+  /** Bytes sent, before compression. */
   plainOut: number;
+  /** Bytes sent, compressed (on the wire). */
   wireOut: number;
+  /** Bytes received, compressed (on the wire). */
   wireIn: number;
+  /** Bytes received, after decompression. */
   plainIn: number;
 }
 
 /**
- * A stream compression filter. Options are checked here, before anything binds.
- * `counters` (optional) receives the byte counts that give the compression ratio
- * (they are also in the listener's stats, `filters[algorithm]`).
+ * A stream compression filter.
+ *
+ * Each direction is one compressed stream for the life of the connection,
+ * flushed at the end of every batch so a reply never waits. Both peers must use
+ * the same filter (`deflate` is raw DEFLATE with sync flushes, as IMAP
+ * COMPRESS=DEFLATE uses it).
+ *
+ * ```ts
+ * listen({ port: 7000, codec: lines(), filters: [compression({ algorithm: 'deflate', level: 6 })], handler });
+ * ```
+ * @param counters - receives the byte counts that give the compression ratio
+ *   (they are also in the listener's stats, `filters[algorithm]`).
+ * @throws CapstanError `ERR_INVALID_OPTION` for a bad option (checked here,
+ *   before anything binds), or `zstd` on a Node without it.
+ * @category Filters
  */
 export function compression(options: CompressionOptions = {}, counters?: CompressionCounters): Filter {
   const algo = algorithm(options);

@@ -32,7 +32,10 @@
  */
 import type { CloseReason } from '../connection/close-reason.js';
 
-/** What a filter session may do: hand bytes on, either way, and fail the connection. */
+/**
+ * What a filter session may do: hand bytes on, either way, and fail the connection.
+ * @category Filters
+ */
 export interface FilterLink {
   /** Bytes towards the codec. */
   deliver(bytes: Buffer): void;
@@ -56,7 +59,10 @@ export interface FilterLink {
   readonly remoteAddress: string;
 }
 
-/** One connection's instance of a filter. */
+/**
+ * One connection's instance of a filter, made by {@link Filter.open}.
+ * @category Filters
+ */
 export interface FilterSession {
   /** Bytes from the peer (from the socket, or the filter before this one). */
   inbound(bytes: Buffer): void;
@@ -79,9 +85,25 @@ export interface FilterSession {
   close?(): void;
 }
 
-/** A filter: a name for logs and metrics, and a session per connection. */
+/**
+ * A filter: a stage between the socket (after TLS) and the codec that rewrites
+ * the byte stream both ways (`listen({ filters })`, `connect({ filters })`).
+ *
+ * One filter object serves a listener; each connection gets a session.
+ *
+ * ```
+ *  socket ─► [TLS] ─► filter 1 ─► filter 2 ─► … ─► codec ─► handler
+ *  socket ◄─ [TLS] ◄─ filter 1 ◄─ filter 2 ◄─ … ◄─ codec ◄─ send
+ * ```
+ *
+ * Capstan ships {@link compression} and {@link passThrough}; the contract a
+ * filter of your own keeps is in docs/filters.md.
+ * @category Filters
+ */
 export interface Filter {
+  /** Name in logs and in the listener's stats (`filters[name]`). */
   readonly name: string;
+  /** A new connection opened: its session, which hands bytes on through `link`. */
   open(link: FilterLink): FilterSession;
   /**
    * The filter's counters, summed over its sessions: shown in the listener's
@@ -95,6 +117,8 @@ export interface Filter {
  * The identity filter: hands bytes on unchanged, each way. What a filter
  * costs the connection itself (`npm run bench -- --scenario filters`), and a
  * starting point for writing one.
+ * @param name - the filter's name in logs and stats. Default `pass-through`.
+ * @category Filters
  */
 export function passThrough(name = 'pass-through'): Filter {
   return { name, open: (link) => new PassThroughSession(link) };

@@ -7,7 +7,15 @@ import { BlockList, isIP } from 'node:net';
 import { capstanError } from '../errors.js';
 import type { ProxyPolicy } from './accept-stage.js';
 
-/** The `proxyProtocol` option of `listen`. */
+/**
+ * The `proxyProtocol` option of `listen`.
+ *
+ * `'off'` (default), `'optional'` or
+ * `'required'` with the defaults below, or an object to set them. With it,
+ * `conn.remoteAddress` and `conn.remotePort` are the client's from the header,
+ * and `conn.proxy` holds the whole header.
+ * @category Filters
+ */
 export type ProxyProtocolOption =
   | 'off'
   | 'optional'

@@ -27,42 +27,74 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { capstanError, type CapstanError } from '../errors.js';
 import { crc32c } from './crc32c.js';
 
-/** What a PROXY header says about the connection. */
+/**
+ * What a PROXY header says about the connection (`conn.proxy`).
+ * @category Filters
+ */
 export interface ProxyHeader {
+  /** The protocol version the header used. */
   version: 1 | 2;
   /** `proxy`: relayed for a client; `local`: the proxy's own connection (addresses are the socket's). */
   command: 'proxy' | 'local';
   /** The relayed connection's transport; `unknown` when the proxy did not say (v1 UNKNOWN, v2 UNSPEC). */
   transport: 'tcp4' | 'tcp6' | 'udp4' | 'udp6' | 'unix' | 'unix-dgram' | 'unknown';
   /** The client (absent for `local` and `unknown`). UNIX paths have port 0. */
-  source?: { address: string; port: number };
+  source?: {
+    /** The client's IP address (or UNIX path). */
+    address: string;
+    /** The client's port. */
+    port: number;
+  };
   /** Where the client connected to, at the proxy. */
-  destination?: { address: string; port: number };
-  /** v2 TLVs Capstan understands; the rest in `tlvs`. */
+  destination?: {
+    /** The address the client connected to. */
+    address: string;
+    /** The port the client connected to. */
+    port: number;
+  };
+  /** v2 ALPN TLV: the protocol the client negotiated with the proxy. (Unknown TLVs are only in `tlvs`.) */
   alpn?: string;
+  /** v2 AUTHORITY TLV: the host name the client asked for (its SNI). */
   authority?: string;
+  /** v2 UNIQUE_ID TLV: the proxy's id for the connection (up to 128 bytes). */
   uniqueId?: Buffer;
+  /** v2 NETNS TLV: the network namespace the connection came from. */
   netns?: string;
+  /** v2 SSL TLV: the client's TLS connection to the proxy. */
   ssl?: ProxySsl;
   /** True when the header carried a CRC32C TLV (it was checked: a wrong one is refused). */
   checksummed?: boolean;
   /** Every TLV, raw, in order (including the known ones). */
-  tlvs: Array<{ type: number; value: Buffer }>;
+  tlvs: Array<{
+    /** The TLV's type byte. */
+    type: number;
+    /** Its value bytes. */
+    value: Buffer;
+  }>;
 }
 
-/** The v2 SSL TLV: the client's TLS connection to the proxy. */
+/**
+ * The v2 SSL TLV: the client's TLS connection to the proxy.
+ * @category Filters
+ */
 export interface ProxySsl {
   /** The client connected over TLS. */
   tls: boolean;
-  /** The client presented a certificate on this connection / in this session. */
+  /** The client presented a certificate on this connection. */
   certConnection: boolean;
+  /** The client presented a certificate in this TLS session (perhaps on an earlier connection). */
   certSession: boolean;
   /** The proxy verified the client certificate (the TLV's verify field was 0). */
   verified: boolean;
+  /** The TLS version, e.g. `TLSv1.3`. */
   version?: string;
+  /** The client certificate's subject common name. */
   commonName?: string;
+  /** The cipher suite, e.g. `ECDHE-RSA-AES128-GCM-SHA256`. */
   cipher?: string;
+  /** The certificate's signature algorithm, e.g. `SHA256`. */
   signatureAlgorithm?: string;
+  /** The certificate key's algorithm, e.g. `RSA2048`. */
   keyAlgorithm?: string;
 }
 
@@ -313,8 +345,32 @@ function parseSsl(v: Buffer): ProxySsl {
   return ssl;
 }
 
-/** Builds a v2 header (for clients, tests and the load client): the inverse of {@link parseProxyHeader}. */
-export function encodeProxyV2(h: Pick<ProxyHeader, 'command' | 'transport' | 'source' | 'destination'> & { tlvs?: Array<{ type: number; value: Buffer }>; checksum?: boolean }): Buffer {
+/**
+ * Builds a PROXY protocol v2 header, to send ahead of a connection's bytes (for
+ * clients that relay, tests and the load client): the inverse of what a
+ * listener with `proxyProtocol` reads.
+ *
+ * ```ts
+ * socket.write(encodeProxyV2({ command: 'proxy', transport: 'tcp4',
+ *   source: { address: '203.0.113.7', port: 51000 }, destination: { address: '10.0.0.1', port: 7000 } }));
+ * ```
+ * @param h - the header: `command`, `transport` and, for `proxy`, `source`
+ *   and `destination`; `local` and `unknown` carry no addresses.
+ * @category Filters
+ */
+export function encodeProxyV2(
+  h: Pick<ProxyHeader, 'command' | 'transport' | 'source' | 'destination'> & {
+    /** TLVs to append, in order. */
+    tlvs?: Array<{
+      /** The TLV's type byte. */
+      type: number;
+      /** Its value (up to 65,535 bytes). */
+      value: Buffer;
+    }>;
+    /** Append a CRC32C TLV over the whole header. Default `false`. */
+    checksum?: boolean;
+  },
+): Buffer {
   const famProto = h.command === 'local' || h.transport === 'unknown' ? 0 : (Number(Object.entries(TRANSPORTS).find(([, t]) => t === h.transport)?.[0] ?? 0));
   let addresses = Buffer.alloc(0);
   if (famProto !== 0 && h.source !== undefined && h.destination !== undefined) {

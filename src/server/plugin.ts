@@ -51,14 +51,28 @@ import type { Session } from '../transport/udp/session.js';
 import type { WebSocketHandler } from '../websocket/options.js';
 import type { Threads } from './threads.js';
 
-/** What a plugin gets at setup: its options and the services of the server. */
+/**
+ * What a plugin's entry points get: its options and the services of the
+ * server. One context per listener (and per worker process).
+ * @typeParam O - the plugin's options, as its schema makes them (`Static<S>`).
+ * @typeParam D - the type of `conn.data` on the listener's connections.
+ * @category Application server
+ */
 export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   /** The listener's `plugin.options`, checked against the plugin's schema with defaults filled in. */
   readonly options: O;
   /** The listener this instance serves. */
-  readonly listener: { readonly name: string; readonly transport: ListenerTransport };
+  readonly listener: {
+    /** The listener's name from the config file. */
+    readonly name: string;
+    /** Its transport. */
+    readonly transport: ListenerTransport;
+  };
   /** The WebSocket endpoint this instance serves (its path), when it serves one. */
-  readonly endpoint?: { readonly path: string };
+  readonly endpoint?: {
+    /** The endpoint's request path (`*` for the catch-all). */
+    readonly path: string;
+  };
   /** A pino logger with `listener` and `plugin` fields (and `worker` under workers): `logger.info('msg')`, `logger.warn({ fields }, 'msg')`. */
   readonly logger: Logger;
   /** `main` in single-process mode, else the worker id (`1`, `2` …). */
@@ -75,7 +89,19 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   sessions(): IterableIterator<Session<D>>;
 }
 
-/** The shape a plugin module's default export has. */
+/**
+ * The shape a plugin module's default export has; build it with
+ * {@link definePlugin}.
+ *
+ * Per listener the server checks the options, then calls `codec`, `setup` and
+ * `handler` and binds; on stop or reload it calls the handler's `shutdown` per
+ * connection and, once they are gone, `teardown`. Every worker process loads
+ * the plugin and runs its own `setup` and `teardown`. Writing one:
+ * docs/server.md.
+ * @typeParam S - the TypeBox schema of the plugin's options.
+ * @typeParam D - the type of `conn.data` on the listener's connections.
+ * @category Application server
+ */
 export interface Plugin<S extends TSchema = TSchema, D = unknown> {
   /** Name used in logs (e.g. `chat`). */
   readonly name: string;
@@ -83,9 +109,9 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
   readonly options?: S;
   /** Framing used when the listener config names no codec. */
   codec?(options: Static<S>): Codec;
-  /** Once per listener, before it binds. */
+  /** Once per listener, before it binds: open a database, load data. The listener binds once it resolves; a throw fails the start (or the reload). */
   setup?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
-  /** The connection handler, built once per listener after `setup`. A plugin has this, `websocket`, `datagramHandler`, or several. */
+  /** The connection handler, built once per listener after `setup` and shared by its connections (see {@link Handler}). A plugin has this, `websocket`, `datagramHandler`, or several. */
   handler?(ctx: PluginContext<Static<S>, D>): Handler<D>;
   /** The WebSocket handler, built once per endpoint after `setup`; `ws.data` is typed by `D`. */
   websocket?(ctx: PluginContext<Static<S>, D>): WebSocketHandler<D>;
@@ -95,14 +121,16 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
    * cannot serve udp listeners: the config check says so.
    */
   datagramHandler?(ctx: PluginContext<Static<S>, D>): DatagramHandler<D>;
-  /** Once per listener, after its last connection closed. */
+  /** Once per listener, after its last connection closed (server stop, or the listener removed by a reload). */
   teardown?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
 }
 
 /**
- * Defines a plugin. Returns the definition unchanged: its value is the type
- * checking (`options` inferred from the schema, `conn.data` typed by `D`). A
- * plain object of the same shape works too.
+ * Defines a plugin.
+ *
+ * Returns the definition unchanged: its value is the type checking (`options`
+ * inferred from the schema, `conn.data` typed by `D`). A plain object of the
+ * same shape works too.
  *
  * ```ts
  * import { definePlugin, Type } from 'capstan';
@@ -115,6 +143,13 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
  *   }),
  * });
  * ```
+ *
+ * @typeParam S - the TypeBox schema of `options`, inferred from the
+ *   definition: `ctx.options` has the type it validates (`Static<S>`).
+ * @typeParam D - the type of `conn.data` on the listener's connections; give it
+ *   explicitly (`definePlugin<typeof Options, Session>({ … })`) to type the
+ *   per-connection state.
+ * @category Application server
  */
 export function definePlugin<S extends TSchema = TSchema, D = unknown>(plugin: Plugin<S, D>): Plugin<S, D> {
   return plugin;

@@ -18,8 +18,17 @@ import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { capstanError } from '../errors.js';
 
+/**
+ * The thread pools: `cpu` for CPU-heavy work (one thread per core), `blocking`
+ * for work that waits on a thread (synchronous libraries; 4 threads by default).
+ * @category Application server
+ */
 export type PoolName = 'cpu' | 'blocking';
 
+/**
+ * Options of {@link Threads.run}.
+ * @category Application server
+ */
 export interface TaskOptions {
   /** Which pool runs the task. Default `cpu`. */
   pool?: PoolName;
@@ -29,12 +38,20 @@ export interface TaskOptions {
   signal?: AbortSignal;
 }
 
-/** What plugins see: run one task on a pool thread. */
+/**
+ * What plugins see (`ctx.threads`): run one task on a pool thread, off the
+ * event loop.
+ *
+ * Threads start on first use and exit when idle; a full queue fails the task
+ * with `ERR_OVERLOADED` instead of waiting without limit.
+ * @category Application server
+ */
 export interface Threads {
   /**
    * Calls the task module's function with `task` on a pool thread and resolves
    * with its (structured-clone) result.
    * @param module the task module: a `file:` URL (`new URL('./task.js', import.meta.url)`) or an absolute path.
+   * @typeParam R - the type of the task's result.
    */
   run<R = unknown>(module: string | URL, task: unknown, options?: TaskOptions): Promise<R>;
 }

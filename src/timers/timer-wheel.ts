@@ -1,25 +1,20 @@
 /**
  * One hashed timer wheel drives every per-connection timeout (first byte, idle,
  * write stall, TLS handshake, linger): one interval for the whole process
- * instead of a `setTimeout` per connection.
- *
- * ```
- *        now ─► slot k
- *   ┌────┬────┬────┬────┬────┬─ … ─┬────┐
- *   │    │ A  │    │ B↔C│    │     │    │   slots = ticks; each holds an intrusive
- *   └────┴────┴────┴────┴────┴─ … ─┴────┘   doubly-linked list of targets
- * ```
+ * instead of a `setTimeout` per connection (the wheel is drawn on the class).
  *
  * Timeouts are lazy: a connection stamps its activity in plain fields and keeps
  * one entry at its earliest possible deadline. When the entry comes due the
  * connection checks its real deadlines and either acts or schedules itself
- * again, so reads and writes never touch the wheel. Deadlines fire at most one
- * tick late. Deadlines further away than one turn of the wheel are re-filed
- * when their slot comes round.
+ * again, so reads and writes never touch the wheel.
  */
 
-/** Source of the current time in milliseconds. Inject one to drive timeouts from tests. */
+/**
+ * Source of the current time in milliseconds. Inject one to drive timeouts from tests.
+ * @category Timers and buffers
+ */
 export interface Clock {
+  /** The current time in ms; any origin, never going backwards. */
   now(): number;
 }
 
@@ -33,9 +28,26 @@ export interface Clock {
 const EPOCH = Date.now();
 export const processClock: Clock = { now: () => Date.now() - EPOCH };
 
-/** A clock that moves only when told to: for tests of timeouts in virtual time. */
+/**
+ * A clock that moves only when told to: for tests of timeouts in virtual time.
+ *
+ * ```ts
+ * const clock = new ManualClock();
+ * const timerWheel = new TimerWheel({ clock, autoTick: false });
+ * const server = await listen({ handler, timerWheel, limits: { idleTimeoutMs: 1_000 } });
+ * // … connect, then:
+ * clock.advance(1_100);
+ * timerWheel.tick(); // the idle connection is ended now
+ * ```
+ * @category Timers and buffers
+ */
 export class ManualClock implements Clock {
+  /**
+   * A clock standing at `time`.
+   * @param time - the starting time, ms. Default 0.
+   */
   constructor(private time = 0) {}
+  /** The time it was set to: the start plus every `advance`. */
   now(): number {
     return this.time;
   }
@@ -45,9 +57,15 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Something the wheel can hold: intrusive links so scheduling never allocates. */
+/**
+ * Something the wheel can hold: intrusive links so scheduling never allocates.
+ * The wheel owns the four fields; start them as `null`, `null`, -1 and 0.
+ * @category Timers and buffers
+ */
 export interface WheelEntry {
+  /** The next entry in the same slot (the wheel's link). */
   wheelNext: WheelEntry | null;
+  /** The previous entry in the same slot (the wheel's link). */
   wheelPrev: WheelEntry | null;
   /** Slot index, or -1 when not scheduled. */
   wheelSlot: number;
@@ -57,12 +75,16 @@ export interface WheelEntry {
   onWheelDue(now: number): void;
 }
 
+/**
+ * Options of {@link TimerWheel}.
+ * @category Timers and buffers
+ */
 export interface TimerWheelOptions {
   /** Tick length in ms: the resolution of every timeout. Default 100. */
   tickMs?: number;
   /** Number of slots; one turn of the wheel is `tickMs * slots`. Default 512. */
   slots?: number;
-  /** Time source. Default {@link processClock} (ms since start). */
+  /** Time source. Default: the process clock (ms since Capstan loaded). */
   clock?: Clock;
   /**
    * Tick on a real interval (unref'd, running only while entries exist).
@@ -71,8 +93,27 @@ export interface TimerWheelOptions {
   autoTick?: boolean;
 }
 
+/**
+ * A hashed timer wheel: one interval for many timeouts, instead of a
+ * `setTimeout` each.
+ *
+ * Every listener's connection timeouts run on one (the process-wide wheel
+ * unless `listen({ timerWheel })` gives another); deadlines fire up to one tick
+ * after they are due. Entries further away than one turn (`tickMs × slots`) are
+ * filed again when their slot comes round.
+ *
+ * ```
+ *        now ─► slot k
+ *   ┌────┬────┬────┬────┬────┬─ … ─┬────┐
+ *   │    │ A  │    │ B↔C│    │     │    │   slots = ticks; each holds an intrusive
+ *   └────┴────┴────┴────┴────┴─ … ─┴────┘   doubly-linked list of entries
+ * ```
+ * @category Timers and buffers
+ */
 export class TimerWheel {
+  /** Tick length in ms: the resolution of every timeout on this wheel. */
   readonly tickMs: number;
+  /** The wheel's time source. */
   readonly clock: Clock;
   private readonly slots: Array<WheelEntry | null>;
   private readonly autoTick: boolean;
@@ -105,6 +146,10 @@ export class TimerWheel {
   };
   private count = 0;
 
+  /**
+   * An empty wheel; its interval starts with the first entry (with `autoTick`).
+   * @param options - tick, slots, clock and ticking; each has a default.
+   */
   constructor(options: TimerWheelOptions = {}) {
     this.tickMs = options.tickMs ?? 100;
     this.clock = options.clock ?? processClock;
@@ -113,7 +158,10 @@ export class TimerWheel {
     this.current = Math.floor(this.clock.now() / this.tickMs);
   }
 
-  /** The current time, to one tick: for stamping activity (see {@link TimerWheel.stamp}). */
+  /**
+   * The current time, to one tick: while the interval runs, the time of its
+   * last tick (a field read, cheap enough to stamp every read); otherwise the clock's.
+   */
   now(): number {
     return this.stamp >= 0 ? this.stamp : this.clock.now();
   }

@@ -42,11 +42,29 @@ import type { WebSocketServerOptions } from '../websocket/options.js';
 import { bindFailed } from './bind-error.js';
 import { descriptorLimit, descriptorUse, recountDescriptors, returnDescriptor, takeDescriptor } from './descriptor-budget.js';
 
+/**
+ * How a listener or client reaches its peers: TCP over IPv4/IPv6, TLS over TCP,
+ * or a Unix domain socket.
+ * @category Listen and connect
+ */
 export type Transport = 'tcp' | 'tls' | 'unix';
 
-/** Every transport a listener may have: the stream ones and `udp`. */
+/**
+ * Every transport a listener may have: the stream ones and `udp`.
+ * @category Listen and connect
+ */
 export type ListenerTransport = Transport | 'udp';
 
+/**
+ * Options of {@link listen}.
+ *
+ * Only `handler` is required: the rest default to a raw-bytes TCP listener on
+ * 127.0.0.1 with a free port and the {@link DEFAULT_LIMITS}. Checked against
+ * {@link ListenOptionsSchema} before anything binds; a bad or unknown key
+ * rejects with `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` naming it.
+ * @typeParam D - the type of `conn.data`, the per-connection state the handler keeps.
+ * @category Listen and connect
+ */
 export interface ListenOptions<D = unknown> {
   /** `tcp` (default), `tls` (implied by `tls`) or `unix` (implied by `path`). */
   transport?: Transport;
@@ -58,17 +76,24 @@ export interface ListenOptions<D = unknown> {
   port?: number;
   /** Unix socket path (transport `unix`). A stale socket file is replaced; a live one is an error. */
   path?: string;
-  /** Kernel accept queue length. Default 511. */
+  /** Length of the kernel's queue of connections not yet accepted. Default 511. */
   backlog?: number;
-  /** Bind IPv6 only (no IPv4-mapped addresses) when host is `::`. */
+  /** Bind IPv6 only (no IPv4-mapped addresses) when host is `::`. Default `false`. */
   ipv6Only?: boolean;
-  /** Share the port with other processes (SO_REUSEPORT) where Node supports it (22.12+ on Linux). */
+  /** Share the port with other processes (SO_REUSEPORT) where Node supports it (22.12+ on Linux, see {@link supportsReusePort}); ignored elsewhere. Default `false`. */
   reusePort?: boolean;
-  /** Disable Nagle's algorithm. Default `true`: Capstan batches writes itself. */
+  /** Disable Nagle's algorithm (TCP and TLS). Default `true`: Capstan batches each turn's writes itself, so Nagle would only add delay. */
   noDelay?: boolean;
   /** TCP keep-alive probe delay in ms; 0 (default) leaves keep-alive off. */
   keepAliveMs?: number;
-  /** TLS settings (transport `tls`): key and cert or pfx, client certificates, ALPN; `plaintext: true` serves plaintext on the same port too. */
+  /**
+   * TLS settings; giving them makes the transport `tls`. `tls.key` and
+   * `tls.cert` (PEM text or bytes, see {@link TlsServerOptions}) or `tls.pfx`
+   * are required, or `tls.sni` entries; client certificates (`ca`,
+   * `clientCertificate`), ALPN, versions and ciphers are optional, and
+   * `plaintext: true` serves plaintext on the same port too. Replace them on a
+   * running listener with {@link Server.updateTls}.
+   */
   tls?: TlsServerOptions;
   /**
    * Read the PROXY protocol header (v1 or v2) a load balancer sends ahead of
@@ -88,9 +113,9 @@ export interface ListenOptions<D = unknown> {
    * socket: `compression(…)`, `passThrough()`, or your own (see `Filter`).
    */
   filters?: Filter[];
-  /** Framing. Default `raw()`. */
+  /** How bytes become frames and frames bytes, shared by every connection. Default `raw()`: each read is one frame. */
   codec?: Codec;
-  /** What to do with connections and frames (not with `websocket`, which brings its own). */
+  /** What to do with connections and frames: one object of optional methods shared by every connection (see {@link Handler}). Required unless `websocket` is given, which brings its own. */
   handler?: Handler<D>;
   /**
    * Serve WebSocket (RFC 6455) on this listener: endpoints by path with their
@@ -98,42 +123,74 @@ export interface ListenOptions<D = unknown> {
    * the place of `codec` and `handler`. See docs/websocket.md.
    */
   websocket?: WebSocketServerOptions<any> | WebSocketServer;
-  /** Bounds; each has a safe default (see {@link Limits}). */
+  /** Bounds on each connection and on the listener; each one left out takes its default (see {@link LimitsOptions}). */
   limits?: LimitsOptions;
-  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
+  /**
+   * Where the listener logs (refusals, accept failures, closes for abnormal
+   * reasons, handler errors; rate-limited per kind): any pino logger, or an
+   * object with pino's `error`/`warn`/`info`/`debug`/`child`. The listener logs
+   * through `logger.child({ listener: name })`. Default: pino on stderr at
+   * `warn`; {@link silentLogger} logs nothing.
+   */
   logger?: Logger;
-  /** The timer wheel for this listener's timeouts (tests inject one with a manual clock). */
+  /** The timer wheel that runs this listener's timeouts. Default: the process-wide wheel (100 ms ticks); tests pass their own with a {@link ManualClock}. */
   timerWheel?: TimerWheel;
   /**
-   * Handler latency: for read batches that produced replies (one in eight is
-   * timed), the µs from decoding the first frame to flushing the replies. Off
-   * (and free) when absent.
+   * Records handler latency: for one in eight read batches that produced
+   * replies, the microseconds from decoding the batch's first frame to
+   * flushing its replies to the socket. Pass `latencyRecorder(name)` to see it
+   * in the listener's snapshot, `/metrics` and the dashboard, or any object
+   * with `record(µs)`. Default: off, and then free.
    */
   latency?: LatencyRecorder;
 }
 
-/** Options for {@link Server.close}. */
+/**
+ * Options of {@link Server.close}.
+ * @category Listen and connect
+ */
 export interface CloseOptions {
-  /** Time allowed for connections to finish before they are destroyed with `shutdown`. Default 10,000 ms. */
+  /** ms from the `close` call until connections still open are destroyed (close reason `shutdown`, counted in `forced`). Default 10,000. */
   graceMs?: number;
-  /** A connection is ended once it has received nothing for this long and its queue is empty. Default 250 ms. */
+  /** ms a connection must have received nothing, with nothing left to send, before it is ended (`conn.end()`, reason `shutdown`). Default 250. */
   quietMs?: number;
 }
 
-/** What `close` reports when it resolves. */
+/**
+ * What {@link Server.close} resolves with.
+ * @category Listen and connect
+ */
 export interface CloseResult {
-  /** Connections that ended by themselves or once quiet. */
+  /** Connections that closed before the grace deadline: by themselves, after the handler's `shutdown`, or once quiet. */
   ended: number;
-  /** Connections destroyed at the grace deadline. */
+  /** Connections destroyed at the grace deadline (`graceMs`). */
   forced: number;
 }
 
-/** A running listener. */
+/**
+ * A running listener, as {@link listen} resolves it.
+ * @typeParam D - the type of `conn.data` on its connections.
+ * @category Listen and connect
+ */
 export interface Server<D = unknown> {
+  /** The listener's name in logs and metrics: `options.name`, or `<transport>:<port or path>`. */
   readonly name: string;
+  /** The transport it serves. */
   readonly transport: Transport;
   /** Where it listens: host and port, or the Unix socket path. */
-  readonly address: { host: string; port: number; family: string } | { path: string };
+  readonly address:
+    | {
+        /** The bound address, e.g. `127.0.0.1` or `::`. */
+        host: string;
+        /** The bound port (the one the kernel picked for port 0). */
+        port: number;
+        /** `IPv4` or `IPv6`. */
+        family: string;
+      }
+    | {
+        /** The Unix socket's path. */
+        path: string;
+      };
   /** Where it listens as a URL: `tcp://127.0.0.1:7000`, `tls://[::1]:7443`, `unix:///run/app.sock`. */
   readonly url: string;
   /** Open connections. */
@@ -150,29 +207,72 @@ export interface Server<D = unknown> {
    */
   readonly listening: boolean;
   /**
-   * Replaces the TLS key, certificate and other TLS settings for connections
-   * accepted from now on (certificate rotation); open connections keep theirs.
-   * Validated like `listen`'s `tls` option.
-   * @throws CapstanError `ERR_TLS_CONFIG`, `ERR_INVALID_OPTION` — the old settings stay.
+   * Replaces the TLS settings for handshakes from now on (certificate
+   * rotation): the whole set, key, certificate and `sni` entries included, as
+   * `listen`'s `tls` takes it. Open connections keep the session they have.
+   * Every key pair is loaded before anything changes, so a bad PEM or a key
+   * that does not match its certificate throws and the old settings stay.
+   * `plaintext` is fixed at `listen` and not changed here. Counted in
+   * `stats().tls.reloads` and `reloadFailures`; {@link watchCertificates} calls
+   * it when certificate files change.
+   * @throws CapstanError `ERR_INVALID_OPTION` (not a TLS listener, or a value
+   *   of the wrong type), `ERR_UNKNOWN_OPTION`, or `ERR_TLS_CONFIG` (key
+   *   material that does not load).
    */
   updateTls(tls: TlsServerOptions): void;
   /**
-   * Graceful shutdown: stop accepting, let handlers say goodbye (`shutdown`),
-   * end each connection once it is quiet, destroy stragglers at `graceMs`.
-   * Resolves when every connection is released.
+   * Graceful shutdown. The listener stops accepting (connections the kernel
+   * had already completed are still taken from its queue and drained, for up
+   * to a quarter of `graceMs` and at most 1 s), calls each open connection's handler
+   * `shutdown` so it can say goodbye, ends each connection once it has been
+   * quiet for `quietMs` with nothing left to send, and destroys those still
+   * open `graceMs` after the call (reason `shutdown`). Connections still in a
+   * TLS handshake are destroyed at once.
+   *
+   * Resolves when every connection has closed and the socket is shut. Calling
+   * it again returns the same promise (the first call's options apply).
+   * @param options - the grace period and the quiet interval; both have defaults.
    */
   close(options?: CloseOptions): Promise<CloseResult>;
 }
 
+/**
+ * Whether `listen({ reusePort: true })` shares the port here: Linux with Node
+ * 22.12 or later.
+ *
+ * Elsewhere the option is ignored, and only one process (or the cluster
+ * primary) can bind a port.
+ * @category Listen and connect
+ */
 export function supportsReusePort(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   return process.platform === 'linux' && (major > 22 || (major === 22 && minor >= 12));
 }
 
 /**
- * Starts a listener: TCP, TLS or Unix (a {@link Server}), or UDP with
- * `transport: 'udp'` (a {@link UdpServer}, sessions per peer: docs/udp.md).
- * Rejects with `ERR_INVALID_OPTION`/`ERR_UNKNOWN_OPTION` before binding, or `ERR_LISTEN_FAILED`.
+ * Starts a listener and resolves once it is bound: TCP, TLS or Unix (a
+ * {@link Server}), or UDP with `transport: 'udp'` (a {@link UdpServer},
+ * sessions per peer: docs/udp.md).
+ *
+ * ```ts
+ * const server = await listen<{ name: string }>({
+ *   port: 7000,
+ *   codec: lines(),
+ *   handler: {
+ *     open(conn) { conn.data = { name: 'guest' }; },
+ *     message(conn, line) { conn.send(`${conn.data.name}: ${line}`); },
+ *   },
+ * });
+ * ```
+ *
+ * @typeParam D - the type of `conn.data`, the per-connection state the handler
+ *   keeps; set it in `open`.
+ * @throws CapstanError (as a rejection) `ERR_INVALID_OPTION` or
+ *   `ERR_UNKNOWN_OPTION` for bad options, before anything binds;
+ *   `ERR_TLS_CONFIG` for TLS key material that does not load;
+ *   `ERR_LISTEN_FAILED` when the address cannot be bound (in use, no
+ *   permission, no such interface, a live Unix socket).
+ * @category Listen and connect
  */
 export async function listen<D = unknown>(options: UdpListenOptions<D>): Promise<UdpServer<D>>;
 export async function listen<D = unknown>(options: ListenOptions<D>): Promise<Server<D>>;

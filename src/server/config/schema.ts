@@ -248,6 +248,11 @@ export const WorkerRestartSchema = Type.Object(
   { additionalProperties: false, description: 'How crashed workers are replaced.' },
 );
 
+/**
+ * TypeBox schema of a `capstan serve` config file: the source of its
+ * validation and of the config reference in docs/server.md.
+ * @category Application server
+ */
 export const ConfigSchema = Type.Object(
   {
     workers: Type.Optional(WorkersSchema),
@@ -261,7 +266,19 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A `capstan serve` config file, as {@link ConfigSchema} validates it: workers,
+ * listeners, admin endpoint, logging, shutdown, threads.
+ *
+ * Every key, with its default, is in the config reference in docs/server.md.
+ * @category Application server
+ */
 export type Config = Static<typeof ConfigSchema>;
+/**
+ * One entry of a config file's `listeners`: a transport and address, a codec,
+ * a plugin and its options, limits, TLS and filters (see docs/server.md).
+ * @category Application server
+ */
 export type ListenerConfig = Static<typeof ListenerSchema>;
 export type ConfigTls = Static<typeof ConfigTlsSchema>;
 export type ConfigStartTls = Static<typeof ConfigStartTlsSchema>;
