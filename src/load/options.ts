@@ -230,6 +230,12 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     framing = `ws-${opcode}`;
   } else if (options.wsOpcode !== undefined) bad('wsOpcode', 'given only with a ws:// or wss:// target', options.wsOpcode);
   if (mode === 'request' && framing === 'raw') bad('framing', 'a codec that marks where each reply ends in mode request (line, crlf, lp4 …)', framing);
+  if (mode === 'request') {
+    // The requests carry their own bytes and replies are judged by expect*: these would be silently ignored.
+    for (const key of ['size', 'payload', 'verify'] as const) {
+      if (options[key] !== undefined) bad(key, 'left out in mode request (the requests are the payload; check replies with expect, expectPrefix or expectMatch)', options[key]);
+    }
+  }
   const connections = integer('connections', options.connections, 10, 1, 10_000_000);
   const perWorker = integer('connectionsPerWorker', options.connectionsPerWorker, 15_000, 1, 19_000);
   const rate = positive('rate', options.rate, 0);

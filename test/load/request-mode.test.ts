@@ -140,5 +140,9 @@ describe('load client request mode', () => {
     await assert.rejects(runLoad({ target, mode: 'request', requests: ['x'], expectMatch: '(' }), { path: 'expectMatch' });
     await assert.rejects(runLoad({ target, mode: 'request', requests: ['x{{y}}'] }), { path: 'requests', message: /unknown placeholder/ });
     await assert.rejects(runLoad({ target, mode: 'request', requestsFile: join(tmpdir(), `capstan-none-${process.pid}`) }), { path: 'requestsFile', message: /cannot read/ });
+    // Echo-mode options a request run would otherwise ignore without a word.
+    await assert.rejects(runLoad({ target, mode: 'request', requests: ['x'], size: 64 }), { path: 'size', message: /left out in mode request/ });
+    await assert.rejects(runLoad({ target, mode: 'request', requests: ['x'], payload: 'ascii' }), { path: 'payload', message: /left out in mode request/ });
+    await assert.rejects(runLoad({ target, mode: 'request', requests: ['x'], verify: 'frames' }), { path: 'verify', message: /expect, expectPrefix or expectMatch/ });
   });
 });

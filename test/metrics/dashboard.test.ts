@@ -212,6 +212,33 @@ if (missing && process.env.CI === 'true') {
       }
     });
 
+    it('says whether a token is missing or was rejected, and draws once the right one is given', async () => {
+      const token = 'dashboard-token-0123456789';
+      const guarded = await startAdminServer({
+        port: 0,
+        token,
+        logger: silentLogger,
+        source: { ready: () => true, snapshot: async () => combineSnapshots([collectWorkerSnapshot('1', servers)], false) },
+      });
+      const tab = await browser.newPage();
+      try {
+        const base = `http://127.0.0.1:${guarded.address.port}/`;
+        const statusAfter = async (url: string, want: RegExp) => {
+          // A new document each time: a change of the fragment alone would keep the last poll's status on screen.
+          await tab.goto('about:blank');
+          await tab.goto(url, { timeout: 30_000 });
+          await tab.waitForFunction((re) => new RegExp(re).test(document.querySelector('#status')?.textContent ?? ''), want.source, { timeout: 30_000, polling: 100 });
+          return tab.$eval('#status', (e) => e.textContent ?? '');
+        };
+        assert.match(await statusAfter(base, /token/), /^token required/);
+        assert.match(await statusAfter(`${base}#token=not-the-token-at-all`, /token/), /^token rejected/);
+        assert.equal(await statusAfter(`${base}#token=${token}`, /^ready$/), 'ready');
+      } finally {
+        await tab.close();
+        await guarded.close();
+      }
+    });
+
     it('takes a screenshot of the dashboard under load (kept in docs/ with UPDATE_SCREENSHOTS=1)', async () => {
       await page.selectOption('#listener', '*');
       await page.selectOption('#worker', '*');
