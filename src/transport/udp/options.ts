@@ -10,7 +10,25 @@ import type { Logger } from '../../logger.js';
 import type { ListenerStats } from '../../metrics/listener-counters.js';
 import type { TimerWheel } from '../../timers/timer-wheel.js';
 import { UdpLimitsSchema, type UdpLimitsOptions } from './limits.js';
+import { ListenerMulticastSchema, type ListenerMulticastOptions } from './multicast.js';
 import type { PeerInfo, Session } from './session.js';
+
+/** What a UDP listener and a UDP client take alike: the socket's buffers, logging, timers. */
+export interface UdpSocketOptions {
+  /** The kernel's receive buffer (SO_RCVBUF), bytes; the kernel's default when absent. */
+  recvBufferSize?: number;
+  /** The kernel's send buffer (SO_SNDBUF), bytes. */
+  sendBufferSize?: number;
+  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
+  logger?: Logger;
+  /** The timer wheel for idle (and a client's request) timeouts; tests inject one with a manual clock. */
+  timerWheel?: TimerWheel;
+  /**
+   * Makes the socket (default `dgram.createSocket`): for sockets set up in ways
+   * Capstan does not offer, and for tests that put errors in its way.
+   */
+  createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
+}
 
 /**
  * The handler of a UDP listener: the same flat object of optional methods as
@@ -43,7 +61,7 @@ export interface DatagramHandler<D = unknown> {
   close?(session: Session<D>, reason: CloseReason, error?: Error): void;
 }
 
-export interface UdpListenOptions<D = unknown> {
+export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
   transport: 'udp';
   /** Name used in logs and metrics. Default `udp:<port>`. */
   name?: string;
@@ -67,19 +85,18 @@ export interface UdpListenOptions<D = unknown> {
    * datagrams are not fragmented.
    */
   packBytes?: number;
-  /** The kernel's receive buffer (SO_RCVBUF), bytes; the kernel's default when absent. */
-  recvBufferSize?: number;
-  /** The kernel's send buffer (SO_SNDBUF), bytes. */
-  sendBufferSize?: number;
-  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
-  logger?: Logger;
-  /** The timer wheel for the sessions' idle timeouts (tests inject one with a manual clock). */
-  timerWheel?: TimerWheel;
   /**
-   * Makes the socket (default `dgram.createSocket`): for sockets set up in ways
-   * Capstan does not offer, and for tests that put errors in its way.
+   * Multicast groups to join once bound, and the interface to join them on.
+   * To receive a group's datagrams bind `host` to the group address (or to
+   * `0.0.0.0`/`::`); join more later with {@link UdpServer.joinGroup}.
    */
-  createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
+  multicast?: ListenerMulticastOptions;
+  /**
+   * SO_REUSEADDR: several sockets on this host may bind the same address and
+   * port, so several listeners (processes) can each receive a multicast
+   * group's datagrams. Default false.
+   */
+  reuseAddr?: boolean;
 }
 
 /** A running UDP listener. */
@@ -96,6 +113,23 @@ export interface UdpServer<D = unknown> {
   sessions(): IterableIterator<Session<D>>;
   /** A snapshot of the listener's counters; the UDP ones are under `udp`. */
   stats(): ListenerStats;
+  /**
+   * Joins multicast group `group` on the local interface address `iface`
+   * (default `multicast.interface`, else the kernel's choice by route).
+   * @returns false when that membership is held already.
+   * @throws CapstanError `ERR_INVALID_OPTION` for an address that is not a
+   *   multicast group of the socket's family, `ERR_MULTICAST` when the kernel
+   *   refuses (no such interface, no multicast route).
+   */
+  joinGroup(group: string, iface?: string): boolean;
+  /**
+   * Leaves a group joined at start or with {@link UdpServer.joinGroup}; the
+   * sessions of its senders stay until they idle out.
+   * @returns false when that membership was not held.
+   */
+  leaveGroup(group: string, iface?: string): boolean;
+  /** The groups joined now, as `group` or `group@interface`. */
+  memberships(): string[];
   /** True once `close` was called. */
   readonly closing: boolean;
   /** True while the socket is bound. */
@@ -113,6 +147,15 @@ export interface UdpServer<D = unknown> {
 const Obj = Type.Unsafe<object>(Type.Object({}, { additionalProperties: true }));
 const Bytes = Type.Integer({ minimum: 1 });
 
+/** The schema properties of {@link UdpSocketOptions}. */
+export const UdpSocketProperties = {
+  recvBufferSize: Type.Optional(Bytes),
+  sendBufferSize: Type.Optional(Bytes),
+  logger: Type.Optional(Obj),
+  timerWheel: Type.Optional(Obj),
+  createSocket: Type.Optional(Type.Unsafe<(options: dgram.SocketOptions) => dgram.Socket>(Type.Any())),
+};
+
 export const UdpListenOptionsSchema = Type.Object(
   {
     transport: Type.Literal('udp'),
@@ -124,11 +167,9 @@ export const UdpListenOptionsSchema = Type.Object(
     handler: Obj,
     limits: Type.Optional(UdpLimitsSchema),
     packBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 65507 })),
-    recvBufferSize: Type.Optional(Bytes),
-    sendBufferSize: Type.Optional(Bytes),
-    logger: Type.Optional(Obj),
-    timerWheel: Type.Optional(Obj),
-    createSocket: Type.Optional(Type.Unsafe<(options: dgram.SocketOptions) => dgram.Socket>(Type.Any())),
+    multicast: Type.Optional(ListenerMulticastSchema),
+    reuseAddr: Type.Optional(Type.Boolean()),
+    ...UdpSocketProperties,
   },
   { additionalProperties: false },
 );
