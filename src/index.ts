@@ -22,12 +22,12 @@
  */
 export { listen, supportsReusePort } from './transport/listen.js';
 export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';
-export type { UdpListenOptions, UdpSocketOptions, UdpServer, DatagramHandler } from './transport/udp/options.js';
+export type { UdpListenOptions, UdpSocketOptions, UdpServer, DatagramHandler, UdpListenAddress, UdpCloseOptions, UdpCloseResult } from './transport/udp/options.js';
 export { Session } from './transport/udp/session.js';
 export type { PeerInfo, SessionStateName } from './transport/udp/session.js';
 export { DEFAULT_UDP_LIMITS, UdpLimitsSchema } from './transport/udp/limits.js';
 export type { UdpLimits, UdpLimitsOptions } from './transport/udp/limits.js';
-export type { UdpConnectOptions, UdpClient, UdpClientHandler, UdpClientLimits, UdpClientLimitsOptions, RequestOptions, UdpClientStats, RequestStats } from './transport/udp/client-options.js';
+export type { UdpConnectOptions, UdpClient, UdpClientHandler, UdpClientLimits, UdpClientLimitsOptions, RequestOptions, UdpClientStats, RequestStats, UdpEndpoint } from './transport/udp/client-options.js';
 export { DEFAULT_UDP_CLIENT_LIMITS, UdpClientLimitsSchema } from './transport/udp/client-options.js';
 export type { ListenerMulticastOptions, ClientMulticastOptions, GroupOption } from './transport/udp/multicast.js';
 export { connect } from './transport/connect.js';

@@ -19,6 +19,7 @@ import type { Session } from './session.js';
  * ```
  *
  * A method that throws closes the session with `handler-error`.
+ * @typeParam D - the type of {@link Session.data}, the state the handler keeps.
  */
 export interface UdpClientHandler<D = unknown> {
   /** The socket is connected; set `session.data` here. */
@@ -82,8 +83,11 @@ export interface RequestOptions {
 
 /** What a client's requests did: replies taken, attempts that timed out, requests failed and refused. */
 export interface RequestStats {
+  /** Replies that settled a request. */
   replies: number;
+  /** Attempts whose wait ran out (each retry after one counts again). */
   timeouts: number;
+  /** Requests that gave up after their last retry, or were cut off by the session's close. */
   failed: number;
   /** Refused at `limits.maxPendingRequests`. */
   overloaded: number;
@@ -91,11 +95,16 @@ export interface RequestStats {
 
 /** A UDP client's counters: a listener's, with its one session, plus its requests. */
 export interface UdpClientStats extends ListenerStats {
+  /** What {@link UdpClient.request} did. */
   requests: RequestStats;
 }
 
-/** `connect({ transport: 'udp', … })`: a connect()ed UDP socket and a session with its peer. */
+/**
+ * `connect({ transport: 'udp', … })`: a connect()ed UDP socket and a session with its peer.
+ * @typeParam D - the type of {@link Session.data}.
+ */
 export interface UdpConnectOptions<D = unknown> extends UdpSocketOptions {
+  /** `udp`: this is what makes `connect` build a UDP client. */
   transport: 'udp';
   /** The peer: an IP address, or a name resolved once at connect (its address's family picks udp4 or udp6). Default `127.0.0.1`. */
   host?: string;
@@ -123,16 +132,29 @@ export interface UdpConnectOptions<D = unknown> extends UdpSocketOptions {
   broadcast?: boolean;
 }
 
-/** A connected UDP client: one socket, one session with its peer, for the socket's whole life. */
+/** One end of a UDP socket. */
+export interface UdpEndpoint {
+  /** An IP address. */
+  readonly address: string;
+  /** A port. */
+  readonly port: number;
+  /** `IPv4` or `IPv6`. */
+  readonly family: string;
+}
+
+/**
+ * A connected UDP client: one socket, one session with its peer, for the socket's whole life.
+ * @typeParam D - the type of {@link Session.data}.
+ */
 export interface UdpClient<D = unknown> {
   /** Always `udp`. */
   readonly transport: 'udp';
   /** The session while it is open; `null` once it closed. */
   readonly session: Session<D> | null;
   /** The peer. */
-  readonly remote: { address: string; port: number; family: string };
+  readonly remote: UdpEndpoint;
   /** The local end of the socket. */
-  readonly local: { address: string; port: number; family: string };
+  readonly local: UdpEndpoint;
   /** The peer as a URL: `udp://127.0.0.1:7002`. */
   readonly url: string;
   /** `session.send`; false once the session closed. */

@@ -23,7 +23,7 @@ import { defaultLogger, type Logger } from '../../logger.js';
 import { ListenerCounters } from '../../metrics/listener-counters.js';
 import { countCode, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
 import type { TimerWheel } from '../../timers/timer-wheel.js';
-import { RequestOptionsSchema, type RequestOptions, type UdpClient, type UdpClientHandler, type UdpClientLimits, type UdpClientStats, type UdpConnectOptions } from './client-options.js';
+import { RequestOptionsSchema, type RequestOptions, type UdpClient, type UdpClientHandler, type UdpClientLimits, type UdpClientStats, type UdpConnectOptions, type UdpEndpoint } from './client-options.js';
 import { dropLines } from './drop-lines.js';
 import { DatagramFraming } from './framing.js';
 import { DEFAULT_UDP_LIMITS } from './limits.js';
@@ -132,11 +132,11 @@ export class UdpClientImpl<D> implements UdpClient<D>, SessionHost, SenderHost, 
     return s !== null && s.st === SessionState.Open ? s : null;
   }
 
-  get remote(): { address: string; port: number; family: string } {
+  get remote(): UdpEndpoint {
     return this.remoteInfo;
   }
 
-  get local(): { address: string; port: number; family: string } {
+  get local(): UdpEndpoint {
     return this.localInfo;
   }
 

@@ -33,7 +33,7 @@ import { sharedTimerWheel, type TimerWheel } from '../../timers/timer-wheel.js';
 import { dropLines } from './drop-lines.js';
 import { DatagramFraming } from './framing.js';
 import { resolveUdpLimits, type UdpLimits } from './limits.js';
-import type { DatagramHandler, UdpListenOptions, UdpServer } from './options.js';
+import type { DatagramHandler, UdpCloseOptions, UdpCloseResult, UdpListenAddress, UdpListenOptions, UdpServer } from './options.js';
 import { Memberships } from './multicast.js';
 import { SessionTable, type PeerEntry } from './peers.js';
 import { rateOf, type Rate } from './rate.js';
@@ -115,7 +115,7 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     socket.on('error', this.onError);
   }
 
-  get address(): { host: string; port: number; family: string } {
+  get address(): UdpListenAddress {
     return this.boundAddress;
   }
 
@@ -325,7 +325,7 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
 
   // ── drain ──────────────────────────────────────────────────────────────────
 
-  close(options: { graceMs?: number; quietMs?: number } = {}): Promise<{ ended: number; forced: number }> {
+  close(options: UdpCloseOptions = {}): Promise<UdpCloseResult> {
     if (this.closePromise !== null) return this.closePromise;
     this.isClosing = true;
     const graceMs = options.graceMs ?? 10_000;

@@ -40,6 +40,7 @@ export interface UdpSocketOptions {
  *
  * A method that throws closes its own session with `handler-error` (what it
  * sent before throwing still goes out); no other session notices.
+ * @typeParam D - the type of {@link Session.data}, the state the handler keeps per session.
  */
 export interface DatagramHandler<D = unknown> {
   /**
@@ -61,7 +62,12 @@ export interface DatagramHandler<D = unknown> {
   close?(session: Session<D>, reason: CloseReason, error?: Error): void;
 }
 
+/**
+ * `listen({ transport: 'udp', … })`: a UDP listener with a session per peer.
+ * @typeParam D - the type of {@link Session.data}.
+ */
 export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
+  /** `udp`: this is what makes `listen` build a UDP listener. */
   transport: 'udp';
   /** Name used in logs and metrics. Default `udp:<port>`. */
   name?: string;
@@ -99,12 +105,17 @@ export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
   reuseAddr?: boolean;
 }
 
-/** A running UDP listener. */
+/**
+ * A running UDP listener.
+ * @typeParam D - the type of {@link Session.data}.
+ */
 export interface UdpServer<D = unknown> {
+  /** Its name in logs and metrics. */
   readonly name: string;
+  /** Always `udp`. */
   readonly transport: 'udp';
   /** Where it listens. */
-  readonly address: { host: string; port: number; family: string };
+  readonly address: UdpListenAddress;
   /** Where it listens as a URL: `udp://127.0.0.1:7002`, `udp://[::1]:7002`. */
   readonly url: string;
   /** Sessions open or closing. */
@@ -140,7 +151,33 @@ export interface UdpServer<D = unknown> {
    * and those left at `graceMs` are closed with `shutdown` too. Resolves once
    * every session has closed and the socket is shut.
    */
-  close(options?: { graceMs?: number; quietMs?: number }): Promise<{ ended: number; forced: number }>;
+  close(options?: UdpCloseOptions): Promise<UdpCloseResult>;
+}
+
+/** Where a UDP listener is bound. */
+export interface UdpListenAddress {
+  /** The bound address. */
+  host: string;
+  /** The bound port (the one picked, for port 0). */
+  port: number;
+  /** `IPv4` or `IPv6`. */
+  family: string;
+}
+
+/** How {@link UdpServer.close} drains. */
+export interface UdpCloseOptions {
+  /** After this many ms, sessions still open are closed with `shutdown`. Default 10,000. */
+  graceMs?: number;
+  /** A session that has received nothing for this many ms closes with `shutdown`. Default 250. */
+  quietMs?: number;
+}
+
+/** What {@link UdpServer.close} did. */
+export interface UdpCloseResult {
+  /** Sessions that ended by themselves, or once quiet. */
+  ended: number;
+  /** Sessions closed when `graceMs` ran out. */
+  forced: number;
 }
 
 /** An object the schema only checks is an object (codecs, handlers, loggers). */

@@ -111,7 +111,9 @@ const STATE_NAMES: readonly SessionStateName[] = ['open', 'closing', 'closed'];
 
 /** The peer a new session would be for, as `accept` sees it. */
 export interface PeerInfo {
+  /** The source address of its first datagram. */
   readonly address: string;
+  /** The source port. */
   readonly port: number;
   /** `IPv4` or `IPv6`. */
   readonly family: string;
