@@ -19,6 +19,7 @@
  * `message`.
  */
 import type { CloseReason } from '../../connection/close-reason.js';
+import type { EventLog } from '../../connection/event-log.js';
 import { capstanError, type CapstanError } from '../../errors.js';
 import type { TimerWheel, WheelEntry } from '../../timers/timer-wheel.js';
 import { REQUEST_DEFAULTS, type RequestOptions } from './client-options.js';
@@ -29,6 +30,8 @@ export interface RequestHost {
   sendRequest(data: Buffer): boolean;
   readonly wheel: TimerWheel;
   readonly where: string;
+  /** The client's log budget, for refusals at the limit. */
+  readonly log: EventLog;
 }
 
 class Pending implements WheelEntry {
@@ -73,7 +76,8 @@ export class Requests {
 
   add(data: Buffer, options: RequestOptions): Promise<Buffer> {
     if (this.size >= this.maxPending) {
-      this.counts.overloaded++;
+      const count = ++this.counts.overloaded;
+      this.host.log.note('request-overloaded', { limit: this.maxPending, count }, `udp request refused: limits.maxPendingRequests (${this.maxPending}) requests are waiting for replies`);
       return Promise.reject(
         capstanError('ERR_OVERLOADED', `udp request to ${this.host.where}: ${this.maxPending} requests are waiting already (limits.maxPendingRequests); wait for some to settle`, { limit: this.maxPending }),
       );
