@@ -49,7 +49,9 @@ export type ErrorCode =
   | 'ERR_WS_INVALID_UTF8'
   | 'ERR_WS_MESSAGE_TOO_LARGE'
   | 'ERR_WS_HEARTBEAT'
-  | 'ERR_WS_CLOSE_TIMEOUT';
+  | 'ERR_WS_CLOSE_TIMEOUT'
+  | 'ERR_MULTICAST'
+  | 'ERR_REQUEST_TIMEOUT';
 
 /**
  * Extra facts an error carries: the numbers involved and, when it closes a connection, why.

@@ -22,11 +22,14 @@
  */
 export { listen, supportsReusePort } from './transport/listen.js';
 export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';
-export type { UdpListenOptions, UdpServer, DatagramHandler } from './transport/udp/options.js';
+export type { UdpListenOptions, UdpSocketOptions, UdpServer, DatagramHandler, UdpListenAddress, UdpCloseOptions, UdpCloseResult } from './transport/udp/options.js';
 export { Session } from './transport/udp/session.js';
 export type { PeerInfo, SessionStateName } from './transport/udp/session.js';
 export { DEFAULT_UDP_LIMITS, UdpLimitsSchema } from './transport/udp/limits.js';
 export type { UdpLimits, UdpLimitsOptions } from './transport/udp/limits.js';
+export type { UdpConnectOptions, UdpClient, UdpClientHandler, UdpClientLimits, UdpClientLimitsOptions, RequestOptions, UdpClientStats, RequestStats, UdpEndpoint } from './transport/udp/client-options.js';
+export { DEFAULT_UDP_CLIENT_LIMITS, UdpClientLimitsSchema } from './transport/udp/client-options.js';
+export type { ListenerMulticastOptions, ClientMulticastOptions, GroupOption } from './transport/udp/multicast.js';
 export { connect } from './transport/connect.js';
 export type { ConnectOptions, Client, ClientHandler, ClientTlsOptions, ReconnectInfo } from './transport/connect.js';
 export type { LimitsOptions, TlsServerOptions, ReconnectOptions } from './transport/options-schema.js';

@@ -37,6 +37,7 @@ export type UdpDropReason =
   | 'send-error'
   | 'backoff';
 
+/** Every {@link UdpDropReason}, in the order counters and metrics list them. */
 export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
   'oversize',
   'rate',

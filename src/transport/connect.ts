@@ -17,6 +17,9 @@
  *
  * `connect({ url: 'ws://host:port/path' })` opens a WebSocket client on the
  * same loop (src/websocket/client.ts).
+ *
+ * `connect({ transport: 'udp', … })` makes a UDP client instead: a connect()ed
+ * socket with one session (src/transport/udp/connect-udp.ts, docs/udp.md).
  */
 import type { ConnectionOptions } from 'node:tls';
 import type { Codec } from '../codecs/codec.js';
@@ -32,6 +35,8 @@ import { connectWebSocket, type WebSocketClient, type WebSocketConnectOptions } 
 import { ClientLoop } from './client-loop.js';
 import { ConnectOptionsSchema, validateOptions, type LimitsOptions, type ReconnectOptions } from './options-schema.js';
 import type { Transport } from './listen.js';
+import { connectUdp } from './udp/connect-udp.js';
+import type { UdpClient, UdpConnectOptions } from './udp/client-options.js';
 
 /**
  * What {@link ClientHandler.reconnecting} is told before each retry.
@@ -179,12 +184,18 @@ export interface Client<D = unknown> {
  * Given a `url` (`ws://…`, `wss://…`) instead of a host and port, it opens a
  * WebSocket client instead: see {@link connectWebSocket} (and
  * `ERR_WS_HANDSHAKE` when the server's answer to the upgrade is wrong).
+ *
+ * With `transport: 'udp'` it resolves with a {@link UdpClient} once the
+ * socket is connected (docs/udp.md); it rejects with `ERR_CONNECT_FAILED` or
+ * `ERR_MULTICAST` when binding, connecting or joining fails.
  * @category Listen and connect
  */
 export function connect<D = unknown>(options: WebSocketConnectOptions<D>): Promise<WebSocketClient<D>>;
+export function connect<D = unknown>(options: UdpConnectOptions<D>): Promise<UdpClient<D>>;
 export function connect<D = unknown>(options: ConnectOptions<D>): Promise<Client<D>>;
-export function connect<D = unknown>(options: ConnectOptions<D> | WebSocketConnectOptions<D>): Promise<Client<D> | WebSocketClient<D>> {
+export function connect<D = unknown>(options: ConnectOptions<D> | WebSocketConnectOptions<D> | UdpConnectOptions<D>): Promise<Client<D> | WebSocketClient<D> | UdpClient<D>> {
   if (typeof options === 'object' && options !== null && 'url' in options) return connectWebSocket(options);
+  if (options.transport === 'udp') return connectUdp(options);
   validateOptions('connect', ConnectOptionsSchema, options);
   const transport: Transport = options.transport ?? (options.path !== undefined ? 'unix' : options.tls !== undefined ? 'tls' : 'tcp');
   if (transport === 'unix' ? options.path === undefined : options.port === undefined) {

@@ -64,32 +64,57 @@ export async function udpPeer(serverPort: number, options: UdpPeerOptions = {}):
 }
 
 /**
- * A `createSocket` for listeners whose sends fail on demand: `fault` sees each
- * send's destination and returns an error code to fail it with (reported to the
- * send's callback on the next tick, shaped as Node reports a failed send: code,
- * syscall, address and port), or null to send it for real. Loopback never runs
- * out of buffers and the kernel does not report ICMP errors to an unconnected
- * socket, so these paths can only be reached this way.
+ * A `createSocket` for listeners and clients whose sends fail on demand:
+ * `fault` sees each send's destination and returns an error code to fail it
+ * with (reported to the send's callback on the next tick, shaped as Node
+ * reports a failed send: code, syscall, and on an unconnected socket address
+ * and port), or null to send it for real. Loopback never runs out of buffers
+ * and the kernel does not report ICMP errors to an unconnected socket, so
+ * these paths can only be reached this way.
  */
 export function faultySocket(fault: (address: string, port: number) => string | null): { create: (options: dgram.SocketOptions) => dgram.Socket; calls: () => number; socket: () => dgram.Socket } {
   let calls = 0;
   let made: dgram.Socket | undefined;
+  type Callback = (err: Error | null, bytes?: number) => void;
   return {
     calls: () => calls,
     socket: () => made as dgram.Socket,
     create(options) {
       const socket = dgram.createSocket(options);
       made = socket;
-      const send = socket.send.bind(socket) as (msg: Buffer | Buffer[], port: number, address: string, cb: (err: Error | null, bytes?: number) => void) => void;
-      socket.send = ((msg: Buffer | Buffer[], port: number, address: string, cb: (err: Error | null, bytes?: number) => void) => {
+      const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+      // A connected socket's sends name no destination: send(msg, cb).
+      socket.send = ((msg: Buffer | Buffer[], portOrCb: number | Callback, address?: string, cb?: Callback) => {
         calls++;
-        const code = fault(address, port);
-        if (code === null) return send(msg, port, address, cb);
-        const err = Object.assign(new Error(`send ${code} ${address}:${port}`), { code, syscall: 'send', address, port });
-        process.nextTick(cb, err);
+        const connected = typeof portOrCb === 'function';
+        const peer = connected ? socket.remoteAddress() : { address: address as string, port: portOrCb };
+        const callback = (connected ? portOrCb : cb) as Callback;
+        const code = fault(peer.address, peer.port);
+        if (code === null) return connected ? send(msg, callback) : send(msg, portOrCb, address, callback);
+        const err = Object.assign(new Error(`send ${code} ${peer.address}:${peer.port}`), connected ? { code, syscall: 'send' } : { code, syscall: 'send', address: peer.address, port: peer.port });
+        process.nextTick(callback, err);
       }) as typeof socket.send;
       return socket;
     },
+  };
+}
+
+/** A plain `dgram` echo on 127.0.0.1 (or ::1), as a peer that is not Capstan: `drop(n)` makes it ignore the next n datagrams. */
+export async function rawEcho(host = '127.0.0.1'): Promise<{ port: number; received: () => number; drop: (n: number) => void; close: () => Promise<void> }> {
+  const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  let received = 0;
+  let dropping = 0;
+  socket.on('message', (m, r) => {
+    received++;
+    if (dropping > 0) return void dropping--;
+    socket.send(m, r.port, r.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+  return {
+    port: socket.address().port,
+    received: () => received,
+    drop: (n) => void (dropping = n),
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
 

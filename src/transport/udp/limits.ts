@@ -9,6 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Count = (description: string) => Type.Integer({ minimum: 1, description });
 
+/** The schema of a UDP listener's `limits` (see {@link UdpLimits} for defaults and units). */
 export const UdpLimitsSchema = Type.Object(
   {
     maxSessions: Type.Optional(Count('Sessions on this listener; datagrams from new peers beyond it are dropped (session-cap). Default 10000.')),
@@ -23,6 +24,7 @@ export const UdpLimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A UDP listener's bounds, as given: each optional (see {@link UdpLimits}). */
 export type UdpLimitsOptions = Static<typeof UdpLimitsSchema>;
 
 /** A UDP listener's bounds, resolved. */
@@ -45,6 +47,7 @@ export interface UdpLimits {
   addressBytesPerSecond: number;
 }
 
+/** Every UDP listener bound's default (docs/udp.md lists them). */
 export const DEFAULT_UDP_LIMITS: Readonly<UdpLimits> = Object.freeze({
   maxSessions: 10_000,
   maxSessionsPerAddress: 1_000,

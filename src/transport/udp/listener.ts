@@ -19,45 +19,49 @@
  * | framing.ts   | a datagram into records, whole or not at all                |
  * | sender.ts    | sends, packing, send errors and back-off                    |
  * | socket.ts    | the socket and its bind                                     |
+ * | multicast.ts | group memberships, multicast and broadcast settings         |
  * | limits.ts    | the bounds and their defaults                               |
  */
 import type dgram from 'node:dgram';
 import type { CloseReason } from '../../connection/close-reason.js';
 import { EventLog } from '../../connection/event-log.js';
+import { capstanError } from '../../errors.js';
 import { defaultLogger, type Logger } from '../../logger.js';
 import { ListenerCounters, type ListenerStats } from '../../metrics/listener-counters.js';
-import { countCode, UDP_DROP_REASONS, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
+import { countCode, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
 import { sharedTimerWheel, type TimerWheel } from '../../timers/timer-wheel.js';
+import { dropLines } from './drop-lines.js';
 import { DatagramFraming } from './framing.js';
 import { resolveUdpLimits, type UdpLimits } from './limits.js';
-import type { DatagramHandler, UdpListenOptions, UdpServer } from './options.js';
+import type { DatagramHandler, UdpCloseOptions, UdpCloseResult, UdpListenAddress, UdpListenOptions, UdpServer } from './options.js';
+import { Memberships } from './multicast.js';
 import { SessionTable, type PeerEntry } from './peers.js';
 import { rateOf, type Rate } from './rate.js';
 import { maxPayload, Sender, UNREACHABLE_CODES, type SenderHost } from './sender.js';
-import { Session, SessionState, type SessionHost } from './session.js';
+import { EndOfTurn, finishClosing, handlerThrew, Session, SessionState, startClosing, type SessionHost } from './session.js';
 import { bindSocket, socketType } from './socket.js';
 
 export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   readonly name: string;
   readonly transport = 'udp' as const;
   private socket: dgram.Socket | null = null;
+  private groups: Memberships | null = null;
   private sender: Sender | null = null;
   private readonly limits: UdpLimits;
-  private readonly counters = new ListenerCounters();
+  readonly counters = new ListenerCounters();
   private readonly udp = new UdpCounters();
   private readonly table = new SessionTable();
   private readonly handler: DatagramHandler<D>;
   private readonly wheel: TimerWheel;
   private readonly logger: Logger;
-  private readonly log: EventLog;
+  readonly log: EventLog;
   private readonly sessionRate: Rate;
   private readonly addressRate: Rate;
   /** Records inside datagrams, or null for raw datagrams. */
   private readonly framing: DatagramFraming | null;
   /** Sessions closing this turn: `close` is delivered at its end, after their last sends. */
   private readonly closingList: Session<D>[] = [];
-  private turnQueued = false;
-  private readonly onTurn = (): void => this.endOfTurn();
+  private readonly turn = new EndOfTurn(() => this.endOfTurn());
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => this.receive(msg, rinfo);
   private readonly onError = (err: NodeJS.ErrnoException): void => this.socketError(err);
   private boundAddress = { host: '', port: 0, family: '' };
@@ -82,9 +86,7 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     this.log = new EventLog(this.logger, this.wheel);
     this.sessionRate = rateOf(L.datagramsPerSecond, L.bytesPerSecond, L.maxDatagramBytes);
     this.addressRate = rateOf(L.addressDatagramsPerSecond, L.addressBytesPerSecond, L.maxDatagramBytes);
-    const lines = {} as Record<UdpDropReason, { kind: string; message: string }>;
-    for (const r of UDP_DROP_REASONS) lines[r] = { kind: `dropped:${r}`, message: DROP_MESSAGES[r](L) };
-    this.dropLines = lines;
+    this.dropLines = dropLines(L);
     const codec = options.codec;
     const counters = this.counters;
     // Raw framing needs no decoding: the datagram is the message (and is never split at the codec's maxFrameBytes).
@@ -95,6 +97,14 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     const o = this.options;
     const host = o.host ?? '127.0.0.1';
     const socket = await bindSocket(this.name, o, host);
+    const groups = new Memberships(`listen ${this.name}`, socketType(host), o.multicast?.interface);
+    try {
+      groups.joinAll(socket, o.multicast?.groups);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    this.groups = groups;
     this.socket = socket;
     const codec = this.framing === null ? null : (o.codec ?? null);
     this.sender = new Sender(socket, codec === null ? null : codec.encoder(), o.packBytes ?? 1472, maxPayload(socketType(host)), this.counters, this.udp, this.wheel, this.log, this);
@@ -105,7 +115,7 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     socket.on('error', this.onError);
   }
 
-  get address(): { host: string; port: number; family: string } {
+  get address(): UdpListenAddress {
     return this.boundAddress;
   }
 
@@ -120,6 +130,23 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
 
   sessions(): IterableIterator<Session<D>> {
     return this.table.sessions() as IterableIterator<Session<D>>;
+  }
+
+  joinGroup(group: string, iface?: string): boolean {
+    return (this.groups as Memberships).join(this.running(), group, iface);
+  }
+
+  leaveGroup(group: string, iface?: string): boolean {
+    return (this.groups as Memberships).leave(this.running(), group, iface);
+  }
+
+  memberships(): string[] {
+    return this.socket === null ? [] : (this.groups?.list() ?? []);
+  }
+
+  private running(): dgram.Socket {
+    if (this.socket === null) throw capstanError('ERR_NOT_OPEN', `listen ${this.name}: the listener is closed`);
+    return this.socket;
   }
 
   get closing(): boolean {
@@ -245,21 +272,11 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   }
 
   private handlerThrew(s: Session<D>, method: string, err: unknown): void {
-    this.counters.handlerErrors++;
-    const error = err instanceof Error ? err : new Error(String(err));
-    this.log.handlerThrew(s, method, error);
-    this.closeSession(s, 'handler-error', error, true);
+    handlerThrew(this, s, method, err);
   }
 
   closeSession(s: Session<any>, reason: CloseReason, error: Error | undefined, flush: boolean): void {
-    if (s.st !== SessionState.Open) return;
-    s.st = SessionState.Closing;
-    s.reason = reason;
-    s.error = error;
-    this.wheel.cancel(s);
-    const sender = this.sender as Sender;
-    if (flush) sender.seal(s);
-    else sender.discard(s);
+    if (!startClosing(s, reason, error, flush, this.sender as Sender, this.wheel)) return;
     this.closingList.push(s as Session<D>);
     this.queueTurn();
   }
@@ -287,14 +304,11 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   }
 
   queueTurn(): void {
-    if (this.turnQueued) return;
-    this.turnQueued = true;
-    setImmediate(this.onTurn);
+    this.turn.queue();
   }
 
   /** Packed records go out, then closing sessions get their `close`, in the order they began closing. */
   private endOfTurn(): void {
-    this.turnQueued = false;
     (this.sender as Sender).flush();
     const list = this.closingList;
     // A `close` may end other sessions: they join the list and are finished in this loop too.
@@ -304,26 +318,14 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   }
 
   private finalize(s: Session<D>): void {
-    s.st = SessionState.Closed;
-    const reason = s.reason as CloseReason;
-    this.counters.closes[reason]++;
-    this.counters.active--;
     this.table.remove(s);
     if (this.isClosing) this.drained++;
-    this.log.closed(s, reason, s.error);
-    const h = this.handler;
-    if (h.close === undefined) return;
-    try {
-      h.close(s, reason, s.error);
-    } catch (err) {
-      this.counters.handlerErrors++;
-      this.log.handlerThrew(s, 'close', err instanceof Error ? err : new Error(String(err)));
-    }
+    finishClosing(this, s, this.handler);
   }
 
   // ── drain ──────────────────────────────────────────────────────────────────
 
-  close(options: { graceMs?: number; quietMs?: number } = {}): Promise<{ ended: number; forced: number }> {
+  close(options: UdpCloseOptions = {}): Promise<UdpCloseResult> {
     if (this.closePromise !== null) return this.closePromise;
     this.isClosing = true;
     const graceMs = options.graceMs ?? 10_000;
@@ -366,19 +368,3 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     return this.closePromise;
   }
 }
-
-/** What a drop's log line tells the operator. */
-const DROP_MESSAGES: Record<UdpDropReason, (limits: UdpLimits) => string> = {
-  oversize: (l) => `dropped a datagram over limits.maxDatagramBytes (${l.maxDatagramBytes})`,
-  rate: (l) => `dropped a datagram: the session is over limits.datagramsPerSecond (${l.datagramsPerSecond}) or limits.bytesPerSecond (${l.bytesPerSecond})`,
-  'address-rate': (l) =>
-    `dropped a datagram: its address is over limits.addressDatagramsPerSecond (${l.addressDatagramsPerSecond}) or limits.addressBytesPerSecond (${l.addressBytesPerSecond})`,
-  'session-cap': (l) => `dropped a datagram from a new peer: the listener holds limits.maxSessions (${l.maxSessions}) sessions`,
-  'address-cap': (l) => `dropped a datagram from a new peer: its address holds limits.maxSessionsPerAddress (${l.maxSessionsPerAddress}) sessions`,
-  refused: () => 'dropped a datagram from a new peer: handler.accept refused it',
-  closing: () => 'dropped a datagram: the listener is closing, or the session is',
-  truncated: () => 'dropped a datagram that ends inside a record (records are never joined across datagrams)',
-  malformed: () => "dropped a datagram the codec cannot decode (a bad length, or a record over the codec's maxFrameBytes)",
-  'send-error': () => 'a send failed',
-  backoff: () => 'dropped a send: sending is paused after a resource error',
-};

@@ -10,7 +10,25 @@ import type { Logger } from '../../logger.js';
 import type { ListenerStats } from '../../metrics/listener-counters.js';
 import type { TimerWheel } from '../../timers/timer-wheel.js';
 import { UdpLimitsSchema, type UdpLimitsOptions } from './limits.js';
+import { ListenerMulticastSchema, type ListenerMulticastOptions } from './multicast.js';
 import type { PeerInfo, Session } from './session.js';
+
+/** What a UDP listener and a UDP client take alike: the socket's buffers, logging, timers. */
+export interface UdpSocketOptions {
+  /** The kernel's receive buffer (SO_RCVBUF), bytes; the kernel's default when absent. */
+  recvBufferSize?: number;
+  /** The kernel's send buffer (SO_SNDBUF), bytes. */
+  sendBufferSize?: number;
+  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
+  logger?: Logger;
+  /** The timer wheel for idle (and a client's request) timeouts; tests inject one with a manual clock. */
+  timerWheel?: TimerWheel;
+  /**
+   * Makes the socket (default `dgram.createSocket`): for sockets set up in ways
+   * Capstan does not offer, and for tests that put errors in its way.
+   */
+  createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
+}
 
 /**
  * The handler of a UDP listener: the same flat object of optional methods as
@@ -22,6 +40,7 @@ import type { PeerInfo, Session } from './session.js';
  *
  * A method that throws closes its own session with `handler-error` (what it
  * sent before throwing still goes out); no other session notices.
+ * @typeParam D - the type of {@link Session.data}, the state the handler keeps per session.
  */
 export interface DatagramHandler<D = unknown> {
   /**
@@ -43,7 +62,12 @@ export interface DatagramHandler<D = unknown> {
   close?(session: Session<D>, reason: CloseReason, error?: Error): void;
 }
 
-export interface UdpListenOptions<D = unknown> {
+/**
+ * `listen({ transport: 'udp', … })`: a UDP listener with a session per peer.
+ * @typeParam D - the type of {@link Session.data}.
+ */
+export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
+  /** `udp`: this is what makes `listen` build a UDP listener. */
   transport: 'udp';
   /** Name used in logs and metrics. Default `udp:<port>`. */
   name?: string;
@@ -67,27 +91,31 @@ export interface UdpListenOptions<D = unknown> {
    * datagrams are not fragmented.
    */
   packBytes?: number;
-  /** The kernel's receive buffer (SO_RCVBUF), bytes; the kernel's default when absent. */
-  recvBufferSize?: number;
-  /** The kernel's send buffer (SO_SNDBUF), bytes. */
-  sendBufferSize?: number;
-  /** A pino-compatible logger. Default: pino on stderr at `warn`. */
-  logger?: Logger;
-  /** The timer wheel for the sessions' idle timeouts (tests inject one with a manual clock). */
-  timerWheel?: TimerWheel;
   /**
-   * Makes the socket (default `dgram.createSocket`): for sockets set up in ways
-   * Capstan does not offer, and for tests that put errors in its way.
+   * Multicast groups to join once bound, and the interface to join them on.
+   * To receive a group's datagrams bind `host` to the group address (or to
+   * `0.0.0.0`/`::`); join more later with {@link UdpServer.joinGroup}.
    */
-  createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
+  multicast?: ListenerMulticastOptions;
+  /**
+   * SO_REUSEADDR: several sockets on this host may bind the same address and
+   * port, so several listeners (processes) can each receive a multicast
+   * group's datagrams. Default false.
+   */
+  reuseAddr?: boolean;
 }
 
-/** A running UDP listener. */
+/**
+ * A running UDP listener.
+ * @typeParam D - the type of {@link Session.data}.
+ */
 export interface UdpServer<D = unknown> {
+  /** Its name in logs and metrics. */
   readonly name: string;
+  /** Always `udp`. */
   readonly transport: 'udp';
   /** Where it listens. */
-  readonly address: { host: string; port: number; family: string };
+  readonly address: UdpListenAddress;
   /** Where it listens as a URL: `udp://127.0.0.1:7002`, `udp://[::1]:7002`. */
   readonly url: string;
   /** Sessions open or closing. */
@@ -96,6 +124,23 @@ export interface UdpServer<D = unknown> {
   sessions(): IterableIterator<Session<D>>;
   /** A snapshot of the listener's counters; the UDP ones are under `udp`. */
   stats(): ListenerStats;
+  /**
+   * Joins multicast group `group` on the local interface address `iface`
+   * (default `multicast.interface`, else the kernel's choice by route).
+   * @returns false when that membership is held already.
+   * @throws CapstanError `ERR_INVALID_OPTION` for an address that is not a
+   *   multicast group of the socket's family, `ERR_MULTICAST` when the kernel
+   *   refuses (no such interface, no multicast route).
+   */
+  joinGroup(group: string, iface?: string): boolean;
+  /**
+   * Leaves a group joined at start or with {@link UdpServer.joinGroup}; the
+   * sessions of its senders stay until they idle out.
+   * @returns false when that membership was not held.
+   */
+  leaveGroup(group: string, iface?: string): boolean;
+  /** The groups joined now, as `group` or `group@interface`. */
+  memberships(): string[];
   /** True once `close` was called. */
   readonly closing: boolean;
   /** True while the socket is bound. */
@@ -106,12 +151,47 @@ export interface UdpServer<D = unknown> {
    * and those left at `graceMs` are closed with `shutdown` too. Resolves once
    * every session has closed and the socket is shut.
    */
-  close(options?: { graceMs?: number; quietMs?: number }): Promise<{ ended: number; forced: number }>;
+  close(options?: UdpCloseOptions): Promise<UdpCloseResult>;
+}
+
+/** Where a UDP listener is bound. */
+export interface UdpListenAddress {
+  /** The bound address. */
+  host: string;
+  /** The bound port (the one picked, for port 0). */
+  port: number;
+  /** `IPv4` or `IPv6`. */
+  family: string;
+}
+
+/** How {@link UdpServer.close} drains. */
+export interface UdpCloseOptions {
+  /** After this many ms, sessions still open are closed with `shutdown`. Default 10,000. */
+  graceMs?: number;
+  /** A session that has received nothing for this many ms closes with `shutdown`. Default 250. */
+  quietMs?: number;
+}
+
+/** What {@link UdpServer.close} did. */
+export interface UdpCloseResult {
+  /** Sessions that ended by themselves, or once quiet. */
+  ended: number;
+  /** Sessions closed when `graceMs` ran out. */
+  forced: number;
 }
 
 /** An object the schema only checks is an object (codecs, handlers, loggers). */
 const Obj = Type.Unsafe<object>(Type.Object({}, { additionalProperties: true }));
 const Bytes = Type.Integer({ minimum: 1 });
+
+/** The schema properties of {@link UdpSocketOptions}. */
+export const UdpSocketProperties = {
+  recvBufferSize: Type.Optional(Bytes),
+  sendBufferSize: Type.Optional(Bytes),
+  logger: Type.Optional(Obj),
+  timerWheel: Type.Optional(Obj),
+  createSocket: Type.Optional(Type.Unsafe<(options: dgram.SocketOptions) => dgram.Socket>(Type.Any())),
+};
 
 export const UdpListenOptionsSchema = Type.Object(
   {
@@ -124,11 +204,9 @@ export const UdpListenOptionsSchema = Type.Object(
     handler: Obj,
     limits: Type.Optional(UdpLimitsSchema),
     packBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 65507 })),
-    recvBufferSize: Type.Optional(Bytes),
-    sendBufferSize: Type.Optional(Bytes),
-    logger: Type.Optional(Obj),
-    timerWheel: Type.Optional(Obj),
-    createSocket: Type.Optional(Type.Unsafe<(options: dgram.SocketOptions) => dgram.Socket>(Type.Any())),
+    multicast: Type.Optional(ListenerMulticastSchema),
+    reuseAddr: Type.Optional(Type.Boolean()),
+    ...UdpSocketProperties,
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@
  *                                                                └─ end of turn:      socket.send
  *  socket.send ─► onSent ─┬─ ok: counted
  *                         ├─ ICMP (ECONNREFUSED …): counted, that session closes `peer-unreachable`
+ *                         │    (on a client's connected socket, the error names no peer: it is the one)
  *                         └─ ENOBUFS, EAGAIN, EMFILE …: counted, sending backs off
  * ```
  *
@@ -84,6 +85,8 @@ export class Sender {
     private readonly wheel: TimerWheel,
     private readonly log: EventLog,
     private readonly host: SenderHost,
+    /** A client's connect()ed socket: sends name no destination, and every ICMP error is about its one peer. */
+    private readonly connected = false,
   ) {}
 
   /** Sends `data` from `s` (open): see the module comment. */
@@ -135,7 +138,8 @@ export class Sender {
 
   private transmit(s: Session<any>, payload: Buffer | Buffer[]): void {
     try {
-      this.socket.send(payload, s.remotePort, s.remoteAddress, this.onSent);
+      if (this.connected) this.socket.send(payload, this.onSent);
+      else this.socket.send(payload, s.remotePort, s.remoteAddress, this.onSent);
     } catch (err) {
       // Node throws only for a socket that is no longer running or arguments it rejects.
       this.failed(err as NodeJS.ErrnoException);
@@ -150,6 +154,7 @@ export class Sender {
     if (UNREACHABLE_CODES.has(code)) {
       udp.icmpErrors++;
       if (typeof err.address === 'string' && typeof err.port === 'number') this.host.unreachable(err.address, err.port, err);
+      else if (this.connected) this.host.unreachable('', 0, err);
       return;
     }
     if (RESOURCE_CODES.has(code)) {

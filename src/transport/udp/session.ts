@@ -14,7 +14,9 @@
  * for the turn in which it sends.
  */
 import type { CloseReason } from '../../connection/close-reason.js';
+import type { EventLog } from '../../connection/event-log.js';
 import type { OutboundState } from '../../connection/outbound.js';
+import type { ListenerCounters } from '../../metrics/listener-counters.js';
 import type { WheelEntry } from '../../timers/timer-wheel.js';
 import type { PeerEntry } from './peers.js';
 import { RateBucket, type Rate } from './rate.js';
@@ -34,13 +36,84 @@ export const enum SessionState {
   Closed = 2,
 }
 
+/** What closing a session needs of its owner's sender: its packed records sent or dropped. */
+interface Flusher {
+  seal(session: Session<any>): void;
+  discard(session: Session<any>): void;
+}
+
+/**
+ * Marks an open session closing with `reason`: its wheel entry goes, and what
+ * it packed this turn is sent (`flush`) or dropped. False when it was not
+ * open. The owner delivers `close` at the end of the turn.
+ */
+export function startClosing(s: Session<any>, reason: CloseReason, error: Error | undefined, flush: boolean, sender: Flusher, wheel: { cancel(entry: WheelEntry): void }): boolean {
+  if (s.st !== SessionState.Open) return false;
+  s.st = SessionState.Closing;
+  s.reason = reason;
+  s.error = error;
+  wheel.cancel(s);
+  if (flush) sender.seal(s);
+  else sender.discard(s);
+  return true;
+}
+
+/** Runs `run` once at the end of the event-loop turn, however many times it is asked for during it. */
+export class EndOfTurn {
+  private queued = false;
+  private readonly fire = (): void => {
+    this.queued = false;
+    this.run();
+  };
+
+  constructor(private readonly run: () => void) {}
+
+  queue(): void {
+    if (this.queued) return;
+    this.queued = true;
+    setImmediate(this.fire);
+  }
+}
+
+/** Where a session's ending is counted and logged. */
+interface Reporting {
+  readonly counters: ListenerCounters;
+  readonly log: EventLog;
+}
+
+/** Counts and logs a handler method that threw, and closes its session with `handler-error` (after what it sent). */
+export function handlerThrew(r: Reporting & { closeSession: SessionHost['closeSession'] }, s: Session<any>, method: string, err: unknown): void {
+  r.counters.handlerErrors++;
+  const error = err instanceof Error ? err : new Error(String(err));
+  r.log.handlerThrew(s, method, error);
+  r.closeSession(s, 'handler-error', error, true);
+}
+
+/** Ends a closing session: counted by reason, logged when abnormal, and `handler.close` called last (a throw there is counted and logged). */
+export function finishClosing(r: Reporting, s: Session<any>, handler: { close?(session: Session<any>, reason: CloseReason, error?: Error): void }): void {
+  s.st = SessionState.Closed;
+  const reason = s.reason as CloseReason;
+  r.counters.closes[reason]++;
+  r.counters.active--;
+  r.log.closed(s, reason, s.error);
+  if (handler.close === undefined) return;
+  try {
+    handler.close(s, reason, s.error);
+  } catch (err) {
+    r.counters.handlerErrors++;
+    r.log.handlerThrew(s, 'close', err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 /** The state names users see through {@link Session.state}. */
 export type SessionStateName = 'open' | 'closing' | 'closed';
 const STATE_NAMES: readonly SessionStateName[] = ['open', 'closing', 'closed'];
 
 /** The peer a new session would be for, as `accept` sees it. */
 export interface PeerInfo {
+  /** The source address of its first datagram. */
   readonly address: string;
+  /** The source port. */
   readonly port: number;
   /** `IPv4` or `IPv6`. */
   readonly family: string;

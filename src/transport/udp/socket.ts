@@ -26,19 +26,31 @@ export function socketType(host: string): 'udp4' | 'udp6' {
   return host.includes(':') ? 'udp6' : 'udp4';
 }
 
-/** Makes and binds the socket; rejects with `ERR_LISTEN_FAILED`. */
-export async function bindSocket(name: string, options: UdpListenOptions<any>, host: string): Promise<dgram.Socket> {
-  const type = socketType(host);
-  const create = options.createSocket ?? dgram.createSocket;
-  const socketOptions: dgram.SocketOptions = { type, ipv6Only: options.ipv6Only === true, lookup: literalLookup as dgram.SocketOptions['lookup'] };
-  if (options.recvBufferSize !== undefined) socketOptions.recvBufferSize = options.recvBufferSize;
-  if (options.sendBufferSize !== undefined) socketOptions.sendBufferSize = options.sendBufferSize;
-  const socket = create(socketOptions);
-  const port = options.port ?? 0;
-  await new Promise<void>((resolve, reject) => {
+/** What making a UDP socket takes, from a listener's or a client's options. */
+export interface SocketSettings {
+  ipv6Only?: boolean;
+  reuseAddr?: boolean;
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
+}
+
+/** Makes a socket of `type` with the literal-answering lookup. */
+export function createUdpSocket(type: 'udp4' | 'udp6', settings: SocketSettings): dgram.Socket {
+  const create = settings.createSocket ?? dgram.createSocket;
+  const socketOptions: dgram.SocketOptions = { type, ipv6Only: settings.ipv6Only === true, lookup: literalLookup as dgram.SocketOptions['lookup'] };
+  if (settings.reuseAddr === true) socketOptions.reuseAddr = true;
+  if (settings.recvBufferSize !== undefined) socketOptions.recvBufferSize = settings.recvBufferSize;
+  if (settings.sendBufferSize !== undefined) socketOptions.sendBufferSize = settings.sendBufferSize;
+  return create(socketOptions);
+}
+
+/** Binds `socket`; rejects with the bind's error. */
+export function bindTo(socket: dgram.Socket, port: number, address: string | undefined, exclusive: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       socket.off('listening', onListening);
-      reject(bindFailed(name, `${host}:${port}`, err));
+      reject(err);
     };
     const onListening = () => {
       socket.off('error', onError);
@@ -46,8 +58,19 @@ export async function bindSocket(name: string, options: UdpListenOptions<any>, h
     };
     socket.once('error', onError);
     socket.once('listening', onListening);
-    // Exclusive: in a cluster worker a shared socket would hand one peer's datagrams to every worker in turn, and split its session.
-    socket.bind({ port, address: host, exclusive: true });
+    socket.bind({ port, address, exclusive });
   });
+}
+
+/** Makes and binds the socket; rejects with `ERR_LISTEN_FAILED`. */
+export async function bindSocket(name: string, options: UdpListenOptions<any>, host: string): Promise<dgram.Socket> {
+  const socket = createUdpSocket(socketType(host), options);
+  const port = options.port ?? 0;
+  try {
+    // Exclusive: in a cluster worker a shared socket would hand one peer's datagrams to every worker in turn, and split its session.
+    await bindTo(socket, port, host, true);
+  } catch (err) {
+    throw bindFailed(name, `${host}:${port}`, err as NodeJS.ErrnoException);
+  }
   return socket;
 }
