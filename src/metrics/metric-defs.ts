@@ -72,6 +72,12 @@ function compressionBytes(s: ServerSnapshot): Sample[] {
   return out;
 }
 
+function compressionLimits(s: ServerSnapshot): Sample[] {
+  const out: Sample[] = [];
+  for (const [labels, f] of compressionFilters(s)) out.push([{ ...labels, limit: 'inbound-hold' }, f.inboundHolds ?? 0], [{ ...labels, limit: 'inflate-ratio' }, f.inflateLimits ?? 0]);
+  return out;
+}
+
 function compressionRatio(s: ServerSnapshot): Sample[] {
   const out: Sample[] = [];
   for (const [labels, f] of compressionFilters(s)) {
@@ -132,6 +138,7 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_tls_reloads_total', type: 'counter', labels: [...L, 'result'], help: 'New TLS settings applied to a listener (applied: rotation, reload, SIGHUP), and refused (a bad or mismatched pair; the old stays).', values: perListenerKeyed('result', (l) => ({ applied: l.tls.reloads, refused: l.tls.reloadFailures })) },
   { name: 'capstan_compression_bytes_total', type: 'counter', labels: [...L, 'filter', 'direction', 'side'], help: 'Bytes through a compression filter: out (sent) and in (received), plain (before compressing, after inflating) and wire (compressed).', values: compressionBytes },
   { name: 'capstan_compression_ratio', type: 'gauge', labels: [...L, 'filter', 'direction'], help: 'Plain bytes per compressed byte through a compression filter since start, each way (absent until bytes passed).', values: compressionRatio },
+  { name: 'capstan_compression_limits_total', type: 'counter', labels: [...L, 'filter', 'limit'], help: 'Times a compression filter met an inbound bound: inbound-hold (256 KiB received bytes waited for the inflater, so reading paused), inflate-ratio (a decompression bomb closed).', values: compressionLimits },
   { name: 'capstan_handler_errors_total', type: 'counter', labels: L, help: 'Handler methods that threw.', values: perListener((l) => l.handlerErrors) },
   { name: 'capstan_udp_datagrams_total', type: 'counter', labels: [...L, 'direction'], help: 'Datagrams a UDP listener received (in, dropped ones included) and sent (out).', values: perUdpListener('direction', (u) => ({ in: u.datagramsIn, out: u.datagramsOut })) },
   { name: 'capstan_udp_dropped_total', type: 'counter', labels: [...L, 'reason'], help: 'Datagrams a UDP listener dropped, and sends it did not make, by reason (oversize, rate, address-rate, session-cap, address-cap, refused, closing, truncated, malformed, send-error, backoff, and proxy-missing, proxy-untrusted, proxy-malformed, proxy-truncated, proxy-too-large, proxy-checksum).', values: perUdpListener('reason', (u) => u.drops) },
