@@ -2,7 +2,7 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { lengthPrefixed, listen, ManualClock, silentLogger, TimerWheel, type PeerInfo, type ProxyHeader, type Session } from '../../../src/index.js';
 import { waitFor } from '../../support/net.js';
-import { closeTracked, relayed, track, udpPeer } from '../../support/udp.js';
+import { closeTracked, faultySocket, relayed, track, udpPeer } from '../../support/udp.js';
 
 /** Answers each datagram with who the session is and what it said. */
 const whoAmI = { message: (s: Session, d: Buffer) => void s.send(`${s.remoteAddress}:${s.remotePort} ${d.toString()}`) };
@@ -137,6 +137,38 @@ describe('udp listeners behind a proxy (PROXY protocol v2 on each datagram)', ()
     assert.equal(String((await second.waitFor(2))[1]), 'later');
     assert.equal(first.received.length, 1);
     await Promise.all([first.close(), second.close(), server.close({ graceMs: 100 })]);
+  });
+
+  it('closes every session replying through a proxy socket that a send finds unreachable, and no other', async () => {
+    const closed: Array<[string, string]> = [];
+    let deadPort = -1;
+    const faults = faultySocket((_address, port) => (port === deadPort ? 'ECONNREFUSED' : null));
+    const server = track(
+      await listen({
+        transport: 'udp',
+        port: 0,
+        logger: silentLogger,
+        createSocket: faults.create,
+        proxyProtocol: 'required',
+        handler: { close: (s, reason) => void closed.push([s.remoteAddress, reason]), ...whoAmI },
+      }),
+    );
+    const dying = track(await udpPeer(server.address.port));
+    const healthy = track(await udpPeer(server.address.port));
+    await dying.send(relayed('198.51.100.1', 1, 'a'));
+    await dying.send(relayed('198.51.100.2', 1, 'b'));
+    await healthy.send(relayed('198.51.100.3', 1, 'c'));
+    await Promise.all([dying.waitFor(2), healthy.waitFor(1)]);
+    deadPort = dying.port;
+    const [first] = [...server.sessions()].filter((s) => s.remoteAddress === '198.51.100.1');
+    first?.send('into the void');
+    await waitFor(() => closed.length === 2, 10_000, 'both sessions behind the dead proxy socket closed');
+    assert.deepEqual(closed.sort(), [
+      ['198.51.100.1', 'peer-unreachable'],
+      ['198.51.100.2', 'peer-unreachable'],
+    ]);
+    await healthy.send(relayed('198.51.100.3', 1, 'still here'));
+    assert.equal(String((await healthy.waitFor(2))[1]), '198.51.100.3:1 still here');
   });
 
   it("delivers a LOCAL datagram (the proxy's own, a health check) in the proxy's session, as the spec says: the real endpoints", async () => {
