@@ -73,10 +73,16 @@ export class EventLog implements WheelEntry {
   /**
    * A datagram dropped. Floods make these by the thousand, so the line's fields
    * are built only once the budget lets it through: a suppressed drop allocates nothing.
+   * `cause`: the error that said why (a PROXY header's parse error), logged with its code.
    */
-  dropped(kind: string, address: string, port: number, bytes: number, count: number, message: string): void {
+  dropped(kind: string, address: string, port: number, bytes: number, count: number, message: string, cause?: Error): void {
     if (!this.allow(kind)) return;
-    this.logger.warn({ remote: `${address}:${port}`, bytes, dropped: count }, message);
+    const detail: Record<string, unknown> = { remote: `${address}:${port}`, bytes, dropped: count };
+    if (cause !== undefined) {
+      detail.code = (cause as { code?: string }).code;
+      detail.detail = cause.message;
+    }
+    this.logger.warn(detail, message);
   }
 
   /** Something else a peer or the network caused (a dropped datagram, a failed send, a socket error), under `kind`. */

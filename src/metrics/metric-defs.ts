@@ -121,6 +121,21 @@ function* webSocketDeflate(s: ServerSnapshot): Generator<[Labels, CompressedByte
   for (const [labels, ws] of webSockets(s)) if (ws.deflate !== undefined) yield [labels, ws.deflate];
 }
 
+/** Times each compression filter met an inbound bound (the filters' own counters, beside their byte counts). */
+function compressionLimits(s: ServerSnapshot): Sample[] {
+  const out: Sample[] = [];
+  for (const w of s.workers) {
+    for (const [listener, l] of Object.entries(w.listeners)) {
+      for (const [filter, f] of Object.entries(l.filters ?? {})) {
+        if (f.wireOut === undefined) continue;
+        const labels = { worker: w.worker, listener, filter };
+        out.push([{ ...labels, limit: 'inbound-hold' }, f.inboundHolds ?? 0], [{ ...labels, limit: 'inflate-ratio' }, f.inflateLimits ?? 0]);
+      }
+    }
+  }
+  return out;
+}
+
 /** One series per UDP listener (those whose stats have `udp`), with `extra` labels per value `read` gives. */
 function perUdpListener(label: string | null, read: (u: UdpStats) => Record<string, number>) {
   return (s: ServerSnapshot): Sample[] => {
@@ -161,7 +176,7 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_backpressure_pauses_total', type: 'counter', labels: L, help: 'Times a connection stopped reading because its outbound queue passed the high-water mark.', values: perListener((l) => l.backpressurePauses) },
   { name: 'capstan_timeouts_total', type: 'counter', labels: [...L, 'kind'], help: 'Connections closed by a timeout, by kind (firstByte, frame, idle, write, handshake, linger).', values: perListenerKeyed('kind', (l) => l.timeouts) },
   { name: 'capstan_tls_handshake_failures_total', type: 'counter', labels: L, help: 'TLS handshakes that failed or timed out.', values: perListener((l) => l.tlsHandshakeFailures) },
-  { name: 'capstan_proxy_headers_total', type: 'counter', labels: [...L, 'result'], help: 'PROXY protocol headers read (accepted: a client named; local: the proxy itself), and trusted connections without one (none).', values: perListenerKeyed('result', (l) => ({ accepted: l.proxy.accepted, local: l.proxy.local, none: l.proxy.none })) },
+  { name: 'capstan_proxy_headers_total', type: 'counter', labels: [...L, 'result'], help: 'PROXY protocol headers read (accepted: a client named; local: the proxy itself), and trusted connections without one (none); on a UDP listener, per datagram.', values: perListenerKeyed('result', (l) => ({ accepted: l.proxy.accepted, local: l.proxy.local, none: l.proxy.none })) },
   { name: 'capstan_proxy_refused_total', type: 'counter', labels: [...L, 'reason'], help: 'Connections closed over their PROXY protocol header, by reason (malformed, too-large, checksum, untrusted, missing, timeout).', values: perListenerKeyed('reason', (l) => l.proxy.refused) },
   { name: 'capstan_tls_detected_total', type: 'counter', labels: [...L, 'protocol'], help: 'Connections told apart by their first byte on a port serving TLS and plaintext.', values: perListenerKeyed('protocol', (l) => l.detected) },
   { name: 'capstan_starttls_total', type: 'counter', labels: [...L, 'result'], help: 'STARTTLS upgrades done (upgraded), and refused for bytes injected before the handshake (refused).', values: perListenerKeyed('result', (l) => l.starttls) },
@@ -172,6 +187,7 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_tls_reloads_total', type: 'counter', labels: [...L, 'result'], help: 'New TLS settings applied to a listener (applied: rotation, reload, SIGHUP), and refused (a bad or mismatched pair; the old stays).', values: perListenerKeyed('result', (l) => ({ applied: l.tls.reloads, refused: l.tls.reloadFailures })) },
   { name: 'capstan_compression_bytes_total', type: 'counter', labels: [...L, 'filter', 'direction', 'side'], help: 'Bytes through a compression filter: out (sent) and in (received), plain (before compressing, after inflating) and wire (compressed).', values: compressedBytes(compressionFilters) },
   { name: 'capstan_compression_ratio', type: 'gauge', labels: [...L, 'filter', 'direction'], help: 'Plain bytes per compressed byte through a compression filter since start, each way (absent until bytes passed).', values: compressionRatio(compressionFilters) },
+  { name: 'capstan_compression_limits_total', type: 'counter', labels: [...L, 'filter', 'limit'], help: 'Times a compression filter met an inbound bound: inbound-hold (256 KiB received bytes waited for the inflater, so reading paused), inflate-ratio (a decompression bomb closed).', values: compressionLimits },
   { name: 'capstan_websocket_handshakes_accepted_total', type: 'counter', labels: L, help: 'WebSocket upgrades accepted (101 Switching Protocols).', values: perWebSocket((ws) => ws.handshakesAccepted) },
   { name: 'capstan_websocket_handshakes_refused_total', type: 'counter', labels: [...L, 'status'], help: 'WebSocket upgrades refused (and plain requests answered with an error), by HTTP status.', values: perWebSocket((ws) => ws.handshakesRefused, 'status') },
   { name: 'capstan_websocket_http_requests_total', type: 'counter', labels: L, help: "Plain HTTP requests answered by the WebSocket server's request hook.", values: perWebSocket((ws) => ws.httpRequests) },
@@ -187,7 +203,7 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'capstan_websocket_publishes_total', type: 'counter', labels: L, help: 'Messages published to pub/sub topics.', values: perWebSocket((ws) => ws.publishes) },
   { name: 'capstan_handler_errors_total', type: 'counter', labels: L, help: 'Handler methods that threw.', values: perListener((l) => l.handlerErrors) },
   { name: 'capstan_udp_datagrams_total', type: 'counter', labels: [...L, 'direction'], help: 'Datagrams a UDP listener received (in, dropped ones included) and sent (out).', values: perUdpListener('direction', (u) => ({ in: u.datagramsIn, out: u.datagramsOut })) },
-  { name: 'capstan_udp_dropped_total', type: 'counter', labels: [...L, 'reason'], help: 'Datagrams a UDP listener dropped, and sends it did not make, by reason (oversize, rate, address-rate, session-cap, address-cap, refused, closing, truncated, malformed, send-error, backoff).', values: perUdpListener('reason', (u) => u.drops) },
+  { name: 'capstan_udp_dropped_total', type: 'counter', labels: [...L, 'reason'], help: 'Datagrams a UDP listener dropped, and sends it did not make, by reason (oversize, rate, address-rate, session-cap, address-cap, refused, closing, truncated, malformed, send-error, backoff, and proxy-missing, proxy-untrusted, proxy-malformed, proxy-truncated, proxy-too-large, proxy-checksum).', values: perUdpListener('reason', (u) => u.drops) },
   { name: 'capstan_udp_icmp_errors_total', type: 'counter', labels: L, help: 'Errors ICMP messages caused on a UDP listener (port or host unreachable), on sends or on the socket.', values: perUdpListener(null, (u) => ({ icmp: u.icmpErrors })) },
   { name: 'capstan_udp_send_errors_total', type: 'counter', labels: [...L, 'code'], help: 'Failed sends on a UDP listener, by error code (ENOBUFS, EMSGSIZE, ECONNREFUSED …).', values: perUdpListener('code', (u) => u.sendErrors) },
   { name: 'capstan_udp_receive_errors_total', type: 'counter', labels: [...L, 'code'], help: 'Errors a UDP listener\'s socket reported while receiving, by error code; receiving goes on.', values: perUdpListener('code', (u) => u.receiveErrors) },

@@ -23,6 +23,12 @@
  * | `malformed`     | the codec rejected a record in the datagram (bad length, record over `maxFrameBytes`) |
  * | `send-error`    | the socket refused a send (the error code is in `sendErrors`)        |
  * | `backoff`       | a send while sending backs off after a resource error (ENOBUFS …)   |
+ * | `proxy-missing` | `proxyProtocol: required`, and a trusted proxy's datagram has no header |
+ * | `proxy-untrusted` | a source outside `proxyProtocol.trusted`: any datagram when required, one carrying a header when optional |
+ * | `proxy-malformed` | the header is not valid v2, or names no UDP client (a stream or UNIX transport) |
+ * | `proxy-truncated` | the datagram ends inside its header                               |
+ * | `proxy-too-large` | the header is over `proxyProtocol.maxHeaderBytes`                 |
+ * | `proxy-checksum`  | the header's CRC32C TLV does not match                            |
  */
 export type UdpDropReason =
   | 'oversize'
@@ -35,7 +41,13 @@ export type UdpDropReason =
   | 'truncated'
   | 'malformed'
   | 'send-error'
-  | 'backoff';
+  | 'backoff'
+  | 'proxy-missing'
+  | 'proxy-untrusted'
+  | 'proxy-malformed'
+  | 'proxy-truncated'
+  | 'proxy-too-large'
+  | 'proxy-checksum';
 
 /** Every {@link UdpDropReason}, in the order counters and metrics list them. */
 export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
@@ -50,6 +62,12 @@ export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
   'malformed',
   'send-error',
   'backoff',
+  'proxy-missing',
+  'proxy-untrusted',
+  'proxy-malformed',
+  'proxy-truncated',
+  'proxy-too-large',
+  'proxy-checksum',
 ];
 
 /**

@@ -21,7 +21,7 @@ import type { BlockList } from 'node:net';
 import type { Connection, HandshakeStage } from '../connection/connection.js';
 import { capstanError, type CapstanError } from '../errors.js';
 import type { ListenerCounters, ProxyRefusal } from '../metrics/listener-counters.js';
-import { parseProxyHeader, proxySignature, V1_MAX_BYTES } from './proxy-protocol.js';
+import { parseProxyHeader, proxyErrorKind, proxySignature, V1_MAX_BYTES } from './proxy-protocol.js';
 import type { TlsAcceptor } from './tls-acceptor.js';
 
 /** The listener's PROXY protocol settings, resolved. */
@@ -93,8 +93,7 @@ class AcceptStage implements HandshakeStage {
     try {
       parsed = parseProxyHeader(q.peek(Math.min(q.length, Math.max(p.maxHeaderBytes, V1_MAX_BYTES))), p.maxHeaderBytes);
     } catch (err) {
-      const e = err as CapstanError;
-      return this.refuse(c, e.code === 'ERR_PROXY_CHECKSUM' ? 'checksum' : e.code === 'ERR_PROXY_TOO_LARGE' ? 'too-large' : 'malformed', e);
+      return this.refuse(c, proxyErrorKind(err), err as CapstanError);
     }
     if (parsed.kind === 'more') return;
     const counters = this.plan.counters.proxy;

@@ -9,6 +9,13 @@
  *  socket chunk ─► decompressor ─► bytes for the codec (bounded: see maxInflateRatio)
  * ```
  *
+ * Inbound bounds: received bytes waiting for the inflater (the thread pool
+ * behind, or the connection paused) stop the socket's reads past 256 KiB
+ * (counted, `inboundHolds`, and logged once per connection); inflated bytes
+ * wait in the inflater's own buffer, which stops inflating when it is full;
+ * and more than `maxInflateRatio` inflated bytes per received byte close the
+ * connection (`inflateLimits`).
+ *
  * Wire formats: `deflate` is raw DEFLATE (RFC 1951) with sync flushes, as IMAP
  * COMPRESS=DEFLATE (RFC 4978) uses it; `brotli` is a Brotli stream with
  * BROTLI_OPERATION_FLUSH; `zstd` (when the running Node has it) a Zstandard
@@ -152,6 +159,14 @@ export interface CompressionCounters {
   plainIn: number;
 }
 
+/** How often a listener's compression sessions met their bounds (in the listener's stats beside the byte counts). */
+interface LimitCounters {
+  /** Times a session stopped reading the socket: `INBOUND_HOLD` received bytes were waiting for the inflater. */
+  inboundHolds: number;
+  /** Sessions closed as decompression bombs (`maxInflateRatio`, `ERR_INFLATE_LIMIT`). */
+  inflateLimits: number;
+}
+
 /**
  * A stream compression filter.
  *
@@ -164,7 +179,8 @@ export interface CompressionCounters {
  * listen({ port: 7000, codec: lines(), filters: [compression({ algorithm: 'deflate', level: 6 })], handler });
  * ```
  * @param counters - receives the byte counts that give the compression ratio
- *   (they are also in the listener's stats, `filters[algorithm]`).
+ *   (they are also in the listener's stats, `filters[algorithm]`, with
+ *   `inboundHolds` and `inflateLimits`: how often the inbound bounds were met).
  * @throws CapstanError `ERR_INVALID_OPTION` for a bad option (checked here,
  *   before anything binds), or `zstd` on a Node without it.
  * @category Filters
@@ -174,10 +190,11 @@ export function compression(options: CompressionOptions = {}, counters?: Compres
   const ratio = options.maxInflateRatio ?? 100;
   if (!(ratio >= 1)) throw capstanError('ERR_INVALID_OPTION', `compression: option maxInflateRatio must be at least 1, got ${ratio}`, { path: 'maxInflateRatio', actual: ratio });
   const counted: CompressionCounters = counters ?? { plainOut: 0, wireOut: 0, wireIn: 0, plainIn: 0 };
+  const limits: LimitCounters = { inboundHolds: 0, inflateLimits: 0 };
   return {
     name: options.algorithm ?? 'deflate',
-    open: (link) => new CompressionSession(link, algo, ratio, counted),
-    stats: () => ({ ...counted }),
+    open: (link) => new CompressionSession(link, algo, ratio, counted, limits),
+    stats: () => ({ ...counted, ...limits }),
   };
 }
 
@@ -192,12 +209,14 @@ class CompressionSession implements FilterSession {
   private plainIn = 0;
   private closed = false;
   private holding = false;
+  private held = false;
 
   constructor(
     private readonly link: FilterLink,
     private readonly algo: Algorithm,
     private readonly ratio: number,
     private readonly counters: CompressionCounters,
+    private readonly limits: LimitCounters,
   ) {
     this.reserved = algo.memory;
     if (used + this.reserved > budget) {
@@ -249,6 +268,16 @@ class CompressionSession implements FilterSession {
       // The thread pool inflates slower than the socket reads: stop reading until its queue empties.
       this.holding = true;
       this.link.holdInbound(true);
+      this.limits.inboundHolds++;
+      // Flow control, not an offence: one line per connection is enough to show a peer keeps it busy.
+      if (!this.held) {
+        this.held = true;
+        this.link.note(
+          'compression-inbound-hold',
+          { waiting: this.in.writableLength, limit: INBOUND_HOLD, holds: this.limits.inboundHolds },
+          `compression: ${this.in.writableLength} received bytes are waiting for the inflater (over ${INBOUND_HOLD}); reading this connection pauses until they are inflated`,
+        );
+      }
     }
   }
 
@@ -310,6 +339,8 @@ class CompressionSession implements FilterSession {
     this.plainIn += chunk.length;
     this.counters.plainIn += chunk.length;
     if (this.plainIn > this.wireIn * this.ratio + INFLATE_SLACK) {
+      // The close is logged (under the listener's budget) with its code, ERR_INFLATE_LIMIT.
+      this.limits.inflateLimits++;
       this.link.fail(
         'protocol-error',
         capstanError('ERR_INFLATE_LIMIT', `compression: ${this.wireIn} compressed bytes inflated to more than ${this.ratio}x (a decompression bomb)`, {

@@ -220,6 +220,11 @@ class ChainLink implements FilterLink {
     return (this.c.flags & (F_USER_PAUSED | F_BP_PAUSED)) !== 0;
   }
 
+  note(kind: string, detail: Record<string, unknown>, message: string): void {
+    const c = this.c;
+    c.ctx.log.note(kind, { conn: c.id, remote: `${c.remoteAddress}:${c.remotePort}`, ...detail }, message);
+  }
+
   get remoteAddress(): string {
     return this.c.remoteAddress;
   }

@@ -55,6 +55,12 @@ export interface FilterLink {
   holdInbound(held: boolean): void;
   /** True while the connection reads no more (paused by the handler or by backpressure): hold output if you can. */
   readonly paused: boolean;
+  /**
+   * Logs a line about this connection (its id and peer are added) under the
+   * listener's log budget, shared with every connection's lines: 20 a second,
+   * then a summary. For a bound the filter enforces; `kind` groups the lines.
+   */
+  note(kind: string, detail: Record<string, unknown>, message: string): void;
   /** The peer, for logs. */
   readonly remoteAddress: string;
 }

@@ -128,6 +128,31 @@ export function parseProxyHeader(bytes: Buffer, maxBytes: number): ProxyParse {
 }
 
 /**
+ * Parses the PROXY header at the start of one datagram. Only v2 is defined
+ * for datagrams (each one carries its own header), so a datagram that does
+ * not start with the v2 signature is `none`, even if it starts like a v1 line.
+ * `more` means the datagram ends inside the header: a datagram is whole, so
+ * for the caller that is a truncated header, not a reason to wait.
+ * @throws CapstanError as {@link parseProxyHeader} does.
+ */
+export function parseProxyDatagram(datagram: Buffer, maxBytes: number): ProxyParse {
+  if (!startsLike(datagram, V2_SIGNATURE)) return NONE;
+  if (datagram.length < V2_SIGNATURE.length) return MORE;
+  return parseV2(datagram, maxBytes);
+}
+
+/** True when `bytes` start with the whole v2 signature (a claim to carry a header). */
+export function hasProxyV2Signature(bytes: Buffer): boolean {
+  return bytes.length >= V2_SIGNATURE.length && startsLike(bytes, V2_SIGNATURE);
+}
+
+/** Which refusal a parser error is: a bad checksum, a header over the bound, or anything else malformed. */
+export function proxyErrorKind(err: unknown): 'checksum' | 'too-large' | 'malformed' {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_PROXY_CHECKSUM' ? 'checksum' : code === 'ERR_PROXY_TOO_LARGE' ? 'too-large' : 'malformed';
+}
+
+/**
  * Whether `bytes` (the first bytes of a connection) begin a PROXY header:
  * `match` once a whole signature is there, `partial` while they could still
  * become one, `none` otherwise.

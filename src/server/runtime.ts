@@ -352,7 +352,7 @@ export class Runtime {
       name: l.name,
       host: l.host as string,
       port: l.port as number,
-      ...pick(l, ['ipv6Only']),
+      ...pick(l, ['ipv6Only', 'proxyProtocol']),
       ...(l.limits !== undefined ? { limits: l.limits as UdpLimitsOptions } : {}),
       codec,
       handler: handler(ctx),

@@ -90,13 +90,13 @@ export const ProxyProtocolSchema = Type.Union(
       {
         mode: Type.Union([Type.Literal('optional'), Type.Literal('required')], { description: 'required: every connection must start with a header; optional: read one when a trusted peer sends it.' }),
         trusted: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Addresses and CIDR ranges allowed to send a header. Default 127.0.0.0/8 and ::1.' })),
-        timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Time allowed for the header, ms. Default 3000.' })),
+        timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Time allowed for the header, ms (stream transports; a datagram arrives whole). Default 3000.' })),
         maxHeaderBytes: Type.Optional(Type.Integer({ minimum: 232, description: 'Largest v2 header accepted, bytes. Default 4096.' })),
       },
       { additionalProperties: false },
     ),
   ],
-  { description: "Read the PROXY protocol header (v1/v2) a load balancer sends, before TLS: 'off' (default), 'optional', 'required', or { mode, trusted, timeoutMs, maxHeaderBytes }." },
+  { description: "Read the PROXY protocol header (v1/v2) a load balancer sends, before TLS (udp: a v2 header on every datagram): 'off' (default), 'optional', 'required', or { mode, trusted, timeoutMs, maxHeaderBytes }." },
 );
 
 /** An object the schema only checks is an object (codecs, handlers, loggers). */

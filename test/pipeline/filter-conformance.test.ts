@@ -12,10 +12,12 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { compression, lengthPrefixed, listen, passThrough, silentLogger, type CloseReason, type Connection, type Filter, type FilterLink } from '../../src/index.js';
+import { compression, lengthPrefixed, listen, passThrough, silentLogger, type CloseReason, type Connection, type Filter, type FilterLink, type Logger } from '../../src/index.js';
 import { createExposition } from '../../src/metrics/prometheus.js';
 import { combineSnapshots, collectWorkerSnapshot } from '../../src/metrics/snapshot.js';
+import { recordingLogger, type LoggedLine } from '../support/logger.js';
 import { lp4, portOf, rawConnect, waitFor, type RawPeer } from '../support/net.js';
+import { occupyThreadPool } from '../support/thread-pool.js';
 
 interface Subject {
   label: string;
@@ -53,6 +55,7 @@ function peerSide(filter: Filter) {
     },
     paused: false,
     remoteAddress: 'test',
+    note: () => {},
   };
   const session = filter.open(link);
   return {
@@ -86,12 +89,12 @@ async function receivePlain(peer: RawPeer, ours: ReturnType<typeof peerSide>, n:
   return got;
 }
 
-async function echoServer(filter: Filter, limits: object = {}) {
+async function echoServer(filter: Filter, limits: object = {}, logger: Logger = silentLogger) {
   const closes: Array<{ reason: CloseReason; code: string | undefined }> = [];
   const server = await listen({
     port: 0,
     codec: lengthPrefixed(),
-    logger: silentLogger,
+    logger,
     filters: [filter],
     limits,
     handler: {
@@ -207,6 +210,43 @@ describe('compression limits', () => {
     peer.socket.destroy();
     await waitFor(() => closes.length === 1);
     assert.deepEqual(closes[0], { reason: 'protocol-error', code: 'ERR_INFLATE_LIMIT' });
+    assert.equal(server.stats().filters.deflate?.inflateLimits, 1);
+    await server.close();
+  });
+
+  it('stops reading a peer whose bytes wait for a busy inflater past 256 KiB, counts and logs it, then reads on and loses nothing', async () => {
+    const lines: LoggedLine[] = [];
+    const { server, closes } = await echoServer(compression(), {}, recordingLogger(lines));
+    const stream = Buffer.concat(Array.from({ length: 64 }, () => lp4(randomBytes(16 * 1024))));
+    // Random bytes do not compress: about 1 MiB on the wire, written at once, finished as one deflate stream.
+    const wire = zlib.deflateRawSync(stream);
+    const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
+    // zlib runs on libuv's thread pool: with every thread busy, received bytes can only queue.
+    const pool = await occupyThreadPool();
+    try {
+      peer.socket.write(wire);
+      await waitFor(() => (server.stats().filters.deflate?.inboundHolds ?? 0) >= 1, 30_000, 'the inbound hold');
+      const [conn] = [...server.connections()];
+      assert.ok(conn !== undefined && conn.state === 'open', 'held, not closed');
+    } finally {
+      pool.release();
+    }
+    const echoed = await peer.waitBytes(1);
+    let plain = Buffer.alloc(0);
+    for (const start = Date.now(); plain.length < stream.length; await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - start > 60_000) assert.fail(`decoded ${plain.length} of ${stream.length} echoed bytes`);
+      plain = zlib.inflateRawSync(peer.received(), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    }
+    assert.ok(echoed.length > 0);
+    assert.deepEqual(plain, stream, 'every byte came back, in order');
+    assert.deepEqual(closes, []);
+    const held = lines.filter((l) => /waiting for the inflater/.test(l.msg ?? ''));
+    assert.equal(held.length, 1, 'one line for the connection, however often it is held');
+    assert.equal(held[0]?.obj.limit, 256 * 1024);
+    const families = parsePrometheus(await createExposition().render(combineSnapshots([collectWorkerSnapshot('main', new Map([['l', server]]))], false)));
+    const holds = families.find((m) => m.name === 'capstan_compression_limits_total')?.metrics.find((m) => m.labels?.limit === 'inbound-hold')?.value;
+    assert.ok(Number(holds) >= 1, `capstan_compression_limits_total{limit="inbound-hold"} is ${holds}`);
+    peer.socket.destroy();
     await server.close();
   });
 

@@ -6,7 +6,7 @@ import { parseConfigText } from '../../src/server/config/source.js';
 import { Runtime } from '../../src/server/runtime.js';
 import { ThreadPools } from '../../src/server/threads.js';
 import { silentLogger } from '../../src/index.js';
-import { udpEcho } from '../support/udp.js';
+import { relayed, udpEcho, udpPeer } from '../support/udp.js';
 import { tempDir } from './support.js';
 
 const tmp = tempDir('capstan-udp-config-');
@@ -85,6 +85,37 @@ describe('udp listeners in a config file', () => {
       await runtime.stop({ graceMs: 100, quietMs: 10 });
       await threads.close();
     }
+  });
+
+  it('read PROXY protocol v2 on each datagram with proxyProtocol, as stream listeners do', async () => {
+    const config = await resolveText(['listeners:', "  - { name: u, transport: udp, port: 0, plugin: echo, proxyProtocol: { mode: required, trusted: ['127.0.0.1'] } }"].join('\n'));
+    assert.deepEqual(config.listeners[0]?.proxyProtocol, { mode: 'required', trusted: ['127.0.0.1'] });
+    const threads = new ThreadPools({});
+    const runtime = new Runtime({ worker: 'main', logger: silentLogger, threads, configDir: tmp.dir });
+    try {
+      const [address] = await runtime.start(config.listeners);
+      const port = Number(address?.address.split(':')[1]);
+      const proxy = await udpPeer(port);
+      try {
+        await proxy.send('no header');
+        await proxy.send(relayed('198.51.100.1', 1234, 'relayed'));
+        assert.equal(String((await proxy.waitFor(1))[0]), 'relayed');
+      } finally {
+        await proxy.close();
+      }
+      const server = runtime.servers().get('u');
+      assert.equal(server?.stats().udp?.drops['proxy-missing'], 1);
+      const sessions = server !== undefined && server.transport === 'udp' ? [...server.sessions()].map((s) => `${s.remoteAddress}:${s.remotePort}`) : [];
+      assert.deepEqual(sessions, ['198.51.100.1:1234']);
+    } finally {
+      await runtime.stop({ graceMs: 100, quietMs: 10 });
+      await threads.close();
+    }
+  });
+
+  it('name a proxyProtocol.trusted entry that is not an address or range, before anything binds', async () => {
+    const lines = await problems(['listeners:', "  - { name: u, transport: udp, port: 0, plugin: echo, proxyProtocol: { mode: optional, trusted: ['10.0.0.0/33'] } }"].join('\n'));
+    assert.deepEqual(lines, ['listeners[0].proxyProtocol.trusted.0: must be an IP address or CIDR range (10.0.0.0/8, fd00::/8), got "10.0.0.0/33"']);
   });
 
   it('run only in the first worker process, so that one process holds all the sessions', async () => {

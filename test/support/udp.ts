@@ -1,5 +1,6 @@
 /** A UDP peer for tests: a real socket that keeps what it receives and can wait for it. */
 import dgram from 'node:dgram';
+import { encodeProxyV2 } from '../../src/index.js';
 
 export interface UdpPeer {
   socket: dgram.Socket;
@@ -139,4 +140,34 @@ export async function udpEcho(port: number, payload: string): Promise<string> {
   } finally {
     await peer.close();
   }
+}
+
+/** A datagram as a UDP proxy relays it: a v2 header naming the client, then the client's payload. */
+export function relayed(client: string, clientPort: number, payload: string | Buffer, options: { local?: boolean; tlvs?: Array<{ type: number; value: Buffer }>; checksum?: boolean } = {}): Buffer {
+  const v6 = client.includes(':');
+  const header = encodeProxyV2({
+    command: options.local === true ? 'local' : 'proxy',
+    transport: v6 ? 'udp6' : 'udp4',
+    source: { address: client, port: clientPort },
+    destination: { address: v6 ? '2001:db8::1' : '192.0.2.1', port: 53 },
+    ...(options.tlvs !== undefined ? { tlvs: options.tlvs } : {}),
+    ...(options.checksum === true ? { checksum: true } : {}),
+  });
+  return Buffer.concat([header, typeof payload === 'string' ? Buffer.from(payload) : payload]);
+}
+
+/**
+ * Closes what a test opened even when it fails, so a failed assertion cannot
+ * leave sockets that keep the test process alive: register with `track`, and
+ * call `closeTracked` in `afterEach`.
+ */
+const tracked: Array<{ close(): Promise<unknown> }> = [];
+
+export function track<T extends { close(): Promise<unknown> }>(thing: T): T {
+  tracked.push(thing);
+  return thing;
+}
+
+export async function closeTracked(): Promise<void> {
+  await Promise.all(tracked.splice(0).map((t) => t.close()));
 }

@@ -33,7 +33,7 @@ import { ConfigSchema, PluginRefSchema, STREAM_LIMIT_KEYS, UDP_LIMIT_KEYS, type 
 import { configError, type ConfigSource } from './source.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
 import { compression, type CompressionOptions } from '../../pipeline/compression.js';
-import type { ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
+import { resolveProxyPolicy, type ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
 import { checkWebSocket, pluginRefName, type ResolvedWebSocket } from './websocket.js';
 
 /** A plugin as resolved: the reference given, where it loads from, its checked options. */
@@ -197,6 +197,15 @@ function baseListener(
   for (const key of ['backlog', 'ipv6Only', 'noDelay', 'keepAliveMs', 'limits', 'proxyProtocol'] as const) {
     if (l[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = l[key];
   }
+  if (l.proxyProtocol !== undefined) {
+    // The schema checks the shape; the trusted entries are checked as listen() checks them, before anything binds.
+    try {
+      resolveProxyPolicy(l.proxyProtocol);
+    } catch (err) {
+      if (!isCapstanError(err)) throw err;
+      issues.push({ path: err.path === undefined ? [...at, 'proxyProtocol'] : [...at, ...err.path.split('.')], message: err.message.replace(/^listen: option \S+ /, '') });
+    }
+  }
   if (l.compression !== undefined) {
     const options: CompressionOptions = typeof l.compression === 'string' ? { algorithm: l.compression } : l.compression;
     try {
@@ -214,7 +223,7 @@ function baseListener(
 function checkTransportKeys(l: SalvagedListener, transport: ListenerTransport, at: ConfigPath, issues: ConfigIssue[]): void {
   const udp = transport === 'udp';
   if (udp) {
-    for (const key of ['backlog', 'noDelay', 'keepAliveMs', 'proxyProtocol', 'startTls', 'compression', 'websocket'] as const) {
+    for (const key of ['backlog', 'noDelay', 'keepAliveMs', 'startTls', 'compression', 'websocket'] as const) {
       if (l[key] !== undefined) issues.push({ path: [...at, key], atKey: true, message: 'does not apply to transport udp' });
     }
   }

@@ -20,6 +20,12 @@ const DROP_MESSAGES: Record<UdpDropReason, (limits: UdpLimits) => string> = {
   malformed: () => "dropped a datagram the codec cannot decode (a bad length, or a record over the codec's maxFrameBytes)",
   'send-error': () => 'a send failed',
   backoff: () => 'dropped a send: sending is paused after a resource error',
+  'proxy-missing': () => 'dropped a datagram from a trusted proxy without a PROXY protocol v2 header, which proxyProtocol required asks for',
+  'proxy-untrusted': () => 'dropped a datagram from a source outside proxyProtocol.trusted: required takes datagrams from the proxies only, and a PROXY header from anyone else is spoofing',
+  'proxy-malformed': () => 'dropped a datagram whose PROXY protocol header is not valid v2 for a UDP client',
+  'proxy-truncated': () => 'dropped a datagram that ends inside its PROXY protocol header',
+  'proxy-too-large': () => 'dropped a datagram whose PROXY protocol header is over proxyProtocol.maxHeaderBytes',
+  'proxy-checksum': () => "dropped a datagram whose PROXY protocol header's CRC32C does not match",
 };
 
 /** Each drop reason's log kind and line. */

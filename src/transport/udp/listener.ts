@@ -3,11 +3,11 @@
  * passes before its handler sees it, cheapest first, each drop counted:
  *
  * ```
- *  datagram ─► size ─► address bucket ─► session? ─ no ─► closing? caps? accept? ─► new session, open
- *                 │           │              │ yes                                      │
- *              oversize  address-rate        └──────────► session bucket ─► records ─► message*
- *                                                              │               │
- *                                                             rate     truncated / malformed
+ *  datagram ─► size ─► [PROXY header] ─► address bucket ─► session? ─ no ─► closing? caps? accept? ─► new session, open
+ *                 │          │                  │              │ yes                                      │
+ *              oversize   proxy-*          address-rate        └──────────► session bucket ─► records ─► message*
+ *                                                                                 │               │
+ *                                                                                rate     truncated / malformed
  * ```
  *
  * | module       | what                                                        |
@@ -17,6 +17,7 @@
  * | peers.ts     | the session table, bounded by the session caps              |
  * | rate.ts      | token buckets on datagrams/s and bytes/s                    |
  * | framing.ts   | a datagram into records, whole or not at all                |
+ * | proxy-datagram.ts | the PROXY protocol v2 header on each datagram (`proxyProtocol`) |
  * | sender.ts    | sends, packing, send errors and back-off                    |
  * | socket.ts    | the socket and its bind                                     |
  * | multicast.ts | group memberships, multicast and broadcast settings         |
@@ -28,6 +29,7 @@ import { EventLog } from '../../connection/event-log.js';
 import { capstanError } from '../../errors.js';
 import { defaultLogger, type Logger } from '../../logger.js';
 import { ListenerCounters, type ListenerStats } from '../../metrics/listener-counters.js';
+import { resolveProxyPolicy } from '../../pipeline/proxy-policy.js';
 import { countCode, UdpCounters, type UdpDropReason } from '../../metrics/udp-counters.js';
 import { sharedTimerWheel, type TimerWheel } from '../../timers/timer-wheel.js';
 import { dropLines } from './drop-lines.js';
@@ -36,6 +38,7 @@ import { resolveUdpLimits, type UdpLimits } from './limits.js';
 import type { DatagramHandler, UdpCloseOptions, UdpCloseResult, UdpListenAddress, UdpListenOptions, UdpServer } from './options.js';
 import { Memberships } from './multicast.js';
 import { SessionTable, type PeerEntry } from './peers.js';
+import { ProxyDatagrams } from './proxy-datagram.js';
 import { rateOf, type Rate } from './rate.js';
 import { maxPayload, Sender, UNREACHABLE_CODES, type SenderHost } from './sender.js';
 import { EndOfTurn, finishClosing, handlerThrew, Session, SessionState, startClosing, type SessionHost } from './session.js';
@@ -59,6 +62,8 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   private readonly addressRate: Rate;
   /** Records inside datagrams, or null for raw datagrams. */
   private readonly framing: DatagramFraming | null;
+  /** The PROXY header reader (`proxyProtocol`), or null when off. */
+  private readonly proxy: ProxyDatagrams | null;
   /** Sessions closing this turn: `close` is delivered at its end, after their last sends. */
   private readonly closingList: Session<D>[] = [];
   private readonly turn = new EndOfTurn(() => this.endOfTurn());
@@ -91,6 +96,8 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     const counters = this.counters;
     // Raw framing needs no decoding: the datagram is the message (and is never split at the codec's maxFrameBytes).
     this.framing = codec === undefined || codec.name === 'raw' ? null : new DatagramFraming(codec, { frameDiscarded: () => void counters.framesDiscarded++ });
+    const policy = resolveProxyPolicy(options.proxyProtocol);
+    this.proxy = policy === null ? null : new ProxyDatagrams(policy, counters.proxy);
   }
 
   async start(): Promise<void> {
@@ -168,9 +175,21 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     this.udp.datagramsIn++;
     this.counters.bytesIn += n;
     if (n > this.limits.maxDatagramBytes) return void this.drop('oversize', rinfo.address, rinfo.port, n);
+    const proxy = this.proxy;
+    if (proxy === null) return this.dispatch(msg, rinfo.address, rinfo.port, rinfo.family, null);
+    const bad = proxy.read(msg, rinfo);
+    if (bad !== null) return void this.drop(bad, rinfo.address, rinfo.port, n, proxy.error);
+    this.dispatch(proxy.payload, proxy.address, proxy.port, proxy.family, rinfo);
+  }
+
+  /**
+   * `msg` for the peer `address`:`port`, through the address's and the
+   * session's checks. `via`: the source of a datagram read through the PROXY
+   * stage (replies go back to it), null without one.
+   */
+  private dispatch(msg: Buffer, address: string, port: number, family: string, via: dgram.RemoteInfo | null): void {
+    const n = msg.length;
     const now = this.wheel.now();
-    const address = rinfo.address;
-    const port = rinfo.port;
     const peer = this.table.peer(address);
     let s: Session<D> | undefined;
     if (peer !== undefined) {
@@ -178,19 +197,27 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
       s = peer.sessions.get(port);
     }
     if (s === undefined) {
-      const made = this.admit(peer, address, port, rinfo.family, msg, now);
+      const made = this.admit(peer, address, port, family, msg, now, via);
       if (made === null) return;
       s = made;
     } else if (s.st !== SessionState.Open) {
       return void this.drop('closing', address, port, n);
     }
     if (!s.bucket.take(this.sessionRate, now, n)) return void this.drop('rate', address, port, n);
+    if (via !== null) this.route(s, via);
     s.lastActive = now;
     this.deliver(s, msg);
   }
 
+  /** A session behind a proxy follows the proxy that relayed its latest datagram (another instance, after a failover). */
+  private route(s: Session<D>, via: dgram.RemoteInfo): void {
+    s.replyAddress = via.address;
+    s.replyPort = via.port;
+    s.proxy = (this.proxy as ProxyDatagrams).header;
+  }
+
   /** A new peer: a session if the listener has room and `accept` agrees, opened; else null (dropped). */
-  private admit(peer: PeerEntry | undefined, address: string, port: number, family: string, msg: Buffer, now: number): Session<D> | null {
+  private admit(peer: PeerEntry | undefined, address: string, port: number, family: string, msg: Buffer, now: number, via: dgram.RemoteInfo | null): Session<D> | null {
     const L = this.limits;
     if (this.isClosing) return this.drop('closing', address, port, msg.length);
     if (this.table.size >= L.maxSessions) return this.drop('session-cap', address, port, msg.length);
@@ -199,7 +226,8 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     if (h.accept !== undefined) {
       let ok = false;
       try {
-        ok = h.accept({ address, port, family }, msg) === true;
+        const header = via === null ? null : (this.proxy as ProxyDatagrams).header;
+        ok = h.accept(header === null ? { address, port, family } : { address, port, family, proxy: header }, msg) === true;
       } catch (err) {
         this.counters.handlerErrors++;
         this.log.handlerThrew({ id: 0, remoteAddress: address, remotePort: port }, 'accept', err instanceof Error ? err : new Error(String(err)));
@@ -211,6 +239,7 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
       peer.bucket.take(this.addressRate, now, msg.length);
     }
     const s = new Session<D>(this, peer, port, family, this.sessionRate, now);
+    if (via !== null) this.route(s, via);
     this.table.add(s);
     this.counters.accepted++;
     this.counters.active++;
@@ -252,9 +281,9 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
     }
   }
 
-  private drop(reason: UdpDropReason, address: string, port: number, bytes: number): null {
+  private drop(reason: UdpDropReason, address: string, port: number, bytes: number, cause?: Error): null {
     const line = this.dropLines[reason];
-    this.log.dropped(line.kind, address, port, bytes, ++this.udp.drops[reason], line.message);
+    this.log.dropped(line.kind, address, port, bytes, ++this.udp.drops[reason], line.message, cause);
     return null;
   }
 
@@ -299,8 +328,15 @@ export class UdpListener<D> implements UdpServer<D>, SessionHost, SenderHost {
   }
 
   unreachable(address: string, port: number, error: Error): void {
-    const s = this.table.peer(address)?.sessions.get(port);
-    if (s !== undefined) this.closeSession(s, 'peer-unreachable', error, false);
+    if (this.proxy === null) {
+      const s = this.table.peer(address)?.sessions.get(port);
+      if (s !== undefined) this.closeSession(s, 'peer-unreachable', error, false);
+      return;
+    }
+    // Behind a proxy the error names the proxy's socket: every session replying through it has lost its way back.
+    for (const s of [...this.table.sessions()]) {
+      if (s.replyAddress === address && s.replyPort === port) this.closeSession(s, 'peer-unreachable', error, false);
+    }
   }
 
   queueTurn(): void {

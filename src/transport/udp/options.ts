@@ -8,7 +8,9 @@ import type { Codec } from '../../codecs/codec.js';
 import type { CloseReason } from '../../connection/close-reason.js';
 import type { Logger } from '../../logger.js';
 import type { ListenerStats } from '../../metrics/listener-counters.js';
+import type { ProxyProtocolOption } from '../../pipeline/proxy-policy.js';
 import type { TimerWheel } from '../../timers/timer-wheel.js';
+import { ProxyProtocolSchema } from '../options-schema.js';
 import { UdpLimitsSchema, type UdpLimitsOptions } from './limits.js';
 import { ListenerMulticastSchema, type ListenerMulticastOptions } from './multicast.js';
 import type { PeerInfo, Session } from './session.js';
@@ -83,6 +85,15 @@ export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
   handler: DatagramHandler<D>;
   /** Bounds; each has a safe default (see {@link UdpLimits}). */
   limits?: UdpLimitsOptions;
+  /**
+   * PROXY protocol v2 on every datagram, from the proxies in `trusted`: the
+   * same option as a stream listener's. Sessions, caps and rates are then the
+   * client's the header names (`session.remoteAddress`, `session.proxy`), and
+   * replies go to the proxy that relayed the datagram. Datagrams without a
+   * valid header where one is needed are dropped and counted (`proxy-*`).
+   * `timeoutMs` has nothing to time here: a datagram arrives whole. See docs/udp.md.
+   */
+  proxyProtocol?: ProxyProtocolOption;
   /**
    * With a framing codec, records sent to one peer in one event-loop turn are
    * packed into datagrams of up to this many bytes (a record is never split;
@@ -203,6 +214,7 @@ export const UdpListenOptionsSchema = Type.Object(
     codec: Type.Optional(Obj),
     handler: Obj,
     limits: Type.Optional(UdpLimitsSchema),
+    proxyProtocol: Type.Optional(ProxyProtocolSchema),
     packBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 65507 })),
     multicast: Type.Optional(ListenerMulticastSchema),
     reuseAddr: Type.Optional(Type.Boolean()),

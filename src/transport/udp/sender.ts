@@ -139,7 +139,7 @@ export class Sender {
   private transmit(s: Session<any>, payload: Buffer | Buffer[]): void {
     try {
       if (this.connected) this.socket.send(payload, this.onSent);
-      else this.socket.send(payload, s.remotePort, s.remoteAddress, this.onSent);
+      else this.socket.send(payload, s.replyPort, s.replyAddress, this.onSent);
     } catch (err) {
       // Node throws only for a socket that is no longer running or arguments it rejects.
       this.failed(err as NodeJS.ErrnoException);

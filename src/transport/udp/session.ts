@@ -17,6 +17,7 @@ import type { CloseReason } from '../../connection/close-reason.js';
 import type { EventLog } from '../../connection/event-log.js';
 import type { OutboundState } from '../../connection/outbound.js';
 import type { ListenerCounters } from '../../metrics/listener-counters.js';
+import type { ProxyHeader } from '../../pipeline/proxy-protocol.js';
 import type { WheelEntry } from '../../timers/timer-wheel.js';
 import type { PeerEntry } from './peers.js';
 import { RateBucket, type Rate } from './rate.js';
@@ -117,6 +118,8 @@ export interface PeerInfo {
   readonly port: number;
   /** `IPv4` or `IPv6`. */
   readonly family: string;
+  /** The datagram's PROXY header, when it came through a proxy (`proxyProtocol`); absent otherwise. */
+  readonly proxy?: ProxyHeader;
 }
 
 let nextId = 1;
@@ -136,6 +139,16 @@ export class Session<D = unknown> implements WheelEntry, OutboundState {
   readonly remotePort: number;
   /** `IPv4` or `IPv6`. */
   readonly remoteFamily: string;
+  /**
+   * On a listener with `proxyProtocol`: the PROXY header of the latest
+   * datagram delivered to this session (`command: 'local'` for the proxy's own
+   * datagrams); null for datagrams that came without one. `remoteAddress` and
+   * `remotePort` are the client's from the header.
+   */
+  proxy: ProxyHeader | null = null;
+  /** @internal Where sends go: the peer itself, or the proxy that relayed its latest datagram. */
+  replyAddress: string;
+  /** @internal */ replyPort: number;
 
   /** @internal */ st: SessionState = SessionState.Open;
   /** @internal */ readonly host: SessionHost;
@@ -167,6 +180,8 @@ export class Session<D = unknown> implements WheelEntry, OutboundState {
     this.remoteAddress = peer.address;
     this.remotePort = port;
     this.remoteFamily = family;
+    this.replyAddress = peer.address;
+    this.replyPort = port;
     this.bucket = new RateBucket(rate, now);
     this.lastActive = now;
   }
