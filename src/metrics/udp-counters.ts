@@ -23,6 +23,7 @@
  * | `malformed`     | the codec rejected a record in the datagram (bad length, record over `maxFrameBytes`) |
  * | `send-error`    | the socket refused a send (the error code is in `sendErrors`)        |
  * | `backoff`       | a send while sending backs off after a resource error (ENOBUFS …)   |
+ * @category Metrics
  */
 export type UdpDropReason =
   | 'oversize'
@@ -37,6 +38,11 @@ export type UdpDropReason =
   | 'send-error'
   | 'backoff';
 
+/**
+ * Every {@link UdpDropReason}, in the order of the table above (the keys of
+ * `stats().udp.drops`, each present with 0 when nothing was dropped for it).
+ * @category Metrics
+ */
 export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
   'oversize',
   'rate',
@@ -55,6 +61,7 @@ export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
  * A snapshot of a UDP listener's own counters (in `ListenerStats.udp`). Bytes
  * each way (UDP payload) are `bytesIn`/`bytesOut` of the listener's stats;
  * sessions are `accepted` (opened), `active` (open) and `closes` (by reason).
+ * @category Metrics
  */
 export interface UdpStats {
   /** Datagrams received, dropped ones included. */

@@ -14,7 +14,9 @@ import type { PeerInfo, Session } from './session.js';
 
 /**
  * The handler of a UDP listener: the same flat object of optional methods as
- * a stream listener's, with a {@link Session} per peer. Per session:
+ * a stream listener's, with a {@link Session} per peer.
+ *
+ * Per session:
  *
  * ```
  *   [accept] ─► open ─► message* ─► close(reason)      (exactly once, last)
@@ -22,6 +24,8 @@ import type { PeerInfo, Session } from './session.js';
  *
  * A method that throws closes its own session with `handler-error` (what it
  * sent before throwing still goes out); no other session notices.
+ * @typeParam D - the type of `session.data`, the per-session state the handler keeps.
+ * @category UDP
  */
 export interface DatagramHandler<D = unknown> {
   /**
@@ -43,7 +47,20 @@ export interface DatagramHandler<D = unknown> {
   close?(session: Session<D>, reason: CloseReason, error?: Error): void;
 }
 
+/**
+ * Options of {@link listen} for a UDP listener: a session per peer (source
+ * address and port), the same flat handler shape as a stream listener's.
+ *
+ * `transport: 'udp'` and `handler` are required; the rest default to raw
+ * datagrams on 127.0.0.1, a free port and {@link DEFAULT_UDP_LIMITS}. Checked
+ * before anything binds: a bad or unknown key rejects with
+ * `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` naming it, and a port that
+ * cannot be bound with `ERR_LISTEN_FAILED`. See docs/udp.md.
+ * @typeParam D - the type of `session.data`, the per-session state the handler keeps.
+ * @category UDP
+ */
 export interface UdpListenOptions<D = unknown> {
+  /** Always `'udp'`: it is what makes `listen` start a UDP listener. */
   transport: 'udp';
   /** Name used in logs and metrics. Default `udp:<port>`. */
   name?: string;
@@ -82,12 +99,25 @@ export interface UdpListenOptions<D = unknown> {
   createSocket?: (options: dgram.SocketOptions) => dgram.Socket;
 }
 
-/** A running UDP listener. */
+/**
+ * A running UDP listener, as {@link listen} resolves it for `transport: 'udp'`.
+ * @typeParam D - the type of `session.data` on its sessions.
+ * @category UDP
+ */
 export interface UdpServer<D = unknown> {
+  /** The listener's name in logs and metrics: `options.name`, or `udp:<port>` with the port as given (`udp:0` for a free one). */
   readonly name: string;
+  /** Always `'udp'`. */
   readonly transport: 'udp';
   /** Where it listens. */
-  readonly address: { host: string; port: number; family: string };
+  readonly address: {
+    /** The bound address, e.g. `127.0.0.1` or `::`. */
+    host: string;
+    /** The bound port (the one the kernel picked for port 0). */
+    port: number;
+    /** `IPv4` or `IPv6`. */
+    family: string;
+  };
   /** Where it listens as a URL: `udp://127.0.0.1:7002`, `udp://[::1]:7002`. */
   readonly url: string;
   /** Sessions open or closing. */
@@ -104,9 +134,20 @@ export interface UdpServer<D = unknown> {
    * Drains: datagrams from new peers are dropped (`closing`), each session's
    * `shutdown` is called, sessions quiet for `quietMs` close with `shutdown`,
    * and those left at `graceMs` are closed with `shutdown` too. Resolves once
-   * every session has closed and the socket is shut.
+   * every session has closed and the socket is shut. Calling it again returns
+   * the same promise (the first call's options apply).
    */
-  close(options?: { graceMs?: number; quietMs?: number }): Promise<{ ended: number; forced: number }>;
+  close(options?: {
+    /** ms from the `close` call until sessions still open are closed (reason `shutdown`, counted in `forced`). Default 10,000. */
+    graceMs?: number;
+    /** ms a session's peer must have sent nothing (counted from the `close` call at the earliest) before the session is closed (reason `shutdown`). Default 250. */
+    quietMs?: number;
+  }): Promise<{
+    /** Sessions that closed before the grace deadline: by themselves, after the handler's `shutdown`, or once quiet. */
+    ended: number;
+    /** Sessions closed at the grace deadline (`graceMs`). */
+    forced: number;
+  }>;
 }
 
 /** An object the schema only checks is an object (codecs, handlers, loggers). */
