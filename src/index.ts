@@ -17,11 +17,25 @@
  * every export with its options, units and defaults. It is generated from the
  * TSDoc in `src/` by `npm run docs:api`.
  *
+ * ## TypeBox, re-exported for plugins
+ *
+ * `Type`, `Static`, `TSchema`, `TObject`, `TProperties`, `TString`,
+ * `TNumber`, `TInteger`, `TBoolean`, `TArray`, `TUnion`, `TLiteral`,
+ * `TOptional`, `TRecord`, `TUnknown`, `TAny`, `TNull`, `SchemaOptions` and
+ * `ObjectOptions` are exported from `capstan` exactly as
+ * [`@sinclair/typebox`](https://www.npmjs.com/package/@sinclair/typebox)
+ * exports them, from the copy Capstan itself uses; they are TypeBox's, and
+ * documented there, not here. Build a plugin's `options` schema with this
+ * `Type` (see {@link definePlugin}) so that it matches {@link Plugin} with no
+ * second copy of TypeBox in the plugin's project: a schema made by another
+ * copy works at run time but not in tsc ("Property '[Kind]' is missing in
+ * type 'TObject'", TS2741), since each copy declares its own types.
+ *
  * @packageDocumentation
  * @sortStrategy kind, alphabetical-ignoring-documents
  */
 export { listen, supportsReusePort } from './transport/listen.js';
-export type { ListenOptions, Server, CloseOptions, CloseResult, Transport } from './transport/listen.js';
+export type { ListenOptions, Server, CloseOptions, CloseResult, Transport, ListenerTransport } from './transport/listen.js';
 export type { UdpListenOptions, UdpSocketOptions, UdpServer, DatagramHandler, UdpListenAddress, UdpCloseOptions, UdpCloseResult } from './transport/udp/options.js';
 export { Session } from './transport/udp/session.js';
 export type { PeerInfo, SessionStateName } from './transport/udp/session.js';
@@ -54,26 +68,20 @@ export { ByteQueue } from './buffers/byte-queue.js';
 export { TimerWheel, ManualClock } from './timers/timer-wheel.js';
 export type { Clock, TimerWheelOptions, WheelEntry } from './timers/timer-wheel.js';
 
-export type { ListenerStats, RefuseReason, ProxyStats, ProxyRefusal, TlsStats } from './metrics/listener-counters.js';
+export type { ListenerStats, RefuseReason, ProxyStats, ProxyRefusal, TlsStats, WebSocketSnapshot, CompressedBytes } from './metrics/listener-counters.js';
 export type { UdpStats, UdpDropReason } from './metrics/udp-counters.js';
 export { UDP_DROP_REASONS } from './metrics/udp-counters.js';
 export { CapstanError, isCapstanError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
 export { silentLogger } from './logger.js';
-export type { Logger } from './logger.js';
+export type { Logger, LogFn } from './logger.js';
 export { delimited, lines } from './codecs/delimited.js';
 export type { DelimitedOptions, LinesOptions, OversizePolicy } from './codecs/delimited.js';
 export { fixedSize } from './codecs/fixed.js';
 export type { FixedSizeOptions } from './codecs/fixed.js';
 export { codecFromName, CODEC_NAMES } from './codecs/registry.js';
 export { definePlugin } from './server/plugin.js';
-/**
- * TypeBox, the copy Capstan itself uses: build a plugin's `options` schema with
- * this `Type` so it matches {@link Plugin} with no second copy of
- * `@sinclair/typebox` in the plugin's project. A schema from another copy
- * works at run time but not in tsc ("Property '[Kind]' is missing in type
- * 'TObject'", TS2741), since each copy declares its own types.
- */
+// TypeBox's own, documented by TypeBox; the package comment above says why they are here.
 export { Type } from '@sinclair/typebox';
 export type {
   Static,
@@ -101,6 +109,7 @@ export { ConfigSchema } from './server/config/schema.js';
 export type { Config, ListenerConfig } from './server/config/schema.js';
 export { startAdminServer, DEFAULT_ADMIN_PORT } from './metrics/admin-server.js';
 export type { AdminServer, AdminServerOptions, StatsSource } from './metrics/admin-server.js';
+export type { HistoryOptions as AdminHistoryOptions } from './metrics/admin-history.js';
 export { DEFAULT_ADMIN_LIMITS } from './metrics/admin-guard.js';
 export type { AdminLimits } from './metrics/admin-guard.js';
 export { collectWorkerSnapshot, combineSnapshots, latencyRecorder, LATENCY_BUCKETS_US } from './metrics/snapshot.js';

@@ -25,7 +25,9 @@ export type LogMethod = (typeof LOG_METHODS)[number];
  * @category Errors and logging
  */
 export interface LogFn {
+  /** Logs `msg`, with `args` filling its `%s`, `%d`, `%o` placeholders: `logger.info('listening on %s', url)`. */
   (msg: string, ...args: unknown[]): void;
+  /** Logs the fields of `obj` (an `Error` as the `err` field) with an optional message: `logger.warn({ peer }, 'refused')`. */
   (obj: object, msg?: string, ...args: unknown[]): void;
 }
 

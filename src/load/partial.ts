@@ -29,6 +29,7 @@ export function addTraffic(into: Traffic, t: Traffic): void {
  * connection's messages are delivered when the server answered our FIN with its
  * own after reading up to it; otherwise (reset, no close within the drain
  * timeout, closed before taking everything) they are unconfirmed.
+ * @category Load client
  */
 export interface Delivery {
   /** Messages the kernel took: written, minus those still queued in this process when their connection ended. */

@@ -81,7 +81,10 @@ export interface LoadResult {
    * traffic to the last confirmation: what the server really took, where `sent`
    * counts what the client handed to its sockets.
    */
-  delivery?: Delivery & { perSec: number };
+  delivery?: Delivery & {
+    /** Messages confirmed per second: `delivered` over `lastSec`, rounded to a whole number (0 when nothing was confirmed). */
+    perSec: number;
+  };
   /**
    * The load client's own CPU time during the window: seconds over all its processes,
    * `utilization` of one core per process (near 1 means the client, not the server,

@@ -14,10 +14,17 @@
 import type { Logger } from '../logger.js';
 import type { ServerSnapshot } from './snapshot.js';
 
+/**
+ * How much history the admin endpoint keeps for the dashboard
+ * (`startAdminServer({ history })`, which takes any part of it). Stored
+ * snapshots are also capped at 32 MiB of JSON in all, oldest dropped first,
+ * whatever `maxSamples` says.
+ * @category Metrics
+ */
 export interface HistoryOptions {
-  /** Time between samples, ms. Default 1000. */
+  /** Time between samples, ms (a whole number, at least 100). Default 1000. */
   intervalMs: number;
-  /** Samples kept. Default 300 (five minutes at the default interval). */
+  /** Samples kept (at least 1). Default 300 (five minutes at the default interval). */
   maxSamples: number;
 }
 

@@ -142,11 +142,19 @@ export interface ListenerStats {
   websocket?: WebSocketSnapshot;
 }
 
-/** Byte counts through a compressor, each way: plain (before compressing, after inflating) and on the wire. */
+/**
+ * Byte counts through a compressor, each way: plain (before compressing, after
+ * inflating) and on the wire. A direction no byte has taken yet may be absent.
+ * @category Metrics
+ */
 export interface CompressedBytes {
+  /** Bytes sent, before compression. */
   plainOut?: number;
+  /** Bytes sent, compressed (on the wire). */
   wireOut?: number;
+  /** Bytes received, after decompression. */
   plainIn?: number;
+  /** Bytes received, compressed (on the wire). */
   wireIn?: number;
 }
 
@@ -154,6 +162,7 @@ export interface CompressedBytes {
  * A WebSocket listener's counters, with those permessage-deflate and pub/sub
  * add when the server has them: read only where present, so a server without
  * them shows no such figures.
+ * @category Metrics
  */
 export type WebSocketSnapshot = WebSocketStats & {
   /** permessage-deflate message bytes, counted as a compression filter counts them. */

@@ -29,6 +29,7 @@
  * | `proxy-truncated` | the datagram ends inside its header                               |
  * | `proxy-too-large` | the header is over `proxyProtocol.maxHeaderBytes`                 |
  * | `proxy-checksum`  | the header's CRC32C TLV does not match                            |
+ * @category Metrics
  */
 export type UdpDropReason =
   | 'oversize'
@@ -49,7 +50,11 @@ export type UdpDropReason =
   | 'proxy-too-large'
   | 'proxy-checksum';
 
-/** Every {@link UdpDropReason}, in the order counters and metrics list them. */
+/**
+ * Every {@link UdpDropReason}, in the order of the table above (the keys of
+ * `stats().udp.drops`, each present with 0 when nothing was dropped for it).
+ * @category Metrics
+ */
 export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
   'oversize',
   'rate',
@@ -74,6 +79,7 @@ export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
  * A snapshot of a UDP listener's own counters (in `ListenerStats.udp`). Bytes
  * each way (UDP payload) are `bytesIn`/`bytesOut` of the listener's stats;
  * sessions are `accepted` (opened), `active` (open) and `closes` (by reason).
+ * @category Metrics
  */
 export interface UdpStats {
   /** Datagrams received, dropped ones included. */

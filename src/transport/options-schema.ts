@@ -290,7 +290,7 @@ export interface ReconnectOptions {
 }
 
 /** `true` only when `A` and `B` are the same type (an extra optional key counts as a difference). */
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 // Fails to compile when an interface above and its schema disagree on a key or a type.
 const typesMatchSchemas: [
   Same<LimitsOptions, Static<typeof LimitsSchema>>,

@@ -17,6 +17,8 @@ import { headerLines, type HeaderMap } from './http-head.js';
  * A client's handler: the server handler's methods, per underlying
  * connection (`open` once, `message` per whole message, `close` exactly once
  * and last), plus `reconnecting` between connections.
+ * @typeParam D - the type of `ws.data`, the per-connection state.
+ * @category WebSocket
  */
 export interface WebSocketClientHandler<D = unknown> {
   /** The handshake is done; `ws.protocol` is the subprotocol the server chose. */
@@ -39,9 +41,18 @@ export interface WebSocketClientHandler<D = unknown> {
   reconnecting?(info: ReconnectInfo): void;
 }
 
+/**
+ * Options of {@link connectWebSocket} (and of `connect` given a `ws://` or
+ * `wss://` URL). Only `url` and `handler` are required. Checked before
+ * anything is dialed: a bad or unknown key throws `ERR_INVALID_OPTION` or
+ * `ERR_UNKNOWN_OPTION` naming it.
+ * @typeParam D - the type of `ws.data`.
+ * @category WebSocket
+ */
 export interface WebSocketConnectOptions<D = unknown> {
   /** `ws://host[:port]/path?query`, or `wss://…` for TLS. The port defaults to 80 (ws) or 443 (wss). */
   url: string;
+  /** What to do with each connection's WebSocket and its messages (see {@link WebSocketClientHandler}). */
   handler: WebSocketClientHandler<D>;
   /**
    * Extra request headers (cookies, authorization; a list repeats the header).
@@ -70,7 +81,9 @@ export interface WebSocketConnectOptions<D = unknown> {
   noDelay?: boolean;
   /** Connection limits (timeouts, buffers); as for `connect`. */
   limits?: LimitsOptions;
+  /** Where the client logs, through `logger.child({ client: 'ws://host:port/path' })`. Default: pino on stderr at `warn`. */
   logger?: Logger;
+  /** The timer wheel that runs the connection's timeouts (close, heartbeat, connect). Default: the process-wide wheel. */
   timerWheel?: TimerWheel;
 }
 

@@ -46,7 +46,12 @@ export function checkClose(code: number, reason: string): void {
   if (Buffer.byteLength(reason) > 123) throw capstanError('ERR_INVALID_OPTION', 'close: a close reason takes at most 123 bytes', { path: 'reason' });
 }
 
-/** The client's WebSocket. Handlers receive it in every call; `client.socket` is the current one. */
+/**
+ * The client's WebSocket, one per connection. Handlers receive it in every
+ * call; `client.socket` is the current one.
+ * @typeParam D - the type of {@link ClientWebSocket.data}.
+ * @category WebSocket
+ */
 export class ClientWebSocket<D = unknown> {
   /** Your state for this connection (a reconnect brings a new socket, starting `undefined`). */
   data: D = undefined as D;
@@ -91,10 +96,14 @@ export class ClientWebSocket<D = unknown> {
     if (!this.isOpen) return false;
     const ctr = this.rt.counters;
     ctr.messagesOut++;
-    ctr.bytesOut += data.length;
     if (typeof data === 'string') {
+      // Payload bytes, as on the wire: a string's UTF-8, not its UTF-16 units.
+      ctr.bytesOut += Buffer.byteLength(data);
       if (isBinary === true) this.rt.encoder.next = 0x80 | OP_BINARY;
-    } else if (isBinary === false) this.rt.encoder.next = 0x80 | OP_TEXT;
+    } else {
+      ctr.bytesOut += data.length;
+      if (isBinary === false) this.rt.encoder.next = 0x80 | OP_TEXT;
+    }
     return this.conn.send(data);
   }
 

@@ -34,7 +34,12 @@ import { DEFAULT_HEAD_LIMITS, HeadDecoder } from './http-head.js';
 
 export type { WebSocketConnectOptions, WebSocketClientHandler } from './client-options.js';
 
-/** A WebSocket client: the current socket, plus the reconnect loop around it. */
+/**
+ * A WebSocket client, as {@link connectWebSocket} resolves it: the current
+ * socket, plus the reconnect loop around it.
+ * @typeParam D - the type of `ws.data`.
+ * @category WebSocket
+ */
 export interface WebSocketClient<D = unknown> {
   /** The open WebSocket, or `null` while (re)connecting or after close. */
   readonly socket: ClientWebSocket<D> | null;
@@ -73,7 +78,17 @@ interface Runtime<D> extends ClientRuntime<D> {
  * refuses the upgrade or answers it wrongly, `ERR_CONNECT_FAILED` /
  * `ERR_CONNECT_TIMEOUT` when no connection is made, `ERR_RECONNECT_EXHAUSTED`
  * when `reconnect.maxAttempts` ran out.
+ *
+ * ```ts
+ * const client = await connectWebSocket({ url: 'ws://127.0.0.1:8080/chat', handler: {
+ *   message(ws, data, isBinary) { console.log(isBinary ? data : data.toString()); },
+ * }});
+ * client.send('hello');
+ * await client.close(1000, 'bye');
+ * ```
+ * @typeParam D - the type of `ws.data`.
  * @throws CapstanError `ERR_INVALID_OPTION` / `ERR_UNKNOWN_OPTION` naming the bad option.
+ * @category WebSocket
  */
 export function connectWebSocket<D = unknown>(options: WebSocketConnectOptions<D>): Promise<WebSocketClient<D>> {
   const o = resolveClientOptions(options);

@@ -3,21 +3,35 @@
  * read only when someone asks for {@link WebSocketCounters.snapshot}.
  */
 
-/** What a WebSocket server has done since it started. */
+/**
+ * What a WebSocket server (`server.stats()` of {@link websocket}) or client
+ * (`client.websocketStats()`) has done since it was made. Message and byte
+ * counts are of whole messages, text and binary alike; control frames are
+ * counted apart.
+ * @category Metrics
+ */
 export interface WebSocketStats {
+  /** Upgrades completed: 101 responses sent (server) or accepted (client). */
   handshakesAccepted: number;
   /** Refused upgrades (and plain requests answered with an error) by HTTP status. */
   handshakesRefused: Record<string, number>;
   /** Plain HTTP requests answered by the `request` hook. */
   httpRequests: number;
+  /** Messages received, those dropped after our close frame included. */
   messagesIn: number;
+  /** Messages queued by `send`. */
   messagesOut: number;
-  /** Payload bytes of whole messages. */
+  /** Payload bytes of the messages received. */
   bytesIn: number;
+  /** Payload bytes of the messages sent. */
   bytesOut: number;
+  /** Pings received. */
   pingsIn: number;
+  /** Pings sent, heartbeats and `ping()` calls alike. */
   pingsOut: number;
+  /** Pongs received. */
   pongsIn: number;
+  /** Pongs sent: answers to pings and `pong()` calls. */
   pongsOut: number;
   /** Close frames we sent, by code. */
   closesSent: Record<string, number>;

@@ -37,20 +37,33 @@ export const OP_PONG = 10;
 /** Not an opcode on the wire: `decode` returned because a rule was broken (see `failure`). */
 export const OP_FAILED = -1;
 
-/** Close codes (RFC 6455 §7.4.1). */
+/**
+ * Close codes (RFC 6455 §7.4.1), by name: what `close` handlers report and
+ * `ws.close(code)` sends. Applications may also send 3000 to 4999.
+ * @category WebSocket
+ */
 export const CloseCode = {
+  /** The purpose of the connection is fulfilled: `close()` without a code sends it. */
   normal: 1000,
+  /** The endpoint is going away: a server shutting down (Capstan's drain sends it) or a page left. */
   goingAway: 1001,
+  /** The peer broke the protocol (a bad frame, a bad close code). */
   protocolError: 1002,
+  /** A message of a type the endpoint cannot take (text where only binary is, or the reverse). */
   unsupportedData: 1003,
   /** Never sent: reported when the peer's close frame had no code. */
   noStatus: 1005,
   /** Never sent: reported when the connection ended without a close frame. */
   abnormal: 1006,
+  /** A text message (or close reason) that is not valid UTF-8. */
   invalidData: 1007,
+  /** A message that breaks the endpoint's policy, when no other code fits. */
   policyViolation: 1008,
+  /** A message over `maxMessageBytes` or in more than `maxFragments` frames. */
   messageTooBig: 1009,
+  /** Client only: the server did not negotiate an extension the client requires. */
   mandatoryExtension: 1010,
+  /** The endpoint hit an unexpected condition: a handler threw. */
   internalError: 1011,
 } as const;
 

@@ -13,6 +13,12 @@ import type { WebSocket } from './socket.js';
  * One endpoint's handler: optional methods, as for a plain connection. Per
  * WebSocket: `open` once, then `message` per whole message, then `close`
  * exactly once and last. After `close`, `send` returns false.
+ *
+ * A method that throws closes its own WebSocket with close reason
+ * `handler-error` (sending close code 1011 first when `open` or `message`
+ * threw); no other WebSocket notices.
+ * @typeParam D - the type of `ws.data`, the per-socket state (first set by the `upgrade` hook).
+ * @category WebSocket
  */
 export interface WebSocketHandler<D = unknown> {
   /** The handshake is done; `ws.data` holds what the `upgrade` hook gave. */
@@ -37,8 +43,13 @@ export interface WebSocketHandler<D = unknown> {
   close?(ws: WebSocket<D>, code: number, reason: string, cause: CloseReason, error?: Error): void;
 }
 
-/** A request as the hooks see it. */
+/**
+ * A request as the hooks see it: the `request` hook a plain HTTP request, the
+ * `upgrade` hook an upgrade request (as an {@link UpgradeRequest}).
+ * @category WebSocket
+ */
 export interface HttpRequest {
+  /** The request method as sent, e.g. `GET` or `HEAD` (a HEAD request gets the response without its body). */
   readonly method: string;
   /** The request target as sent (`/chat?room=1`). */
   readonly url: string;
@@ -48,11 +59,18 @@ export interface HttpRequest {
   readonly query: string;
   /** Lower-case names; repeated headers joined with `, `. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The peer's address (the client's, behind a trusted PROXY header). */
   readonly remoteAddress: string;
 }
 
-/** The upgrade request as the `upgrade` hook sees it. */
+/**
+ * The upgrade request as the `upgrade` hook sees it, after the checks the
+ * server makes itself (method, `Upgrade`, `Connection`, version 13, key, path,
+ * `origins`).
+ * @category WebSocket
+ */
 export interface UpgradeRequest extends HttpRequest {
+  /** The peer's port (the client's, behind a trusted PROXY header). */
   readonly remotePort: number;
   /** Subprotocols the client offered, in its order. */
   readonly protocols: readonly string[];
@@ -60,34 +78,70 @@ export interface UpgradeRequest extends HttpRequest {
   readonly protocol: string;
 }
 
-/** Refuse the upgrade with an HTTP status (≥ 400), optional headers and body. */
+/**
+ * What the `upgrade` hook returns to refuse the upgrade: an HTTP response,
+ * sent with `Connection: close`, after which the connection ends. Counted in
+ * `handshakesRefused` by status.
+ * @category WebSocket
+ */
 export interface UpgradeRefusal {
+  /** The HTTP status, 400 to 599; any other number is sent as 500. */
   readonly status: number;
+  /** Extra response headers (a list repeats the header). A name or value with CR or LF turns the answer into a 500. */
   readonly headers?: HeaderMap;
+  /** The response body. Default `refused by the upgrade hook`; `Content-Type` defaults to `text/plain; charset=utf-8`. */
   readonly body?: string | Buffer;
 }
 
-/** Accept the upgrade: the initial `ws.data`, a different subprotocol, extra response headers (cookies). */
+/**
+ * What the `upgrade` hook returns to accept the upgrade with the initial
+ * `ws.data`, a different subprotocol or extra response headers (cookies).
+ * @typeParam D - the type of `ws.data`.
+ * @category WebSocket
+ */
 export interface UpgradeAcceptance<D = unknown> {
+  /** The new WebSocket's `ws.data`. Default `undefined`. */
   readonly data?: D;
-  /** Overrides the chosen subprotocol; must be one the client offered. */
+  /** Overrides the chosen subprotocol; must be one the client offered, or the upgrade is refused with 500. */
   readonly protocol?: string;
+  /** Extra headers on the 101 response (a list repeats the header). A name or value with CR or LF turns the answer into a 500. */
   readonly headers?: HeaderMap;
 }
 
+/**
+ * What the `upgrade` hook decides: an {@link UpgradeRefusal} (an object with a
+ * `status`) refuses, an {@link UpgradeAcceptance} or nothing accepts. A hook
+ * that throws or rejects refuses with 500 and counts a handler error.
+ * @typeParam D - the type of `ws.data`.
+ * @category WebSocket
+ */
 export type UpgradeDecision<D> = UpgradeRefusal | UpgradeAcceptance<D> | undefined | void;
 
-/** The `request` hook's answer. */
+/**
+ * The `request` hook's answer to a plain HTTP request, sent with
+ * `Connection: close` and a `Content-Length`, after which the connection ends.
+ * @category WebSocket
+ */
 export interface HttpResponse {
-  /** Default 200. */
+  /** The HTTP status. Default 200; 400 and above are counted in `handshakesRefused`, below it in `httpRequests`. */
   readonly status?: number;
+  /** Response headers (a list repeats the header). A name or value with CR or LF turns the answer into a 500. */
   readonly headers?: HeaderMap;
+  /** The response body. Default empty; `Content-Type` defaults to `text/plain; charset=utf-8`. */
   readonly body?: string | Buffer;
 }
 
+/**
+ * One WebSocket endpoint of a server: the path it serves, its handler, and
+ * its own subprotocols, origins, hook and bounds (see
+ * {@link WebSocketServerOptions.endpoints}).
+ * @typeParam D - the type of `ws.data` on this endpoint's sockets.
+ * @category WebSocket
+ */
 export interface WebSocketEndpoint<D = unknown> {
   /** The request path (without the query) this endpoint serves, e.g. `/chat`; `*` serves every path. */
   path: string;
+  /** What to do with this endpoint's WebSockets. */
   handler: WebSocketHandler<D>;
   /** Subprotocols this endpoint speaks, in order of preference: the first one the client also offered is chosen. */
   protocols?: readonly string[];
@@ -107,21 +161,38 @@ export interface WebSocketEndpoint<D = unknown> {
   closeTimeoutMs?: number;
 }
 
+/**
+ * Options of {@link websocket}, or a listener's `websocket` option: either
+ * `endpoints`, or the settings of a single endpoint at the top level, plus
+ * the bounds on the upgrade request for the whole port.
+ *
+ * Checked when the server is made: a bad or unknown key throws
+ * `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` naming it. See docs/websocket.md.
+ * @typeParam D - the type of `ws.data` on the server's sockets.
+ * @category WebSocket
+ */
 export interface WebSocketServerOptions<D = unknown> {
-  /** Endpoints by path. Give either this or `path` + `handler` for a single endpoint. */
+  /** Endpoints by path (one per path). Give either this or `path` + `handler` for a single endpoint; with it, the single endpoint's settings may not be given. */
   endpoints?: WebSocketEndpoint<D>[];
   /** The single endpoint's path (default `*`: every path). */
   path?: string;
   /** The single endpoint's handler. */
   handler?: WebSocketHandler<D>;
-  /** The single endpoint's settings (see {@link WebSocketEndpoint}). */
+  /** The single endpoint's subprotocols, in order of preference (see {@link WebSocketEndpoint.protocols}). Default none. */
   protocols?: readonly string[];
+  /** The single endpoint's allowed browser origins; another `Origin` gets 403. Default: any. */
   origins?: readonly string[];
+  /** The single endpoint's hook on each upgrade request (see {@link WebSocketEndpoint.upgrade}). */
   upgrade?: WebSocketEndpoint<D>['upgrade'];
+  /** The single endpoint's bound on one message, bytes, fragments joined. Default 1 MiB. */
   maxMessageBytes?: number;
+  /** The single endpoint's bound on the frames of one fragmented message. Default 1,024. */
   maxFragments?: number;
+  /** The single endpoint's heartbeat: ping a peer silent this long (ms); 0 disables. Default 30,000. */
   pingIntervalMs?: number;
+  /** The single endpoint's wait after a ping, with nothing received, before closing with `heartbeat-timeout` (ms). Default 10,000. */
   pongTimeoutMs?: number;
+  /** The single endpoint's wait for the peer's close frame after ours before destroying (`close-timeout`, ms). Default 5,000. */
   closeTimeoutMs?: number;
   /** Answers plain HTTP requests (a health page, a client page); without it they get 426. Sync or async. */
   request?(req: HttpRequest): HttpResponse | Promise<HttpResponse>;

@@ -25,14 +25,25 @@ import { WebSocket, type EndpointRuntime } from './socket.js';
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
 
-/** `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2). */
+/**
+ * `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2): the
+ * base64 SHA-1 of the key and the protocol's GUID. For clients and tests that
+ * write their own handshake.
+ * @category WebSocket
+ */
 export function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
 }
 
-/** What `websocket()` gives a listener, and the server's own view of its sockets. */
+/**
+ * What {@link websocket} makes: a codec and a handler a listener runs (pass the
+ * whole object as `listen({ websocket })`), and the server's counters.
+ * @category WebSocket
+ */
 export interface WebSocketServer {
+  /** The codec each connection starts with: it reads the HTTP upgrade request, and the upgrade switches the connection to the WebSocket frame codec. */
   readonly codec: Codec;
+  /** The connection handler that answers the upgrade and runs the endpoints' {@link WebSocketHandler}s. */
   readonly handler: Handler<any>;
   /** A snapshot of the counters. */
   stats(): WebSocketStats;
@@ -73,8 +84,16 @@ function headCodec(limits: HeadLimits): Codec {
 
 /**
  * A WebSocket server for `listen({ websocket: … })` (or spread as
- * `listen({ ...websocket(options) })`).
+ * `listen({ ...websocket(options) })`). Make one yourself rather than passing
+ * the options to `listen` when you want its {@link WebSocketServer.stats}.
+ *
+ * ```ts
+ * const ws = websocket({ path: '/chat', handler: { message(ws, data, isBinary) { ws.send(data, isBinary); } } });
+ * const server = await listen({ port: 8080, websocket: ws });
+ * ```
+ * @typeParam D - the type of `ws.data` on the server's sockets.
  * @throws CapstanError `ERR_INVALID_OPTION` / `ERR_UNKNOWN_OPTION` naming the bad option.
+ * @category WebSocket
  */
 export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebSocketServer {
   const o = resolveServerOptions(options);

@@ -29,7 +29,12 @@ export interface EndpointRuntime<D> {
   readonly encoder: FrameEncoder;
 }
 
-/** One WebSocket. Handlers receive it in every call; keep it to send later. */
+/**
+ * One WebSocket on the server side. Handlers receive it in every call; keep
+ * it to send later.
+ * @typeParam D - the type of {@link WebSocket.data}.
+ * @category WebSocket
+ */
 export class WebSocket<D = unknown> {
   /** Your per-socket state; starts as what the `upgrade` hook returned in `data`. */
   data: D;
@@ -64,10 +69,12 @@ export class WebSocket<D = unknown> {
     return this.conn.bufferedBytes;
   }
 
+  /** The peer's address (the client's, behind a trusted PROXY header). */
   get remoteAddress(): string {
     return this.conn.remoteAddress;
   }
 
+  /** The peer's port (the client's, behind a trusted PROXY header). */
   get remotePort(): number {
     return this.conn.remotePort;
   }

@@ -15,15 +15,29 @@ import ts from 'typescript';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SRC = join(ROOT, 'src') + sep;
 
-function loadPublicApi(): { checker: ts.TypeChecker; exports: ts.Symbol[] } {
+function loadPublicApi(): { program: ts.Program; checker: ts.TypeChecker; index: ts.SourceFile; exports: ts.Symbol[] } {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (p) => ts.sys.readFile(p));
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
   const program = ts.createProgram([join(ROOT, 'src/index.ts')], { ...parsed.options, noEmit: true, incremental: false });
   const checker = program.getTypeChecker();
   const index = program.getSourceFile(join(ROOT, 'src/index.ts'));
   const module = index === undefined ? undefined : checker.getSymbolAtLocation(index);
-  assert.ok(module !== undefined, 'src/index.ts is a module');
-  return { checker, exports: checker.getExportsOfModule(module) };
+  assert.ok(index !== undefined && module !== undefined, 'src/index.ts is a module');
+  return { program, checker, index, exports: checker.getExportsOfModule(module) };
+}
+
+/** The text of src/index.ts's `@packageDocumentation` comment: the top of the rendered reference. */
+function packageComment(index: ts.SourceFile): string {
+  const ranges = ts.getLeadingCommentRanges(index.text, 0) ?? [];
+  const doc = ranges.map((r) => index.text.slice(r.pos, r.end)).find((c) => c.includes('@packageDocumentation'));
+  assert.ok(doc !== undefined, 'src/index.ts opens with a @packageDocumentation comment');
+  return doc;
+}
+
+/** The npm package a declaration file belongs to (`@sinclair/typebox`), from its path under node_modules. */
+function packageOf(fileName: string): string {
+  const m = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(fileName);
+  return m === null ? fileName : (m[1] as string).replace(/\\/g, '/');
 }
 
 function text(parts: ts.SymbolDisplayPart[]): string {
@@ -45,7 +59,8 @@ function isHidden(member: ts.ClassElement): boolean {
  * (`ListenOptions.tls`, `Server.address.host`, `listen<D>`).
  */
 function undocumented(): { missing: string[]; checked: number } {
-  const { checker, exports } = loadPublicApi();
+  const { program, checker, index, exports } = loadPublicApi();
+  const overview = packageComment(index);
   const missing: string[] = [];
   let checked = 0;
 
@@ -97,6 +112,17 @@ function undocumented(): { missing: string[]; checked: number } {
   for (const exported of exports) {
     const symbol = (exported.flags & ts.SymbolFlags.Alias) !== 0 ? checker.getAliasedSymbol(exported) : exported;
     const name = exported.name;
+    // A re-export from a third-party package (TypeBox's Type and schema types, for plugins) is
+    // that package's API and documented by it: Capstan does not write its docs, and TypeDoc,
+    // with excludeExternals, renders no page for it. What Capstan owes the reader is to say that
+    // it is exported and why, in the package comment that heads the reference, which must name
+    // it. Only declarations that all come from an installed package qualify; ours never do.
+    const declarations = symbol.declarations ?? [];
+    if (declarations.length > 0 && declarations.every((d) => program.isSourceFileFromExternalLibrary(d.getSourceFile()))) {
+      const from = packageOf((declarations[0] as ts.Declaration).getSourceFile().fileName);
+      require(`${name} (re-exported from ${from}: name it in the package comment of src/index.ts)`, overview.includes(`\`${name}\``) ? from : '');
+      continue;
+    }
     require(name, text(symbol.getDocumentationComment(checker)));
     for (const d of symbol.declarations ?? []) {
       if (!d.getSourceFile().fileName.startsWith(SRC)) continue;

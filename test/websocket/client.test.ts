@@ -99,6 +99,10 @@ describe('the WebSocket client against Capstan’s server', () => {
     const stats = client.websocketStats();
     assert.equal(stats.messagesOut, sent.length);
     assert.equal(stats.messagesIn, sent.length);
+    // Payload bytes as on the wire: a string's UTF-8, not its UTF-16 units ('héllo wörld' differs).
+    const bytes = sent.reduce((n, [m]) => n + Buffer.byteLength(m), 0);
+    assert.equal(stats.bytesOut, bytes);
+    assert.equal(stats.bytesIn, bytes);
     await client.close();
   });
 

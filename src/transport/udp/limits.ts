@@ -6,10 +6,16 @@
  * "unlimited".
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { Same } from '../options-schema.js';
 
 const Count = (description: string) => Type.Integer({ minimum: 1, description });
 
-/** The schema of a UDP listener's `limits` (see {@link UdpLimits} for defaults and units). */
+/**
+ * TypeBox schema that `listen({ transport: 'udp' })` validates `limits`
+ * against (its keys are also those a UDP listener's `limits` take in the
+ * config file); the type it validates is {@link UdpLimitsOptions}.
+ * @category UDP
+ */
 export const UdpLimitsSchema = Type.Object(
   {
     maxSessions: Type.Optional(Count('Sessions on this listener; datagrams from new peers beyond it are dropped (session-cap). Default 10000.')),
@@ -24,10 +30,47 @@ export const UdpLimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** A UDP listener's bounds, as given: each optional (see {@link UdpLimits}). */
-export type UdpLimitsOptions = Static<typeof UdpLimitsSchema>;
+/**
+ * The `limits` of a UDP listener: each one left out takes its default from
+ * {@link DEFAULT_UDP_LIMITS} (the resolved set is {@link UdpLimits}).
+ *
+ * Every limit but the idle timeout drops the datagram and counts it in
+ * `stats().udp.drops` under the reason named here (see {@link UdpDropReason});
+ * nothing is queued. Rates are token buckets holding one second's worth (the
+ * byte bucket never less than one datagram of `maxDatagramBytes`), so after a
+ * pause a burst of that much passes at once. The idle timeout is
+ * checked on the listener's timer wheel, so it fires up to a tick (100 ms by
+ * default) after it is due.
+ * @category UDP
+ */
+export interface UdpLimitsOptions {
+  /** Sessions on the listener; a datagram from a new peer beyond them is dropped (`session-cap`). Default 10,000. */
+  maxSessions?: number;
+  /** Sessions from one source address (one per source port); a new peer beyond them is dropped (`address-cap`). Default 1,000. */
+  maxSessionsPerAddress?: number;
+  /** Largest datagram accepted, in bytes (1 to 65,535); larger ones are dropped (`oversize`). Default 8,192. */
+  maxDatagramBytes?: number;
+  /** ms without a datagram from the peer before its session closes with `idle-timeout`; 0 disables. Default 60,000. */
+  idleTimeoutMs?: number;
+  /** Datagrams per second one session may send us; more are dropped (`rate`). Default 1,000. */
+  datagramsPerSecond?: number;
+  /** Bytes per second one session may send us; more are dropped (`rate`). Default 1,048,576 (1 MiB). */
+  bytesPerSecond?: number;
+  /** Datagrams per second from one source address, all its sessions together; more are dropped (`address-rate`). Default 10,000. */
+  addressDatagramsPerSecond?: number;
+  /** Bytes per second from one source address, all its sessions together; more are dropped (`address-rate`). Default 10,485,760 (10 MiB). */
+  addressBytesPerSecond?: number;
+}
 
-/** A UDP listener's bounds, resolved. */
+// Fails to compile when the interface above and its schema disagree on a key or a type.
+const typesMatchSchema: Same<UdpLimitsOptions, Static<typeof UdpLimitsSchema>> = true;
+void typesMatchSchema;
+
+/**
+ * A UDP listener's bounds, resolved: {@link UdpLimitsOptions} with each default
+ * filled in from {@link DEFAULT_UDP_LIMITS}.
+ * @category UDP
+ */
 export interface UdpLimits {
   /** Sessions on the listener. Default 10,000. */
   maxSessions: number;
@@ -47,7 +90,13 @@ export interface UdpLimits {
   addressBytesPerSecond: number;
 }
 
-/** Every UDP listener bound's default (docs/udp.md lists them). */
+/**
+ * The default of every UDP limit, frozen: 10,000 sessions per listener and
+ * 1,000 per source address, datagrams up to 8 KiB, sessions idle for 60 s
+ * closed, and per session 1,000 datagrams/s and 1 MiB/s, per source address
+ * 10,000 datagrams/s and 10 MiB/s.
+ * @category UDP
+ */
 export const DEFAULT_UDP_LIMITS: Readonly<UdpLimits> = Object.freeze({
   maxSessions: 10_000,
   maxSessionsPerAddress: 1_000,

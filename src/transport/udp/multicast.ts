@@ -17,6 +17,7 @@ import type dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import { capstanError } from '../../errors.js';
+import type { Same } from '../options-schema.js';
 
 const Address = Type.String({ minLength: 1 });
 
@@ -53,12 +54,49 @@ export const ClientMulticastSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** A multicast group to join. */
-export type GroupOption = Static<typeof GroupSchema>;
-/** A UDP listener's multicast settings: the groups it joins at start, and the interface to join them on. */
-export type ListenerMulticastOptions = Static<typeof ListenerMulticastSchema>;
-/** A UDP client's multicast settings: groups to join, and how its sends to a group travel. */
-export type ClientMulticastOptions = Static<typeof ClientMulticastSchema>;
+/**
+ * A multicast group to join: its address (`239.255.0.1`, `ff02::1`), or the
+ * address with the local interface to join it on.
+ * @category UDP
+ */
+export type GroupOption =
+  | string
+  | {
+      /** The group's multicast address. */
+      group: string;
+      /** Local interface address to join on; default `multicast.interface`, else the kernel picks by route. */
+      interface?: string;
+    };
+
+/**
+ * A UDP listener's multicast settings: the groups it joins at start, and the
+ * interface to join them on.
+ * @category UDP
+ */
+export interface ListenerMulticastOptions {
+  /** Multicast groups to join once the socket is bound. */
+  groups?: GroupOption[];
+  /** Local interface address the groups are joined on. Default: the kernel picks by route. */
+  interface?: string;
+}
+
+/**
+ * A UDP client's multicast settings: groups to join, and how its sends to a
+ * group travel.
+ * @category UDP
+ */
+export interface ClientMulticastOptions extends ListenerMulticastOptions {
+  /** Hops a datagram sent to a group may travel (IP_MULTICAST_TTL); 0 keeps it on this host. Default 1 (this link). */
+  ttl?: number;
+  /** Deliver datagrams sent to a group to this host's own members too (IP_MULTICAST_LOOP). Default true. */
+  loopback?: boolean;
+}
+
+// The written-out types carry per-key docs; these fail the build if they drift from the schemas.
+const groupMatchesSchema: Same<GroupOption, Static<typeof GroupSchema>> = true;
+const listenerMatchesSchema: Same<ListenerMulticastOptions, Static<typeof ListenerMulticastSchema>> = true;
+const clientMatchesSchema: Same<ClientMulticastOptions, Static<typeof ClientMulticastSchema>> = true;
+void [groupMatchesSchema, listenerMatchesSchema, clientMatchesSchema];
 
 /** True when `address` is a multicast address of `type`: 224.0.0.0/4 for udp4, ff00::/8 for udp6. */
 export function isMulticast(address: string, type: 'udp4' | 'udp6'): boolean {

@@ -34,7 +34,9 @@ export interface UdpSocketOptions {
 
 /**
  * The handler of a UDP listener: the same flat object of optional methods as
- * a stream listener's, with a {@link Session} per peer. Per session:
+ * a stream listener's, with a {@link Session} per peer.
+ *
+ * Per session:
  *
  * ```
  *   [accept] ─► open ─► message* ─► close(reason)      (exactly once, last)
@@ -43,6 +45,7 @@ export interface UdpSocketOptions {
  * A method that throws closes its own session with `handler-error` (what it
  * sent before throwing still goes out); no other session notices.
  * @typeParam D - the type of {@link Session.data}, the state the handler keeps per session.
+ * @category UDP
  */
 export interface DatagramHandler<D = unknown> {
   /**
@@ -65,11 +68,19 @@ export interface DatagramHandler<D = unknown> {
 }
 
 /**
- * `listen({ transport: 'udp', … })`: a UDP listener with a session per peer.
- * @typeParam D - the type of {@link Session.data}.
+ * Options of {@link listen} for a UDP listener: a session per peer (source
+ * address and port), the same flat handler shape as a stream listener's.
+ *
+ * `transport: 'udp'` and `handler` are required; the rest default to raw
+ * datagrams on 127.0.0.1, a free port and {@link DEFAULT_UDP_LIMITS}. Checked
+ * before anything binds: a bad or unknown key rejects with
+ * `ERR_INVALID_OPTION` or `ERR_UNKNOWN_OPTION` naming it, and a port that
+ * cannot be bound with `ERR_LISTEN_FAILED`. See docs/udp.md.
+ * @typeParam D - the type of {@link Session.data}, the per-session state the handler keeps.
+ * @category UDP
  */
 export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
-  /** `udp`: this is what makes `listen` build a UDP listener. */
+  /** Always `'udp'`: it is what makes `listen` start a UDP listener. */
   transport: 'udp';
   /** Name used in logs and metrics. Default `udp:<port>`. */
   name?: string;
@@ -117,13 +128,14 @@ export interface UdpListenOptions<D = unknown> extends UdpSocketOptions {
 }
 
 /**
- * A running UDP listener.
- * @typeParam D - the type of {@link Session.data}.
+ * A running UDP listener, as {@link listen} resolves it for `transport: 'udp'`.
+ * @typeParam D - the type of {@link Session.data} on its sessions.
+ * @category UDP
  */
 export interface UdpServer<D = unknown> {
-  /** Its name in logs and metrics. */
+  /** The listener's name in logs and metrics: `options.name`, or `udp:<port>` with the port as given (`udp:0` for a free one). */
   readonly name: string;
-  /** Always `udp`. */
+  /** Always `'udp'`. */
   readonly transport: 'udp';
   /** Where it listens. */
   readonly address: UdpListenAddress;
@@ -160,34 +172,44 @@ export interface UdpServer<D = unknown> {
    * Drains: datagrams from new peers are dropped (`closing`), each session's
    * `shutdown` is called, sessions quiet for `quietMs` close with `shutdown`,
    * and those left at `graceMs` are closed with `shutdown` too. Resolves once
-   * every session has closed and the socket is shut.
+   * every session has closed and the socket is shut. Calling it again returns
+   * the same promise (the first call's options apply).
    */
   close(options?: UdpCloseOptions): Promise<UdpCloseResult>;
 }
 
-/** Where a UDP listener is bound. */
+/**
+ * Where a UDP listener is bound.
+ * @category UDP
+ */
 export interface UdpListenAddress {
-  /** The bound address. */
+  /** The bound address, e.g. `127.0.0.1` or `::`. */
   host: string;
-  /** The bound port (the one picked, for port 0). */
+  /** The bound port (the one the kernel picked for port 0). */
   port: number;
   /** `IPv4` or `IPv6`. */
   family: string;
 }
 
-/** How {@link UdpServer.close} drains. */
+/**
+ * How {@link UdpServer.close} drains.
+ * @category UDP
+ */
 export interface UdpCloseOptions {
-  /** After this many ms, sessions still open are closed with `shutdown`. Default 10,000. */
+  /** ms from the `close` call until sessions still open are closed (reason `shutdown`, counted in `forced`). Default 10,000. */
   graceMs?: number;
-  /** A session that has received nothing for this many ms closes with `shutdown`. Default 250. */
+  /** ms a session's peer must have sent nothing (counted from the `close` call at the earliest) before the session is closed (reason `shutdown`). Default 250. */
   quietMs?: number;
 }
 
-/** What {@link UdpServer.close} did. */
+/**
+ * What {@link UdpServer.close} did.
+ * @category UDP
+ */
 export interface UdpCloseResult {
-  /** Sessions that ended by themselves, or once quiet. */
+  /** Sessions that closed before the grace deadline: by themselves, after the handler's `shutdown`, or once quiet. */
   ended: number;
-  /** Sessions closed when `graceMs` ran out. */
+  /** Sessions closed at the grace deadline (`graceMs`). */
   forced: number;
 }
 

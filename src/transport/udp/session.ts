@@ -106,15 +106,23 @@ export function finishClosing(r: Reporting, s: Session<any>, handler: { close?(s
   }
 }
 
-/** The state names users see through {@link Session.state}. */
+/**
+ * Where a {@link Session} is in its life: `open` (sends are taken), `closing`
+ * (ended or destroyed; queued records are flushed or dropped, `close` not yet
+ * called) or `closed`.
+ * @category UDP
+ */
 export type SessionStateName = 'open' | 'closing' | 'closed';
 const STATE_NAMES: readonly SessionStateName[] = ['open', 'closing', 'closed'];
 
-/** The peer a new session would be for, as `accept` sees it. */
+/**
+ * The peer a new session would be for, as {@link DatagramHandler.accept} sees it.
+ * @category UDP
+ */
 export interface PeerInfo {
-  /** The source address of its first datagram. */
+  /** The source address of the datagram: `127.0.0.1`, `::1`. */
   readonly address: string;
-  /** The source port. */
+  /** The source port of the datagram. */
   readonly port: number;
   /** `IPv4` or `IPv6`. */
   readonly family: string;
@@ -127,6 +135,7 @@ let nextId = 1;
 /**
  * One UDP peer. Handlers receive it in every call; keep it to send later.
  * @typeParam D - the type of the per-session {@link Session.data} slot.
+ * @category UDP
  */
 export class Session<D = unknown> implements WheelEntry, OutboundState {
   /** Process-unique id, for logs. */
