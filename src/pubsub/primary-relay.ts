@@ -13,6 +13,7 @@ import { RelayOutbox, type RelayMessage, type RelaySend } from './worker-relay.j
 /** Sends a relay message to one worker. */
 export type RelaySendTo = (worker: string, m: RelayMessage, done: () => void) => boolean;
 
+/** The primary's end of the relay: interest per worker, and an outbox to each worker. */
 export class PrimaryRelay {
   /** Workers with subscribers, by listener and topic. */
   private readonly interest = new Map<string, Set<string>>();

@@ -95,6 +95,7 @@ function checkTopic(topic: unknown, what: string): asserts topic is string {
   }
 }
 
+/** One server's topics and their subscribers, and the publish that frames once (see the module comment). */
 export class Topics {
   private readonly subs = new Map<string, Set<WebSocket<any>>>();
   /** Set by the first subscribe or publish: a server that never uses pub/sub reports no pub/sub figures. */

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isCapstanError } from '../../src/errors.js';
-import { STATS_TOPICS } from '../../src/index.js';
+import { STATS_TOPICS, websocket } from '../../src/index.js';
 import { waitFor } from '../support/net.js';
 import { wsConnect, type WsPeer } from '../support/ws-client.js';
 import { pubsubServer, RecordingBackend } from './support.js';
@@ -206,6 +206,15 @@ describe('pub/sub on one server', () => {
     await p?.close();
   });
 
+  it('checks the pubsub options before anything binds', () => {
+    const invalid = (pubsub: unknown, path: string) =>
+      assert.throws(() => websocket({ handler: {}, pubsub } as Parameters<typeof websocket>[0]), (e) => isCapstanError(e, 'ERR_INVALID_OPTION') && e.path === path);
+    invalid({ backend: { publish() {} } }, 'websocket.pubsub.backend');
+    invalid({ maxTopicsPerSocket: 0 }, 'websocket.pubsub.maxTopicsPerSocket');
+    invalid('yes', 'websocket.pubsub');
+    assert.throws(() => websocket({ handler: {}, pubsub: { maxTopics: 3 } } as Parameters<typeof websocket>[0]), (e) => isCapstanError(e, 'ERR_UNKNOWN_OPTION') && e.path === 'websocket.pubsub.maxTopics');
+  });
+
   it('delivers what its backend brings from elsewhere, and hands the backend every local publish', async (t) => {
     const backend = new RecordingBackend();
     const s = await pubsubServer({ backend });
@@ -224,6 +233,8 @@ describe('pub/sub on one server', () => {
     assert.deepEqual(backend.published, ['remote', 'elsewhere']);
     const stats = s.wss.stats();
     assert.deepEqual([stats.publishes, stats.publishesRelayed], [2, 3]);
+    // The listener's stats carry them, as /stats.json and /metrics read them.
+    assert.deepEqual(s.server.stats().websocket?.topics, { remote: 1 });
     await p?.close();
   });
 });

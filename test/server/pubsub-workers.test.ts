@@ -6,7 +6,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { silentLogger } from '../../src/index.js';
+import { Runtime } from '../../src/server/runtime.js';
+import { ThreadPools } from '../../src/server/threads.js';
 import { wsConnect, type WsPeer } from '../support/ws-client.js';
+import { resolveLines } from './config-support.js';
 import { ROOT, startServe, tempDir, type CliRun } from './support.js';
 
 const ROOMS = join(ROOT, 'dist/test/server/fixtures/rooms-plugin.js');
@@ -25,11 +29,35 @@ interface Member {
 async function join_(base: string, room: string): Promise<Member> {
   const peer = await wsConnect(`${base}/?room=${room}`);
   const [hello] = await peer.received(1);
-  return { peer, worker: /^worker (\d+)$/.exec(hello?.data ?? '')?.[1] ?? '?' };
+  return { peer, worker: /^worker (\w+)$/.exec(hello?.data ?? '')?.[1] ?? '?' };
 }
 
 /** Texts after the greeting (and after `skip` more). */
 const texts = (m: Member, skip = 0) => m.peer.messages.slice(1 + skip).map((x) => x.data);
+
+describe('pub/sub in a plugin, one process', () => {
+  it('publishes through ctx.publish and counts through ctx.subscribers', async () => {
+    const config = await resolveLines(tmp.dir, ['listeners:', `  - { name: ws, port: 0, websocket: { endpoints: [{ path: "*", plugin: { module: ${JSON.stringify(ROOMS)} } }] } }`]);
+    const threads = new ThreadPools({});
+    const runtime = new Runtime({ worker: 'main', logger: silentLogger, threads, configDir: tmp.dir });
+    await runtime.start(config.listeners);
+    try {
+      const a = runtime.servers().get('ws')?.address as { port: number };
+      const base = `ws://127.0.0.1:${a.port}`;
+      const [x, y, z] = [await join_(base, 'x'), await join_(base, 'x'), await join_(base, 'z')];
+      assert.equal(x.worker, 'main');
+      x.peer.socket.send('count');
+      await x.peer.received(2);
+      x.peer.socket.send('to x');
+      await y.peer.received(2);
+      assert.deepEqual([texts(x), texts(y), texts(z)], [['count 2', 'to x'], ['to x'], []]);
+      for (const m of [x, y, z]) await m.peer.close();
+    } finally {
+      await runtime.stop({ graceMs: 500, quietMs: 50 });
+      await threads.close();
+    }
+  });
+});
 
 describe('pub/sub with workers: 2', () => {
   it('reaches subscribers in every worker, in each publisher\u2019s order, and only its room', async () => {
