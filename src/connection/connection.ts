@@ -37,7 +37,7 @@ import type { ClientTlsOptions } from '../transport/connect.js';
 import { checkDeadlines, scheduleNextDeadline } from './deadlines.js';
 import { NO_BYTES, peerEnded, pumpFrames, readChunk } from './read-path.js';
 import { attachSocket } from './socket-events.js';
-import { checkMarks, flushBatch, scheduleFlush, socketDrained } from './write-path.js';
+import { checkMarks, flushBatch, scheduleFlush, scheduleTurnFlush, socketDrained } from './write-path.js';
 
 export type { TlsInfo } from './tls-info.js';
 
@@ -300,6 +300,30 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     // Checked against what the socket held at the last flush; the exact figure is read only near the mark.
     if (this.outBytes + this.sockQueued <= ctx.limits.highWaterBytes) return true;
     return checkMarks(this);
+  }
+
+  /**
+   * @internal Queues bytes already encoded for this connection's codec: one
+   * frame built once for many connections (a WebSocket publish). `head` and a
+   * small `body` are copied into the batch; a large `body` is queued as it is,
+   * the same Buffer for every connection. The batch is written at the end of
+   * the turn however many such frames it takes (so a subscriber gets one write
+   * per turn, not one per message), or at once when it passes the high-water
+   * mark, so the kernel takes what it can before the hard cap is reached.
+   * @returns what {@link send} returns.
+   */
+  sendEncoded(head: Buffer, body: Buffer | null): boolean {
+    if (this.st !== State.Open) return false;
+    sink.target = this;
+    sink.append(head);
+    if (body !== null) sink.append(body);
+    const ctx = this.ctx;
+    ctx.counters.framesOut++;
+    if ((this.flags & F_IN_DATA) === 0 && (this.flags & F_DIRTY) === 0) scheduleTurnFlush(this);
+    if (this.outBytes + this.sockQueued <= ctx.limits.highWaterBytes) return true;
+    if (checkMarks(this)) return true;
+    if (this.st === State.Open && (this.flags & F_IN_DATA) === 0) flushBatch(this);
+    return false;
   }
 
   /**

@@ -13,11 +13,16 @@
  *           ◄─ snapshot {seq, snapshot}
  *  ──────── stop ──────────────────────────►  drains
  *           ◄─ stopped {ended, forced}         then exits 0
+ *
+ *  pub/sub, any time after start (src/pubsub/worker-relay.ts):
+ *           ◄─ pubsub {pubs, interest}         a turn's publishes, topics gained or lost
+ *  ──────── pubsub {pubs} ─────────────────►  other workers' publishes to its topics
  * ```
  */
 import type { ChildProcess } from 'node:child_process';
 import { capstanError } from '../errors.js';
 import type { WorkerSnapshot } from '../metrics/snapshot.js';
+import type { RelayMessage } from '../pubsub/worker-relay.js';
 import type { CloseResult } from '../transport/listen.js';
 import type { ResolvedConfig } from './config/resolve.js';
 import type { ListenerAddress, ReloadResult } from './runtime.js';
@@ -31,7 +36,8 @@ export type ToWorker =
   | { t: 'capstan:start'; id: string; config: ResolvedConfig; reusePort: boolean }
   | { t: 'capstan:reload'; seq: number; config: ResolvedConfig }
   | { t: 'capstan:snapshot'; seq: number }
-  | { t: 'capstan:stop' };
+  | { t: 'capstan:stop' }
+  | RelayMessage;
 
 export type FromWorker =
   | { t: 'capstan:hello' }
@@ -39,7 +45,8 @@ export type FromWorker =
   | { t: 'capstan:failed'; error: ErrorInfo }
   | { t: 'capstan:reloaded'; seq: number; result?: ReloadResult; error?: ErrorInfo }
   | { t: 'capstan:snapshot'; seq: number; snapshot: WorkerSnapshot }
-  | { t: 'capstan:stopped'; result: CloseResult };
+  | { t: 'capstan:stopped'; result: CloseResult }
+  | RelayMessage;
 
 export function isFromWorker(m: unknown): m is FromWorker {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string' && (m as { t: string }).t.startsWith('capstan:');
@@ -59,10 +66,11 @@ export class WorkerChannel {
 
   constructor(private readonly child: ChildProcess) {}
 
-  send(message: ToWorker): boolean {
+  /** Sends a message; `done` runs once it is written to the channel. */
+  send(message: ToWorker, done?: () => void): boolean {
     if (!this.child.connected) return false;
     try {
-      this.child.send(message);
+      this.child.send(message, done);
       return true;
     } catch {
       // The channel closed between the check and the send: the exit handler deals with the worker.

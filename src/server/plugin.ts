@@ -39,6 +39,8 @@
  *
  * With several worker processes, every worker loads the plugin and runs its
  * own `setup`/`teardown`: plugins keep no state shared between processes.
+ * Pub/sub is the one thing they share: `ctx.publish(topic, data)` (or
+ * `ws.publish`) reaches the topic's subscribers in every worker.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Codec } from '../codecs/codec.js';
@@ -49,6 +51,7 @@ import type { ListenerTransport } from '../transport/listen.js';
 import type { DatagramHandler } from '../transport/udp/options.js';
 import type { Session } from '../transport/udp/session.js';
 import type { WebSocketHandler } from '../websocket/options.js';
+import type { PublishOptions } from '../websocket/server.js';
 import type { Threads } from './threads.js';
 
 /**
@@ -87,6 +90,16 @@ export interface PluginContext<O = Record<string, unknown>, D = unknown> {
   connections(): IterableIterator<Connection<D>>;
   /** A udp listener's live sessions (empty on stream listeners). */
   sessions(): IterableIterator<Session<D>>;
+  /**
+   * Publishes to the subscribers of `topic` on this listener's WebSocket
+   * server (every endpoint), in every worker: `server.publish` of
+   * docs/websocket.md. Before the listener binds, and on a listener that serves
+   * no WebSocket, it reaches no one.
+   * @returns how many sockets in this process it was queued to.
+   */
+  publish(topic: string, data: Buffer | string, options?: PublishOptions): number;
+  /** Sockets in this process subscribed to `topic` on this listener, now. */
+  subscribers(topic: string): number;
 }
 
 /**

@@ -30,7 +30,8 @@ import { compression } from '../pipeline/compression.js';
 import { listen, type CloseResult, type ListenOptions, type Server } from '../transport/listen.js';
 import type { UdpServer } from '../transport/udp/options.js';
 import type { WebSocketEndpoint } from '../websocket/options.js';
-import { websocket } from '../websocket/server.js';
+import { websocket, type WebSocketServer } from '../websocket/server.js';
+import type { PublishBackend } from '../pubsub/backend.js';
 import type { LimitsOptions, TlsServerOptions } from '../transport/options-schema.js';
 import type { UdpLimitsOptions } from '../transport/udp/limits.js';
 import type { ResolvedListener, ResolvedPlugin } from './config/resolve.js';
@@ -47,6 +48,11 @@ export interface RuntimeOptions {
   configDir: string;
   /** Bind with SO_REUSEPORT (worker processes that bind their own sockets). */
   reusePort?: boolean;
+  /**
+   * The pub/sub backend for a WebSocket listener's server, by listener name (a
+   * worker's relay to the others); without it, publishes stay in this process.
+   */
+  pubsub?: (listener: string) => PublishBackend;
 }
 
 export interface DrainOptions {
@@ -92,6 +98,8 @@ interface Running {
   readonly codecName: string;
   /** Polls the certificate files (`tls.watch`). */
   readonly watcher: CertificateWatcher | null;
+  /** The WebSocket server's pub/sub backend, closed once the listener has stopped. */
+  readonly pubsub: PublishBackend | null;
 }
 
 interface Replacement {
@@ -279,6 +287,10 @@ export class Runtime {
     const connections = () => (server !== undefined && server.transport !== 'udp' ? server.connections() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['connections']>;
     const sessions = () => (server !== undefined && server.transport === 'udp' ? server.sessions() : NO_CONNECTIONS.values()) as ReturnType<PluginContext['sessions']>;
     const wanted = l.websocket === undefined ? [{ plugin: l.plugin as ResolvedPlugin, path: undefined }] : l.websocket.endpoints.map((e) => ({ plugin: e.plugin, path: e.settings.path as string }));
+    // Built with the listener's WebSocket server below; until then (and on other listeners) a publish reaches no one.
+    let wss: WebSocketServer | null = null;
+    const publish: PluginContext['publish'] = (topic, data, options) => (wss === null ? 0 : wss.publish(topic, data, options));
+    const subscribers = (topic: string) => (wss === null ? 0 : wss.subscribers(topic));
     const instances: Instance[] = [];
     let codec: Codec | null = null;
     try {
@@ -295,6 +307,8 @@ export class Runtime {
           signal: abort.signal,
           connections,
           sessions,
+          publish,
+          subscribers,
         };
         if (l.websocket === undefined) codec = listenerCodec(l, plugin, ctx.options);
         try {
@@ -311,13 +325,15 @@ export class Runtime {
     const logger = o.logger.child({ listener: l.name, plugin: pluginNames(instances) });
     let codecName = '';
     let bound: Server | UdpServer;
+    const backend = l.websocket !== undefined && o.pubsub !== undefined ? o.pubsub(l.name) : null;
     try {
       if (l.transport === 'udp') {
         codecName = (codec as Codec).name;
         bound = await bindRetrying(busyRetryMs, () => this.listenUdp(l, instances[0] as Instance, codec as Codec));
       } else {
-        const serving = serve(l, instances, codec);
+        const serving = serve(l, instances, codec, backend);
         codecName = serving.codecName;
+        wss = serving.wss;
         bound = await bindRetrying(busyRetryMs, () => listen({
           name: l.name,
           transport: l.transport as Server['transport'],
@@ -332,11 +348,12 @@ export class Runtime {
         }));
       }
     } catch (err) {
+      backend?.close();
       await Promise.all(instances.map(runTeardown));
       throw err;
     }
     server = bound;
-    const r: Running = { config: l, server: bound, instances, logger, abort, codecName, watcher: this.watch(l, bound, logger) };
+    const r: Running = { config: l, server: bound, instances, logger, abort, codecName, watcher: this.watch(l, bound, logger), pubsub: backend };
     const a = describe(r);
     logger.info({ transport: a.transport, address: a.address, codec: a.codec, selfSigned: a.selfSigned || undefined }, `listening on ${a.address}`);
     if (l.selfSigned === true) logger.warn({}, 'no certificate configured: serving a self-signed certificate for localhost (for trying things out, not for production)');
@@ -383,6 +400,7 @@ export class Runtime {
     r.watcher?.close();
     r.abort.abort();
     const result = await r.server.close(drain);
+    r.pubsub?.close();
     const logger = r.logger;
     if (result.forced > 0) logger.warn({ ended: result.ended, forced: result.forced }, `stopped: ${result.forced} connection(s) closed by force at the ${drain.graceMs} ms deadline`);
     else logger.info({ ended: result.ended }, 'stopped');
@@ -416,18 +434,24 @@ async function bindRetrying<T>(retryMs: number, bind: () => Promise<T>): Promise
  * a WebSocket server whose endpoints' handlers are their plugins' (in
  * config order, as `instances` are).
  */
-function serve(l: ResolvedListener, instances: readonly Instance[], codec: Codec | null): { options: Pick<ListenOptions, 'codec' | 'handler' | 'websocket'>; codecName: string } {
+function serve(
+  l: ResolvedListener,
+  instances: readonly Instance[],
+  codec: Codec | null,
+  backend: PublishBackend | null,
+): { options: Pick<ListenOptions, 'codec' | 'handler' | 'websocket'>; codecName: string; wss: WebSocketServer | null } {
   const ws = l.websocket;
   if (ws !== undefined) {
     const endpoints = ws.endpoints.map((e, i) => {
       const { plugin, ctx } = instances[i] as Instance;
       return { ...e.settings, handler: (plugin.websocket as NonNullable<Plugin['websocket']>)(ctx) } as WebSocketEndpoint;
     });
-    return { options: { websocket: websocket({ ...ws.server, endpoints }) }, codecName: 'websocket' };
+    const wss = websocket({ ...ws.server, endpoints, ...(backend !== null ? { pubsub: { backend } } : {}) });
+    return { options: { websocket: wss }, codecName: 'websocket', wss };
   }
   const { plugin, ctx } = instances[0] as Instance;
   const c = codec as Codec;
-  return { options: { codec: c, handler: (plugin.handler as NonNullable<Plugin['handler']>)(ctx) }, codecName: c.name };
+  return { options: { codec: c, handler: (plugin.handler as NonNullable<Plugin['handler']>)(ctx) }, codecName: c.name, wss: null };
 }
 
 function listenerCodec(l: ResolvedListener, plugin: Plugin, options: Record<string, unknown>): Codec {

@@ -30,6 +30,7 @@ import { combineSnapshots, type WorkerSnapshot } from '../metrics/snapshot.js';
 import { supportsReusePort, type CloseResult } from '../transport/listen.js';
 import type { AppServer } from './app.js';
 import type { ResolvedConfig } from './config/resolve.js';
+import { PrimaryRelay } from '../pubsub/primary-relay.js';
 import { isFromWorker, WorkerChannel, type ErrorInfo, type FromWorker } from './ipc.js';
 import { addressOf, preflight } from './preflight.js';
 import type { ListenerAddress, ReloadResult } from './runtime.js';
@@ -71,6 +72,8 @@ export class Supervisor implements AppServer {
   private readonly crashes = new Map<string, number>();
   private readonly respawnTimers = new Set<NodeJS.Timeout>();
   private readonly reusePort: boolean;
+  /** Pub/sub between the workers: each publish goes on to the other workers with subscribers of its topic. */
+  private readonly relay: PrimaryRelay;
   private stopping = false;
   private draining = false;
 
@@ -79,6 +82,7 @@ export class Supervisor implements AppServer {
     private readonly logger: Logger,
   ) {
     this.reusePort = workersBindThemselves(config);
+    this.relay = new PrimaryRelay((id, m, done) => this.workers.get(id)?.channel.send(m, done) ?? false, logger);
     this.stats = {
       snapshot: async () => combineSnapshots(await this.snapshots(), this.draining || this.stopping),
       ready: () => !this.draining && !this.stopping,
@@ -201,7 +205,9 @@ export class Supervisor implements AppServer {
     child.on('error', (err) => this.logger.debug({ workerId: id, message: err.message }, 'worker channel error'));
     child.on('message', (m: unknown) => {
       if (!isFromWorker(m) || channel.reply(m)) return;
-      if (m.t === 'capstan:hello') {
+      if (m.t === 'capstan:pubsub') {
+        this.relay.fromWorker(id, m);
+      } else if (m.t === 'capstan:hello') {
         w.config = this.config;
         channel.send({ t: 'capstan:start', id, config: this.config, reusePort: this.reusePort });
       } else if (m.t === 'capstan:ready') {
@@ -222,6 +228,7 @@ export class Supervisor implements AppServer {
     child.once('exit', (code, signal) => {
       clearTimeout(startTimer);
       channel.close();
+      this.relay.forget(id);
       settle.reject(capstanError('ERR_WORKER', `worker ${id} exited before it was ready (${signal ?? `code ${code}`})`));
       if (this.workers.get(id) === w) this.workers.delete(id);
       this.exited(w, code, signal);

@@ -7,6 +7,7 @@
  */
 import { isCapstanError } from '../errors.js';
 import { collectWorkerSnapshot } from '../metrics/snapshot.js';
+import { WorkerRelay, type RelayMessage } from '../pubsub/worker-relay.js';
 import { errorInfo, type FromWorker, type ToWorker } from './ipc.js';
 import type { Logger } from '../logger.js';
 import { createServerLogger } from './logging.js';
@@ -17,6 +18,8 @@ import { ThreadPools } from './threads.js';
 let runtime: Runtime | null = null;
 let threads: ThreadPools | null = null;
 let logger: Logger | null = null;
+/** Pub/sub between workers, through the primary. */
+let relay: WorkerRelay | null = null;
 let config: ResolvedConfig | null = null;
 let workerId = process.env.CAPSTAN_WORKER_ID ?? '?';
 let stopping = false;
@@ -25,12 +28,25 @@ function send(m: FromWorker): void {
   if (process.connected) process.send?.(m);
 }
 
+function sendRelay(m: RelayMessage, done: () => void): boolean {
+  if (!process.connected || process.send === undefined) return false;
+  try {
+    // Queued even when it returns false (a backlog); the callback says when it is written.
+    process.send(m, undefined, undefined, () => done());
+    return true;
+  } catch {
+    // The channel closed between the check and the send: the worker is stopping.
+    return false;
+  }
+}
+
 async function start(id: string, cfg: ResolvedConfig, reusePort: boolean): Promise<void> {
   workerId = id;
   config = cfg;
   logger = createServerLogger(cfg.logging, id);
   threads = new ThreadPools(cfg.threads);
-  runtime = new Runtime({ worker: id, logger, threads, configDir: cfg.dir, reusePort });
+  const r = (relay = new WorkerRelay(sendRelay, logger));
+  runtime = new Runtime({ worker: id, logger, threads, configDir: cfg.dir, reusePort, pubsub: (listener) => r.backend(listener) });
   try {
     send({ t: 'capstan:ready', listeners: await runtime.start(cfg.listeners) });
   } catch (err) {
@@ -79,6 +95,9 @@ process.on('message', (m: ToWorker) => {
       break;
     case 'capstan:stop':
       void stop('asked by the primary');
+      break;
+    case 'capstan:pubsub':
+      relay?.receive(m);
       break;
   }
 });

@@ -247,12 +247,13 @@ export class FrameDecoder implements Decoder {
   }
 }
 
-/** Frame header bytes for a payload of `n` bytes. */
-function headerBytes(n: number): number {
+/** Frame header bytes for a payload of `n` bytes (unmasked). */
+export function headerBytes(n: number): number {
   return n < 126 ? 2 : n < 65536 ? 4 : 10;
 }
 
-function writeHeader(buf: Buffer, at: number, b0: number, n: number, maskBit: number): number {
+/** Writes a frame header (first byte `b0`) at `at`; returns where the payload (or masking key) goes. */
+export function writeHeader(buf: Buffer, at: number, b0: number, n: number, maskBit: number): number {
   buf[at] = b0;
   if (n < 126) {
     buf[at + 1] = n | maskBit;

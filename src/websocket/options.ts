@@ -6,6 +6,7 @@
  */
 import type { CloseReason } from '../connection/close-reason.js';
 import { capstanError } from '../errors.js';
+import { localBackend, type PublishBackend } from '../pubsub/backend.js';
 import type { HeaderMap } from './http-head.js';
 import type { WebSocket } from './socket.js';
 
@@ -162,6 +163,21 @@ export interface WebSocketEndpoint<D = unknown> {
 }
 
 /**
+ * Pub/sub settings of a WebSocket server (see docs/websocket.md, "Pub/sub").
+ * @category WebSocket
+ */
+export interface PubSubOptions {
+  /**
+   * Carries publishes to other processes and brings theirs back. Default: none
+   * beyond this process (`localBackend()`); `capstan serve` with workers
+   * plugs in its relay between workers.
+   */
+  backend?: PublishBackend;
+  /** Topics one socket may be subscribed to at once; `subscribe` returns false above it. Default 1,000. */
+  maxTopicsPerSocket?: number;
+}
+
+/**
  * Options of {@link websocket}, or a listener's `websocket` option: either
  * `endpoints`, or the settings of a single endpoint at the top level, plus
  * the bounds on the upgrade request for the whole port.
@@ -204,6 +220,8 @@ export interface WebSocketServerOptions<D = unknown> {
   maxHeaders?: number;
   /** The upgrade request must be complete (and any async hook done) this long after connecting. Default 10,000 ms. */
   upgradeTimeoutMs?: number;
+  /** Pub/sub: the backend between processes and the per-socket topic bound. */
+  pubsub?: PubSubOptions;
 }
 
 /** An endpoint with every default filled in. */
@@ -221,7 +239,9 @@ export interface ResolvedEndpoint<D = unknown> {
 }
 
 const ENDPOINT_KEYS = ['path', 'handler', 'protocols', 'origins', 'upgrade', 'maxMessageBytes', 'maxFragments', 'pingIntervalMs', 'pongTimeoutMs', 'closeTimeoutMs'];
-const SERVER_KEYS = ['endpoints', 'request', 'maxHeaderBytes', 'maxRequestLineBytes', 'maxHeaders', 'upgradeTimeoutMs', ...ENDPOINT_KEYS];
+const SERVER_KEYS = ['endpoints', 'request', 'maxHeaderBytes', 'maxRequestLineBytes', 'maxHeaders', 'upgradeTimeoutMs', 'pubsub', ...ENDPOINT_KEYS];
+const PUBSUB_KEYS = ['backend', 'maxTopicsPerSocket'];
+const BACKEND_METHODS = ['open', 'publish', 'subscribed', 'unsubscribed', 'close'] as const;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function bad(path: string, expected: string): never {
@@ -272,6 +292,21 @@ export interface ResolvedServerOptions<D> {
   readonly maxRequestLineBytes: number;
   readonly maxHeaders: number;
   readonly upgradeTimeoutMs: number;
+  readonly pubsub: { readonly backend: PublishBackend; readonly maxTopicsPerSocket: number };
+}
+
+function resolvePubSub(given: PubSubOptions | undefined): ResolvedServerOptions<unknown>['pubsub'] {
+  if (given === undefined) return { backend: localBackend(), maxTopicsPerSocket: 1000 };
+  if (typeof given !== 'object' || given === null) bad('pubsub', 'an object { backend, maxTopicsPerSocket }');
+  checkKeys(given, PUBSUB_KEYS, 'pubsub.');
+  const b = given.backend;
+  if (b !== undefined && (typeof b !== 'object' || b === null || BACKEND_METHODS.some((m) => typeof b[m] !== 'function'))) {
+    bad('pubsub.backend', `a publish backend with the methods ${BACKEND_METHODS.join(', ')}`);
+  }
+  return {
+    backend: b ?? localBackend(),
+    maxTopicsPerSocket: int(given as Record<string, unknown>, 'maxTopicsPerSocket', 'pubsub.maxTopicsPerSocket', 1000, 1),
+  };
 }
 
 export function resolveServerOptions<D>(options: WebSocketServerOptions<D>): ResolvedServerOptions<D> {
@@ -303,5 +338,6 @@ export function resolveServerOptions<D>(options: WebSocketServerOptions<D>): Res
     maxRequestLineBytes: int(o, 'maxRequestLineBytes', 'maxRequestLineBytes', 4096, 16),
     maxHeaders: int(o, 'maxHeaders', 'maxHeaders', 64, 1),
     upgradeTimeoutMs: int(o, 'upgradeTimeoutMs', 'upgradeTimeoutMs', 10_000, 0),
+    pubsub: resolvePubSub(options.pubsub),
   };
 }

@@ -21,6 +21,7 @@ import { FrameDecoder, FrameEncoder, OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP
 import { HeadDecoder, hasToken, headerLines, parseHead, plainResponse, type HeaderMap, type HeadLimits, type RequestHead } from './http-head.js';
 import { resolveServerOptions, type ResolvedEndpoint, type ResolvedServerOptions, type UpgradeAcceptance, type UpgradeDecision, type UpgradeRequest, type WebSocketServerOptions } from './options.js';
 import { WebSocket, type EndpointRuntime } from './socket.js';
+import { Topics, type PubSubStats } from '../pubsub/topics.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
@@ -36,8 +37,20 @@ export function acceptKey(key: string): string {
 }
 
 /**
+ * How {@link WebSocketServer.publish} sends.
+ * @category WebSocket
+ */
+export interface PublishOptions {
+  /** Binary (true) or text (false). Default: text for a string, binary for a Buffer. */
+  binary?: boolean;
+  /** A socket not to send to (in this process), such as the one whose message is being published. */
+  except?: WebSocket<any> | null;
+}
+
+/**
  * What {@link websocket} makes: a codec and a handler a listener runs (pass the
- * whole object as `listen({ websocket })`), and the server's counters.
+ * whole object as `listen({ websocket })`), the server's own view of its
+ * sockets, pub/sub, and its counters.
  * @category WebSocket
  */
 export interface WebSocketServer {
@@ -45,8 +58,22 @@ export interface WebSocketServer {
   readonly codec: Codec;
   /** The connection handler that answers the upgrade and runs the endpoints' {@link WebSocketHandler}s. */
   readonly handler: Handler<any>;
-  /** A snapshot of the counters. */
-  stats(): WebSocketStats;
+  /** A snapshot of the counters (with pub/sub's once a socket subscribed or a message was published). */
+  stats(): WebSocketStats & Partial<PubSubStats>;
+  /**
+   * Publishes `data` to every socket subscribed to `topic`, on any endpoint of
+   * this server, and through the pub/sub backend to the other processes (the
+   * workers of `capstan serve`). The frame is built once and the same bytes
+   * go into every subscriber's batch; each subscriber gets a topic's messages
+   * in publish order. Don't change a published Buffer afterwards.
+   * @returns how many sockets in this process it was queued to.
+   * @throws CapstanError `ERR_INVALID_OPTION` for a topic that is not a string of 1-1,024 characters.
+   */
+  publish(topic: string, data: Buffer | string, options?: PublishOptions): number;
+  /** Sockets in this process subscribed to `topic`, now. */
+  subscribers(topic: string): number;
+  /** Topics with at least one subscriber in this process. */
+  readonly topicCount: number;
 }
 
 interface Endpoint<D> extends EndpointRuntime<D> {
@@ -98,11 +125,12 @@ function headCodec(limits: HeadLimits): Codec {
 export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebSocketServer {
   const o = resolveServerOptions(options);
   const counters = new WebSocketCounters();
+  const topics = new Topics(counters, o.pubsub.backend, o.pubsub.maxTopicsPerSocket);
   const endpoints = new Map<string, Endpoint<D>>();
   let fallback: Endpoint<D> | null = null;
   for (const s of o.endpoints) {
     const encoder = new FrameEncoder();
-    const ep: Endpoint<D> = { settings: s, counters, encoder, codec: frameCodec(s, encoder) };
+    const ep: Endpoint<D> = { settings: s, counters, encoder, topics, codec: frameCodec(s, encoder) };
     if (s.path === '*') fallback = ep;
     else endpoints.set(s.path, ep);
   }
@@ -134,10 +162,24 @@ export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebS
       const ws = conn.data;
       if (ws === null || !ws.markClosed()) return;
       counters.open--;
-      ws.ep.settings.handler.close?.(ws, ws.code, ws.closeText, reason, error);
+      try {
+        ws.ep.settings.handler.close?.(ws, ws.code, ws.closeText, reason, error);
+      } finally {
+        // After the handler, which may still read ws.topics (to say who left which room).
+        topics.dropAll(ws);
+      }
     },
   };
-  return { codec, handler, stats: () => counters.snapshot() };
+  return {
+    codec,
+    handler,
+    stats: () => ({ ...counters.snapshot(), ...topics.stats() }),
+    publish: (topic, data, options) => topics.publish(topic, data, options?.binary ?? typeof data !== 'string', options?.except ?? null),
+    subscribers: (topic) => topics.subscribers(topic),
+    get topicCount() {
+      return topics.topicCount;
+    },
+  };
 }
 
 function onFrame<D>(ws: WebSocket<D>, dec: FrameDecoder, frame: Buffer): void {

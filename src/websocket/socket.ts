@@ -15,6 +15,7 @@ import { capstanError } from '../errors.js';
 import { WebSocketCounters } from './counters.js';
 import { OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, OP_BINARY, isValidCloseCode, type FrameEncoder } from './frame.js';
 import type { ResolvedEndpoint } from './options.js';
+import type { Topics } from '../pubsub/topics.js';
 
 const W_CLOSE_SENT = 1;
 const W_CLOSE_RECEIVED = 2;
@@ -27,6 +28,14 @@ export interface EndpointRuntime<D> {
   readonly settings: ResolvedEndpoint<D>;
   readonly counters: WebSocketCounters;
   readonly encoder: FrameEncoder;
+  /** The server's pub/sub topics (one registry for all its endpoints). */
+  readonly topics: Topics;
+}
+
+/** How {@link WebSocket.publish} sends. */
+export interface SocketPublishOptions {
+  /** Binary (true) or text (false). Default: text for a string, binary for a Buffer. */
+  binary?: boolean;
 }
 
 /**
@@ -49,6 +58,7 @@ export class WebSocket<D = unknown> {
   /** @internal The close code to report (set by the first close frame either way). */ code = 1006;
   /** @internal */ closeText = '';
   /** @internal When our unanswered ping went out (ms), 0 when none is outstanding. */ pingAt = 0;
+  /** @internal The topics this socket is subscribed to; null until its first subscribe. */ topicSet: Set<string> | null = null;
 
   /** @internal Built by the server when a handshake is accepted. */
   constructor(conn: Connection<unknown>, ep: EndpointRuntime<D>, url: string, protocol: string, data: D) {
@@ -99,6 +109,43 @@ export class WebSocket<D = unknown> {
       if (isBinary === false) this.ep.encoder.next = 0x80 | OP_TEXT;
     }
     return c.send(data);
+  }
+
+  /**
+   * Subscribes to `topic` (pub/sub, see docs/websocket.md): messages published
+   * to it from now on are queued to this socket, in the order they were
+   * published. The socket leaves all its topics when it closes.
+   * @returns true when subscribed (also if it already was); false when the
+   *   socket is no longer open or is at the server's `pubsub.maxTopicsPerSocket`.
+   * @throws CapstanError `ERR_INVALID_OPTION` for a topic that is not a string of 1-1,024 characters.
+   */
+  subscribe(topic: string): boolean {
+    return this.ep.topics.subscribe(this, topic);
+  }
+
+  /** Leaves `topic`. Returns false when the socket was not subscribed to it. */
+  unsubscribe(topic: string): boolean {
+    return this.ep.topics.unsubscribe(this, topic);
+  }
+
+  /** True while this socket is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.topicSet !== null && this.topicSet.has(topic);
+  }
+
+  /** The topics this socket is subscribed to (a copy), in the order it subscribed. */
+  get topics(): string[] {
+    return this.topicSet === null ? [] : [...this.topicSet];
+  }
+
+  /**
+   * Publishes to every subscriber of `topic` except this socket (as
+   * uWebSockets' `ws.publish` does); `server.publish` reaches all of them.
+   * With workers, subscribers in the other workers get it too.
+   * @returns how many sockets in this process it was queued to.
+   */
+  publish(topic: string, data: Buffer | string, options?: SocketPublishOptions): number {
+    return this.ep.topics.publish(topic, data, options?.binary ?? typeof data !== 'string', this);
   }
 
   /** Sends a ping (at most 125 bytes of payload). */
