@@ -21,7 +21,7 @@ interface Seen {
 
 describe('WebSocket shutdown', () => {
   it('sends 1001 to every WebSocket, ends those that answer within graceMs, forces the one that never does, and reports each close once and last', async () => {
-    const GRACE = 2_000;
+    const GRACE = 3_000;
     const seen = new Map<string, Seen>();
     const ws = websocket<string>({
       // Longer than the grace period: the deadline, not the close timeout, decides the silent peer.
