@@ -66,8 +66,9 @@ async function start(kind: string): Promise<{ port: number; open: () => number }
 async function main(): Promise<void> {
   const [kind = 'capstan-ws', n = '2000'] = process.argv.slice(2);
   const conns = Number(n);
-  const bin = cTool('tcpload');
-  if (bin === null) throw new Error('tcpload could not be built (gcc, and the source in CAPSTAN_SHARED_BENCH or ../shared/bench)');
+  const tool = cTool('tcpload');
+  if (tool.path === null) throw new Error(tool.problem);
+  const bin = tool.path;
   const server = await start(kind);
   const dir = tmpdir();
   const before = writeHeapSnapshot(join(dir, `census-${process.pid}-0.heapsnapshot`));

@@ -15,10 +15,10 @@ import { listen, silentLogger, websocket, type CloseReason, type Server } from '
 import { describeNeeding } from '../support/needs.js';
 import { portOf } from '../support/net.js';
 
-const bin = cTool('tcpload');
-const WHY = 'tcpload could not be built: it needs gcc and its source in CAPSTAN_SHARED_BENCH or ../shared/bench (make -C ../shared/bench)';
+const tool = cTool('tcpload');
+const bin = tool.path;
 
-describeNeeding('tcpload --ws against the WebSocket echo', bin === null ? WHY : null, () => {
+describeNeeding('tcpload --ws against the WebSocket echo', tool.problem ?? null, () => {
   let server: Server;
   let port: number;
   const causes = new Map<CloseReason, number>();
