@@ -16,6 +16,7 @@
  * (/proc/PID/io) and derive what Capstan itself costs: its CPU time per read
  * minus the raw echo's, and that divided by the frames a read carries.
  * | websocket    | WebSocket echo (tcpload --ws) vs `ws` and the raw `net` echo, 64 B, depth 16 | msgs/s ≥ 0.8 of raw |
+ * | ws-idle      | 10,000 idle WebSockets (tcpload --ws --idle) vs `ws`: RSS and heap per connection | RSS/conn ≤ 0.6 of ws |
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
  * | filters      | one pass-through filter vs none, paired, with an A/A control     | msgs/s ≥ 0.98               |
  * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
@@ -26,6 +27,7 @@ import { filters } from './filters.js';
 import { soak } from './soak-scenario.js';
 import { runMetricsCost } from './metrics-cost.js';
 import { websocket } from './websocket.js';
+import { wsIdle } from './ws-idle.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
 import type { ServerStats } from './server.js';
@@ -278,46 +280,45 @@ export async function large(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
+/**
+ * One idle run: `shape.conns` connections held by the load (tcpload, or the load client in
+ * process), and the server's memory growth per connection once it has accepted them all.
+ */
+export async function idleRun(ctx: BenchContext, server: BenchServer, shape: Shape): Promise<Record<string, number>> {
+  const base = await server.stats(true);
+  let reading: Promise<ServerStats> | null = null;
+  let established = 0;
+  // Read the server's memory once it has accepted every connection the load holds (the
+  // clients see their connects complete while the last ones still wait in the accept queue).
+  const settled = (n: number): void => {
+    established = n;
+    reading = (async () => {
+      const deadline = Date.now() + (ctx.holdSec - 1.5) * 1000;
+      while ((await server.stats()).connections < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 500));
+      return server.stats(true);
+    })();
+  };
+  const f = ctx.tcpload !== null ? await tcpload(ctx.tcpload, server.port, shape, ctx.pin, settled) : await capstanLoadHere(server.port, shape, {}, settled);
+  if (reading === null) throw new Error('the idle load never reported its connections established');
+  const held = await (reading as Promise<ServerStats>);
+  const per = (bytes: number): number => (held.connections > 0 ? bytes / held.connections : 0);
+  return { bytesPerConn: per(held.rssBytes - base.rssBytes), heapPerConn: per(held.heapBytes - base.heapBytes), established, held: held.connections, errors: f.errors };
+}
+
+/** The idle tables' columns. */
+export const IDLE_METRICS: Metric[] = [
+  { key: 'bytesPerConn', label: 'RSS/conn', unit: 'bytes', higherIsBetter: false },
+  { key: 'heapPerConn', label: 'heap/conn', unit: 'bytes', higherIsBetter: false },
+  { key: 'established', label: 'established', unit: 'count', higherIsBetter: true },
+  { key: 'held', label: 'server held', unit: 'count', higherIsBetter: true },
+  ERRORS,
+];
+
 export async function idle(ctx: BenchContext, connections = 10_000): Promise<Table[]> {
   const shape: Shape = { conns: connections, size: 64, depth: 1, framing: 'raw', mode: 'idle', seconds: ctx.holdSec, srcIps: '127.0.0.2-127.0.0.50' };
-  const runs = await versusNet(
-    ctx,
-    'idle',
-    'lp4',
-    async (server) => {
-      const base = await server.stats(true);
-      let reading: Promise<ServerStats> | null = null;
-      let established = 0;
-      // Read the server's memory once it has accepted every connection the load holds (the
-      // clients see their connects complete while the last ones still wait in the accept queue).
-      const settled = (n: number): void => {
-        established = n;
-        reading = (async () => {
-          const deadline = Date.now() + (ctx.holdSec - 1.5) * 1000;
-          while ((await server.stats()).connections < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-          await new Promise((r) => setTimeout(r, 500));
-          return server.stats(true);
-        })();
-      };
-      const f = ctx.tcpload !== null ? await tcpload(ctx.tcpload, server.port, shape, ctx.pin, settled) : await capstanLoadHere(server.port, shape, {}, settled);
-      if (reading === null) throw new Error('the idle load never reported its connections established');
-      const held = await (reading as Promise<ServerStats>);
-      return { bytesPerConn: held.connections > 0 ? (held.rssBytes - base.rssBytes) / held.connections : 0, established, held: held.connections, errors: f.errors };
-    },
-    Math.min(ctx.rounds, 2),
-  );
-  const t = summarize(
-    'idle',
-    `${connections.toLocaleString('en-US')} idle connections: server RSS growth per connection`,
-    loadName(ctx),
-    [
-      { key: 'bytesPerConn', label: 'bytes/conn', unit: 'bytes', higherIsBetter: false },
-      { key: 'established', label: 'established', unit: 'count', higherIsBetter: true },
-      { key: 'held', label: 'server held', unit: 'count', higherIsBetter: true },
-      ERRORS,
-    ],
-    runs,
-  );
+  const runs = await versusNet(ctx, 'idle', 'lp4', (server) => idleRun(ctx, server, shape), Math.min(ctx.rounds, 2));
+  const t = summarize('idle', `${connections.toLocaleString('en-US')} idle connections: server RSS growth per connection`, loadName(ctx), IDLE_METRICS, runs);
   t.targets.push(check('bytesPerConn', 'ratio', '<=', 1.2, t.ratios.bytesPerConn ?? 0));
   return [t];
 }
@@ -410,4 +411,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket, 'ws-idle': wsIdle };

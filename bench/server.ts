@@ -23,6 +23,8 @@ function filterFromName(name: string): Filter {
 
 export interface ServerStats {
   rssBytes: number;
+  /** V8 heap in use plus ArrayBuffer memory (Buffers), bytes. */
+  heapBytes: number;
   /** User + system CPU time since start, µs. */
   cpuUs: number;
   /** Connections open now. */
@@ -102,7 +104,8 @@ start(kind, framing).then(
         gc();
       }
       const cpu = process.cpuUsage();
-      process.send?.({ rssBytes: process.memoryUsage().rss, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls(), ...traffic() } satisfies ServerStats);
+      const mem = process.memoryUsage();
+      process.send?.({ rssBytes: mem.rss, heapBytes: mem.heapUsed + mem.arrayBuffers, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls(), ...traffic() } satisfies ServerStats);
     });
     process.on('disconnect', () => process.exit(0));
     process.send?.({ port });

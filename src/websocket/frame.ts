@@ -111,6 +111,8 @@ export class FrameDecoder implements Decoder {
   private fragCompressed = false;
   private fragments: Buffer[] | null = null;
   private fragBytes = 0;
+  /** Frames of the fragmented message so far, empty ones too (they add no bytes, so only this bounds them). */
+  private fragCount = 0;
   private utf8: Utf8Stream | null = null;
 
   constructor(
@@ -201,13 +203,15 @@ export class FrameDecoder implements Decoder {
       }
       if (this.fragments === null) {
         this.fragments = [];
+        this.fragCount = 0;
         this.fragOpcode = op;
         this.fragCompressed = compressed;
         if (op === OP_TEXT && !compressed) (this.utf8 ??= new Utf8Stream()).reset();
-      } else if (this.fragments.length + 1 >= this.limits.maxFragments) {
+      } else if (this.fragCount >= this.limits.maxFragments) {
         const max = this.limits.maxFragments;
-        return this.fail(q, failure(1009, 'frame-too-large', 'ERR_WS_MESSAGE_TOO_LARGE', `a message in more than ${max} fragments (maxFragments)`, max, this.fragments.length + 1));
+        return this.fail(q, failure(1009, 'frame-too-large', 'ERR_WS_MESSAGE_TOO_LARGE', `a message in more than ${max} fragments (maxFragments)`, max, this.fragCount + 1));
       }
+      this.fragCount++;
       if (this.fragOpcode === OP_TEXT && !this.fragCompressed) {
         // Fail on the fragment that holds the first bad byte, not at the end of the message.
         const u = this.utf8 as Utf8Stream;

@@ -157,6 +157,9 @@ export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebS
       const ws = conn.data;
       if (ws === null) return conn.end();
       ws.sendClose(1001, 'server shutting down', 'shutdown');
+      // The close handshake ends this connection (or closeTimeoutMs, or the grace deadline), not
+      // the drain's quiet rule: that would send FIN before the peer had time to answer our 1001.
+      if (ws.closeSent) conn.drainQuietMs = Infinity;
     },
     close(conn, reason, error) {
       const ws = conn.data;
