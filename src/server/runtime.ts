@@ -29,7 +29,6 @@ import { watchCertificates, type CertificateWatcher } from '../pipeline/certific
 import { compression } from '../pipeline/compression.js';
 import { listen, type CloseResult, type ListenOptions, type Server } from '../transport/listen.js';
 import type { UdpServer } from '../transport/udp/options.js';
-import type { WebSocketEndpoint } from '../websocket/options.js';
 import { websocket } from '../websocket/server.js';
 import type { LimitsOptions, TlsServerOptions } from '../transport/options-schema.js';
 import type { UdpLimitsOptions } from '../transport/udp/limits.js';
@@ -38,6 +37,7 @@ import { importPlugin } from './plugin-loader.js';
 import type { Plugin, PluginContext } from './plugin.js';
 import { planReload } from './reload-plan.js';
 import type { Threads } from './threads.js';
+import { pluginEndpoints } from './websocket-endpoints.js';
 
 export interface RuntimeOptions {
   /** `main` or the worker id. */
@@ -413,17 +413,14 @@ async function bindRetrying<T>(retryMs: number, bind: () => Promise<T>): Promise
 
 /**
  * What a listener serves: the codec and connection handler of its plugin, or
- * a WebSocket server whose endpoints' handlers are their plugins' (in
- * config order, as `instances` are).
+ * a WebSocket server whose endpoints' handlers and hooks are their plugins'
+ * (in config order, as `instances` are; see websocket-endpoints.ts).
  */
 function serve(l: ResolvedListener, instances: readonly Instance[], codec: Codec | null): { options: Pick<ListenOptions, 'codec' | 'handler' | 'websocket'>; codecName: string } {
   const ws = l.websocket;
   if (ws !== undefined) {
-    const endpoints = ws.endpoints.map((e, i) => {
-      const { plugin, ctx } = instances[i] as Instance;
-      return { ...e.settings, handler: (plugin.websocket as NonNullable<Plugin['websocket']>)(ctx) } as WebSocketEndpoint;
-    });
-    return { options: { websocket: websocket({ ...ws.server, endpoints }) }, codecName: 'websocket' };
+    const built = instances.map(({ plugin, ctx }) => ({ plugin: plugin.name, handler: (plugin.websocket as NonNullable<Plugin['websocket']>)(ctx) }));
+    return { options: { websocket: websocket({ ...ws.server, ...pluginEndpoints(l.name, ws, built) }) }, codecName: 'websocket' };
   }
   const { plugin, ctx } = instances[0] as Instance;
   const c = codec as Codec;
