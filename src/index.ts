@@ -104,6 +104,7 @@ export type {
   ObjectOptions,
 } from '@sinclair/typebox';
 export type { Plugin, PluginContext } from './server/plugin.js';
+export type { PluginWebSocketHandler } from './server/websocket-endpoints.js';
 export type { Threads, TaskOptions, PoolName } from './server/threads.js';
 export { ConfigSchema } from './server/config/schema.js';
 export type { Config, ListenerConfig } from './server/config/schema.js';

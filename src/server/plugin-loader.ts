@@ -136,6 +136,10 @@ function checkPlugin(value: unknown, specifier: string, mod: object): Plugin {
   for (const hook of ['handler', 'websocket', 'datagramHandler', 'codec', 'setup', 'teardown']) {
     if (p[hook] !== undefined && typeof p[hook] !== 'function') throw bad(`plugin ${p.name}: ${hook} must be a function`);
   }
+  for (const hook of ['upgrade', 'request']) {
+    // The library's names, misplaced: an endpoint's hooks come from what websocket(ctx) returns.
+    if (p[hook] !== undefined) throw bad(`plugin ${p.name}: ${hook} at the top level of a plugin is never called; return ${hook}(req) from websocket(ctx), beside open and message`);
+  }
   if (p.options !== undefined && (typeof p.options !== 'object' || p.options === null || !(Kind in p.options))) {
     throw bad(`plugin ${p.name}: options must be a TypeBox schema (Type.Object({ ... }))`);
   }

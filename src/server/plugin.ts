@@ -29,7 +29,10 @@
  *   kind of object with a session per peer in place of a connection.
  * - `websocket(ctx)` returns the handler of a WebSocket endpoint that names the
  *   plugin (`websocket.endpoints[].plugin` in the config): the methods `open`,
- *   `message`, `ping`, `pong`, `drain`, `close` (see {@link WebSocketHandler}).
+ *   `message`, `ping`, `pong`, `drain`, `close` (see {@link WebSocketHandler}),
+ *   and beside them the hooks `upgrade(req)` (accept with `ws.data`, or refuse
+ *   with a status) and `request(req)` (answer plain HTTP on the port), see
+ *   {@link PluginWebSocketHandler}.
  *   It is built once per endpoint, after that endpoint's own `setup`. A plugin
  *   has one or more of `handler`, `websocket` and `datagramHandler`; `echo` has all three.
  * - `shutdown(conn)` runs when the server stops or the listener is removed by a
@@ -53,6 +56,7 @@ import type { Session } from '../transport/udp/session.js';
 import type { WebSocketHandler } from '../websocket/options.js';
 import type { PublishOptions } from '../websocket/server.js';
 import type { Threads } from './threads.js';
+import type { PluginWebSocketHandler } from './websocket-endpoints.js';
 
 /**
  * What a plugin's entry points get: its options and the services of the
@@ -126,8 +130,11 @@ export interface Plugin<S extends TSchema = TSchema, D = unknown> {
   setup?(ctx: PluginContext<Static<S>, D>): void | Promise<void>;
   /** The connection handler, built once per listener after `setup` and shared by its connections (see {@link Handler}). A plugin has this, `websocket`, `datagramHandler`, or several. */
   handler?(ctx: PluginContext<Static<S>, D>): Handler<D>;
-  /** The WebSocket handler, built once per endpoint after `setup`; `ws.data` is typed by `D`. */
-  websocket?(ctx: PluginContext<Static<S>, D>): WebSocketHandler<D>;
+  /**
+   * The WebSocket handler, built once per endpoint after `setup`; `ws.data` is typed by `D`. Its
+   * `upgrade(req)` and `request(req)` methods, if any, are the endpoint's hooks (see {@link PluginWebSocketHandler}).
+   */
+  websocket?(ctx: PluginContext<Static<S>, D>): PluginWebSocketHandler<D>;
   /**
    * The handler of a udp listener (sessions instead of connections, see
    * docs/udp.md), built once per listener after `setup`. A plugin without one

@@ -29,7 +29,6 @@ import { watchCertificates, type CertificateWatcher } from '../pipeline/certific
 import { compression } from '../pipeline/compression.js';
 import { listen, type CloseResult, type ListenOptions, type Server } from '../transport/listen.js';
 import type { UdpServer } from '../transport/udp/options.js';
-import type { WebSocketEndpoint } from '../websocket/options.js';
 import { websocket, type WebSocketServer } from '../websocket/server.js';
 import type { PublishBackend } from '../pubsub/backend.js';
 import type { LimitsOptions, TlsServerOptions } from '../transport/options-schema.js';
@@ -39,6 +38,7 @@ import { importPlugin } from './plugin-loader.js';
 import type { Plugin, PluginContext } from './plugin.js';
 import { planReload } from './reload-plan.js';
 import type { Threads } from './threads.js';
+import { pluginEndpoints } from './websocket-endpoints.js';
 
 export interface RuntimeOptions {
   /** `main` or the worker id. */
@@ -431,8 +431,8 @@ async function bindRetrying<T>(retryMs: number, bind: () => Promise<T>): Promise
 
 /**
  * What a listener serves: the codec and connection handler of its plugin, or
- * a WebSocket server whose endpoints' handlers are their plugins' (in
- * config order, as `instances` are).
+ * a WebSocket server whose endpoints' handlers and hooks are their plugins'
+ * (in config order, as `instances` are; see websocket-endpoints.ts).
  */
 function serve(
   l: ResolvedListener,
@@ -442,11 +442,8 @@ function serve(
 ): { options: Pick<ListenOptions, 'codec' | 'handler' | 'websocket'>; codecName: string; wss: WebSocketServer | null } {
   const ws = l.websocket;
   if (ws !== undefined) {
-    const endpoints = ws.endpoints.map((e, i) => {
-      const { plugin, ctx } = instances[i] as Instance;
-      return { ...e.settings, handler: (plugin.websocket as NonNullable<Plugin['websocket']>)(ctx) } as WebSocketEndpoint;
-    });
-    const wss = websocket({ ...ws.server, endpoints, ...(backend !== null ? { pubsub: { backend } } : {}) });
+    const built = instances.map(({ plugin, ctx }) => ({ plugin: plugin.name, handler: (plugin.websocket as NonNullable<Plugin['websocket']>)(ctx) }));
+    const wss = websocket({ ...ws.server, ...pluginEndpoints(l.name, ws, built), ...(backend !== null ? { pubsub: { backend } } : {}) });
     return { options: { websocket: wss }, codecName: 'websocket', wss };
   }
   const { plugin, ctx } = instances[0] as Instance;

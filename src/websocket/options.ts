@@ -210,8 +210,12 @@ export interface WebSocketServerOptions<D = unknown> {
   pongTimeoutMs?: number;
   /** The single endpoint's wait for the peer's close frame after ours before destroying (`close-timeout`, ms). Default 5,000. */
   closeTimeoutMs?: number;
-  /** Answers plain HTTP requests (a health page, a client page); without it they get 426. Sync or async. */
-  request?(req: HttpRequest): HttpResponse | Promise<HttpResponse>;
+  /**
+   * Answers plain HTTP requests (a health page, a client page); without it they
+   * get 426. Sync or async. Returning nothing declines the request: it gets the
+   * 426 it would get without a hook.
+   */
+  request?(req: HttpRequest): HttpResponse | undefined | void | Promise<HttpResponse | undefined | void>;
   /** Bytes of the upgrade request head. Default 8,192 (431 above). */
   maxHeaderBytes?: number;
   /** Bytes of the request line. Default 4,096 (414 above). */

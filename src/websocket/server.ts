@@ -19,7 +19,7 @@ import { capstanError } from '../errors.js';
 import { WebSocketCounters, type WebSocketStats } from './counters.js';
 import { FrameDecoder, FrameEncoder, OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
 import { HeadDecoder, hasToken, headerLines, parseHead, plainResponse, type HeaderMap, type HeadLimits, type RequestHead } from './http-head.js';
-import { resolveServerOptions, type ResolvedEndpoint, type ResolvedServerOptions, type UpgradeAcceptance, type UpgradeDecision, type UpgradeRequest, type WebSocketServerOptions } from './options.js';
+import { resolveServerOptions, type ResolvedEndpoint, type ResolvedServerOptions, type HttpResponse, type UpgradeAcceptance, type UpgradeDecision, type UpgradeRequest, type WebSocketServerOptions } from './options.js';
 import { WebSocket, type EndpointRuntime } from './socket.js';
 import { Topics, type PubSubStats } from '../pubsub/topics.js';
 
@@ -364,15 +364,18 @@ function accept<D>(conn: Connection<any>, ep: Endpoint<D>, req: RequestHead, key
 
 function plainRequest<D>(conn: Connection<any>, req: RequestHead, o: ResolvedServerOptions<D>, counters: WebSocketCounters): void {
   const hook = o.request;
-  if (hook === null) return refuse(conn, counters, 426, 'this server speaks WebSocket: send an upgrade request', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  const upgradeRequired = () => refuse(conn, counters, 426, 'this server speaks WebSocket: send an upgrade request', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  if (hook === null) return upgradeRequired();
   const info = { method: req.method, url: req.url, path: req.path, query: req.query, headers: req.headers, remoteAddress: conn.remoteAddress };
-  const answer = (r: { status?: number; headers?: HeaderMap; body?: string | Buffer }) => {
+  const answer = (r: HttpResponse | undefined | void) => {
     if (conn.st !== State.Open) return;
-    const status = r?.status ?? 200;
+    // A hook that returns nothing declines the request, as if there were no hook.
+    if (r === undefined || r === null) return upgradeRequired();
+    const status = r.status ?? 200;
     if (status >= 400) return refuse(conn, counters, status, 'refused by the request hook', r.headers, r.body ?? '', req.method);
     let response: Buffer;
     try {
-      response = plainResponse(status, r?.headers, r?.body ?? '', req.method);
+      response = plainResponse(status, r.headers, r.body ?? '', req.method);
     } catch {
       return refuse(conn, counters, 500, 'internal error');
     }
@@ -395,10 +398,10 @@ function plainRequest<D>(conn: Connection<any>, req: RequestHead, o: ResolvedSer
   }
   if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
     conn.pause();
-    (r as Promise<Parameters<typeof answer>[0]>).then(answer, failed);
+    (r as Promise<HttpResponse | undefined>).then(answer, failed);
     return;
   }
-  answer(r as Parameters<typeof answer>[0]);
+  answer(r as HttpResponse | undefined);
 }
 
 // ── deadlines (the connection's protocol deadline, on the wheel) ──────────
