@@ -19,7 +19,14 @@ function sharedBench(): { dir: string; named: boolean } {
 }
 
 /** A C tool of the benchmark: where it is, or what was looked for, why it is not there and what to do. */
-export type CTool = { path: string; problem?: undefined } | { path: null; problem: string };
+export type CTool =
+  | { path: string; problem?: undefined; lacking?: undefined }
+  | {
+      path: null;
+      problem: string;
+      /** What is missing: the C sources (they live outside this repository), or a compiler that builds them. */
+      lacking: 'sources' | 'compiler';
+    };
 
 const HOW_TO_FIX =
   '  To fix: CAPSTAN_SHARED_BENCH=/path/to/shared/bench npm run bench (the directory with tcpload.c and echo_epoll.c),\n' +
@@ -39,7 +46,7 @@ export function cTool(name: 'tcpload' | 'echo_epoll'): CTool {
     if (existsSync(bin) && !shared.named) return { path: bin };
     const where = existsSync(shared.dir) ? `${shared.dir} is there but holds no ${name}.c` : `there is no directory ${shared.dir}`;
     const from = shared.named ? 'CAPSTAN_SHARED_BENCH' : 'the default, ../shared/bench next to this checkout';
-    return { path: null, problem: `${name} could not be built: ${src} was not found (${where}; the path is ${from}).\n${HOW_TO_FIX}` };
+    return { path: null, lacking: 'sources', problem: `${name} could not be built: ${src} was not found (${where}; the path is ${from}).\n${HOW_TO_FIX}` };
   }
   if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return { path: bin };
   mkdirSync(BIN, { recursive: true });
@@ -47,12 +54,13 @@ export function cTool(name: 'tcpload' | 'echo_epoll'): CTool {
   const r = spawnSync('gcc', args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
   if (r.error !== undefined) {
     const why = (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'gcc is not installed (not found on PATH)' : `gcc did not run: ${r.error.message}`;
-    return { path: null, problem: `${name} could not be built from ${src}: ${why}.\n  To fix: apt-get install gcc (Debian, Ubuntu), or put a C compiler named gcc on PATH.` };
+    return { path: null, lacking: 'compiler', problem: `${name} could not be built from ${src}: ${why}.\n  To fix: apt-get install gcc (Debian, Ubuntu), or put a C compiler named gcc on PATH.` };
   }
   if (r.status !== 0) {
     const last = r.stderr.trim().split('\n').slice(-10).map((l) => `    ${l}`).join('\n');
     return {
       path: null,
+      lacking: 'compiler',
       problem: `${name} could not be built: gcc ${args.join(' ')} exited with ${r.status ?? r.signal}:\n${last}\n  To fix: correct ${src}, or point CAPSTAN_SHARED_BENCH at a good copy of the sources.`,
     };
   }
