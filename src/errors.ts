@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'ERR_WS_PROTOCOL'
   | 'ERR_WS_INVALID_UTF8'
   | 'ERR_WS_MESSAGE_TOO_LARGE'
+  | 'ERR_WS_INFLATE'
   | 'ERR_WS_HEARTBEAT'
   | 'ERR_WS_CLOSE_TIMEOUT';
 

@@ -6,6 +6,7 @@
  */
 import type { CloseReason } from '../connection/close-reason.js';
 import { capstanError } from '../errors.js';
+import { resolveDeflateOptions, type PerMessageDeflateOptions, type ResolvedDeflateOptions } from './deflate-options.js';
 import type { HeaderMap } from './http-head.js';
 import type { WebSocket } from './socket.js';
 
@@ -95,7 +96,12 @@ export interface WebSocketEndpoint<D = unknown> {
   origins?: readonly string[];
   /** Sees every upgrade request before it is accepted; may refuse it or fill `ws.data`. Sync or async. */
   upgrade?(req: UpgradeRequest): UpgradeDecision<D> | Promise<UpgradeDecision<D>>;
-  /** Bytes of one message, fragments joined. Default 1 MiB (ws: 100 MiB). */
+  /**
+   * permessage-deflate (RFC 7692) for clients that offer it: `true` for the
+   * defaults, or tune it (docs/websocket.md). Default off.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Bytes of one message, fragments joined (after inflating, with permessage-deflate). Default 1 MiB (ws: 100 MiB). */
   maxMessageBytes?: number;
   /** Frames of one fragmented message. Default 1,024. */
   maxFragments?: number;
@@ -118,6 +124,7 @@ export interface WebSocketServerOptions<D = unknown> {
   protocols?: readonly string[];
   origins?: readonly string[];
   upgrade?: WebSocketEndpoint<D>['upgrade'];
+  perMessageDeflate?: WebSocketEndpoint<D>['perMessageDeflate'];
   maxMessageBytes?: number;
   maxFragments?: number;
   pingIntervalMs?: number;
@@ -142,6 +149,8 @@ export interface ResolvedEndpoint<D = unknown> {
   readonly protocols: readonly string[];
   readonly origins: ReadonlySet<string> | null;
   readonly upgrade: WebSocketEndpoint<D>['upgrade'] | null;
+  /** null: off. */
+  readonly perMessageDeflate: ResolvedDeflateOptions | null;
   readonly maxMessageBytes: number;
   readonly maxFragments: number;
   readonly pingIntervalMs: number;
@@ -149,7 +158,7 @@ export interface ResolvedEndpoint<D = unknown> {
   readonly closeTimeoutMs: number;
 }
 
-const ENDPOINT_KEYS = ['path', 'handler', 'protocols', 'origins', 'upgrade', 'maxMessageBytes', 'maxFragments', 'pingIntervalMs', 'pongTimeoutMs', 'closeTimeoutMs'];
+const ENDPOINT_KEYS = ['path', 'handler', 'protocols', 'origins', 'upgrade', 'perMessageDeflate', 'maxMessageBytes', 'maxFragments', 'pingIntervalMs', 'pongTimeoutMs', 'closeTimeoutMs'];
 const SERVER_KEYS = ['endpoints', 'request', 'maxHeaderBytes', 'maxRequestLineBytes', 'maxHeaders', 'upgradeTimeoutMs', ...ENDPOINT_KEYS];
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -186,6 +195,7 @@ export function resolveEndpoint<D>(e: WebSocketEndpoint<D>, at: string): Resolve
     protocols,
     origins: origins === undefined ? null : new Set(origins.map((x) => x.toLowerCase())),
     upgrade: e.upgrade ?? null,
+    perMessageDeflate: resolveDeflateOptions(e.perMessageDeflate, `${at}perMessageDeflate`, 'websocket', 'websocket.'),
     maxMessageBytes: int(o, 'maxMessageBytes', `${at}maxMessageBytes`, 1024 * 1024, 1),
     maxFragments: int(o, 'maxFragments', `${at}maxFragments`, 1024, 1),
     pingIntervalMs: int(o, 'pingIntervalMs', `${at}pingIntervalMs`, 30_000, 0),
