@@ -258,7 +258,7 @@ function onFrame<D>(ws: ClientWebSocket<D>, dec: FrameDecoder, frame: Buffer): v
   const h = rt.handler;
   const op = dec.opcode;
   if (op === OP_BINARY || op === OP_TEXT) {
-    if (dec.compressed) (ws.deflate as NonNullable<typeof ws.deflate>).receive(frame, op);
+    if (ws.deflate !== null) ws.deflate.receive(frame, op, dec.compressed);
     else ws.deliver(frame, op);
   } else if (op === OP_PING) {
     ctr.pingsIn++;

@@ -223,9 +223,13 @@ export class MessageDeflate {
     (this.after ??= []).push(fn);
   }
 
-  /** A compressed message arrived (fragments joined). */
-  receive(wire: Buffer, op: number): void {
+  /** A data message arrived (fragments joined), compressed (RSV1) or not. */
+  receive(wire: Buffer, op: number, compressed: boolean): void {
     this.counters.wireIn += wire.length;
+    if (!compressed) {
+      this.counters.plainIn += wire.length;
+      return this.host.deliver(wire, op);
+    }
     const s = this.settings;
     if (s.in.noContextTakeover) {
       const plain = inflateMessage(wire, s, this.maxMessageBytes);

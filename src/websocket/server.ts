@@ -132,7 +132,7 @@ function onFrame<D>(ws: WebSocket<D>, dec: FrameDecoder, frame: Buffer): void {
   const h = ep.settings.handler;
   const op = dec.opcode;
   if (op === OP_BINARY || op === OP_TEXT) {
-    if (dec.compressed) return (ws.deflate as NonNullable<typeof ws.deflate>).receive(frame, op);
+    if (ws.deflate !== null) return ws.deflate.receive(frame, op, dec.compressed);
     return ws.deliver(frame, op);
   }
   if (op === OP_PING) {
