@@ -42,6 +42,17 @@ import { isUtf8 } from './utf8.js';
 
 const Z = zlib.constants;
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/**
+ * An empty message after a flush: zlib has nothing to write, but the peer
+ * needs a block to append the trailer to; one empty stored block's first
+ * byte is that (RFC 7692 §7.2.3.6).
+ */
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
+/** The sync-flushed output of one message without its 00 00 ff ff (RFC 7692 §7.2.1). */
+function wireBytes(z: Buffer): Buffer {
+  return z.length >= 4 ? z.subarray(0, z.length - 4) : EMPTY_BLOCK;
+}
 
 /** A socket's permessage-deflate: the negotiated directions and the endpoint's (or client's) compression settings. */
 export interface DeflateSettings {
@@ -88,8 +99,7 @@ function deflateOptions(s: DeflateSettings): zlib.ZlibOptions {
 
 /** One message compressed on its own (no window kept): the bytes that go on the wire. */
 export function deflateMessage(plain: Buffer, s: DeflateSettings): Buffer {
-  const z = zlib.deflateRawSync(plain, { ...deflateOptions(s), finishFlush: Z.Z_SYNC_FLUSH });
-  return z.subarray(0, z.length - 4);
+  return wireBytes(zlib.deflateRawSync(plain, { ...deflateOptions(s), finishFlush: Z.Z_SYNC_FLUSH }));
 }
 
 /**
@@ -364,8 +374,7 @@ export class MessageDeflate {
         if (this.closed) return;
         const chunks = this.outChunks;
         this.outChunks = [];
-        const z = Buffer.concat(chunks);
-        const wire = z.subarray(0, z.length - 4);
+        const wire = wireBytes(Buffer.concat(chunks));
         this.counters.wireOut += wire.length;
         this.queuedBytes -= item.bytes - wire.length;
         item.body = wire;

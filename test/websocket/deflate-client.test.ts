@@ -128,4 +128,19 @@ describe('the WebSocket client with perMessageDeflate', () => {
     await c.close();
     await server.close();
   });
+
+  it('sends empty messages compressed with a kept window as one empty stored block (RFC 7692 §7.2.3.6)', async () => {
+    const server = await deflateEcho({ threshold: 0 });
+    const r = recorder();
+    const c = await connectWebSocket({ url: `ws://127.0.0.1:${server.port}/`, perMessageDeflate: { threshold: 0 }, handler: r.handler, ...quiet });
+    // After a flush zlib writes nothing for an empty message; without the block the peer would read the trailer as a block header.
+    for (const m of ['', 'between', '', '', Buffer.alloc(0), 'after']) c.send(m);
+    await r.until(() => r.messages.length === 6, 'every echo');
+    assert.deepEqual(
+      r.messages.map((m) => [m.data.toString(), m.isBinary]),
+      [['', false], ['between', false], ['', false], ['', false], ['', true], ['after', false]],
+    );
+    await c.close();
+    await server.close();
+  });
 });
