@@ -34,6 +34,7 @@ export interface ResolvedDeflateOptions {
   readonly memLevel: number;
 }
 
+/** The keys of {@link PerMessageDeflateOptions}, in the order the docs list them. */
 export const DEFLATE_KEYS = ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'] as const;
 
 /** The defaults `perMessageDeflate: true` takes. */

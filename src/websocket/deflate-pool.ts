@@ -52,6 +52,7 @@ export function reserveContexts(n: number): boolean {
   return true;
 }
 
+/** Gives back contexts {@link reserveContexts} took. */
 export function releaseContexts(n: number): void {
   contexts -= n;
 }
