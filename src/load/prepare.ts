@@ -21,13 +21,14 @@ export function prepare(options: ResolvedLoadOptions): { target: Target; codec: 
   let replies: Codec | null = null;
   if (target.scheme === 'ws' || target.scheme === 'wss') {
     const opcode = options.framing === 'ws-text' ? 'text' : 'binary';
-    codec = wsMessageCodec(opcode, options.sizeMax);
-    replies = wsReplyCodec(opcode, options.sizeMax);
+    codec = wsMessageCodec(opcode, options.sizeMax, options.wsDeflate);
+    replies = wsReplyCodec(opcode, options.sizeMax, options.wsDeflate);
   } else {
     codec = codecFromName(options.framing);
     if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
   }
   const cap = options.mode === 'churn' || options.mode === 'idle' ? 1 : options.depth;
-  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap });
+  // Compressed, a message's wire size follows from its bytes: the size given is its plain size.
+  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap, plainSizes: options.wsDeflate });
   return { target, codec, replies, cap, messages };
 }
