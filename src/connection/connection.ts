@@ -115,6 +115,7 @@ const STATE_NAMES: readonly ConnectionState[] = ['handshake', 'open', 'ending', 
 import {
   F_BP_PAUSED,
   F_FILTER_HELD,
+  F_FRAMES_HELD,
   F_DIRTY,
   F_DRAINING,
   F_IN_DATA,
@@ -342,9 +343,9 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     // Filters write what they hold (a compressor's last block) before our FIN.
     if (this.filters !== null) this.filters.endOutbound(() => s.end());
     else s.end();
-    if ((this.flags & F_USER_PAUSED) !== 0 || (this.flags & F_BP_PAUSED) !== 0) {
+    if ((this.flags & (F_USER_PAUSED | F_BP_PAUSED | F_FRAMES_HELD)) !== 0) {
       // Keep reading so the peer's FIN arrives and unread data does not turn our close into a reset.
-      this.flags &= ~(F_USER_PAUSED | F_BP_PAUSED);
+      this.flags &= ~(F_USER_PAUSED | F_BP_PAUSED | F_FRAMES_HELD);
       this.socket.resume();
     }
     if (this.ctx.limits.lingerMs > 0) this.ctx.wheel.scheduleBy(this, this.endAt + this.ctx.limits.lingerMs);
@@ -402,7 +403,31 @@ export class Connection<D = unknown> implements OutboundState, WheelEntry, Decod
     if ((this.flags & F_USER_PAUSED) === 0) return;
     this.flags &= ~F_USER_PAUSED;
     if (this.st !== State.Open) return;
-    if ((this.flags & F_BP_PAUSED) === 0) {
+    this.readAgain();
+  }
+
+  /**
+   * @internal Holds (or releases) frame delivery for the protocol on top: no
+   * frame is decoded and the socket is not read while held, so what follows a
+   * message still being worked on (inflated off the event loop) waits its
+   * turn. Independent of {@link pause}; {@link end} releases it.
+   */
+  holdFrames(held: boolean): void {
+    if (held) {
+      if ((this.flags & F_FRAMES_HELD) !== 0 || this.st !== State.Open) return;
+      this.flags |= F_FRAMES_HELD;
+      this.socket.pause();
+      return;
+    }
+    if ((this.flags & F_FRAMES_HELD) === 0) return;
+    this.flags &= ~F_FRAMES_HELD;
+    if (this.st !== State.Open || (this.flags & F_USER_PAUSED) !== 0) return;
+    this.readAgain();
+  }
+
+  /** Nothing holds reading any more: read the socket again and deliver what waited. */
+  private readAgain(): void {
+    if ((this.flags & (F_BP_PAUSED | F_FRAMES_HELD)) === 0) {
       if ((this.flags & F_FILTER_HELD) === 0) this.socket.resume();
       this.filters?.resume();
     }

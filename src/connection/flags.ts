@@ -23,3 +23,5 @@ export const F_DIRTY = 16384;
 export const F_ADDRESS_COUNTED = 32768;
 /** A filter holds too many of the peer's bytes not yet handed on: the socket is not read until it catches up. */
 export const F_FILTER_HELD = 65536;
+/** The protocol on top holds frame delivery (a WebSocket inflating a message off the event loop): frames wait, the socket is not read. */
+export const F_FRAMES_HELD = 131072;

@@ -15,7 +15,7 @@
 import { ByteQueue } from '../buffers/byte-queue.js';
 import { capstanError, isCapstanError } from '../errors.js';
 import { State, type Connection } from './connection.js';
-import { F_BP_PAUSED, F_DIRTY, F_GOT_FIRST_BYTE, F_IN_DATA, F_IN_LOOP, F_OVER_HIGH, F_PEER_END_HANDLED, F_PEER_ENDED, F_PEER_ENDED_FIRST, F_USER_PAUSED } from './flags.js';
+import { F_BP_PAUSED, F_DIRTY, F_FRAMES_HELD, F_GOT_FIRST_BYTE, F_IN_DATA, F_IN_LOOP, F_OVER_HIGH, F_PEER_END_HANDLED, F_PEER_ENDED, F_PEER_ENDED_FIRST, F_USER_PAUSED } from './flags.js';
 import { flushBatch, scheduleFlush, timeUntilWritten } from './write-path.js';
 
 export const NO_BYTES = new ByteQueue();
@@ -98,7 +98,7 @@ function decodeLoop(c: Connection<any>): void {
   const h = ctx.handler;
   let frames = 0;
   let needMore = false;
-  while (c.st === State.Open && (c.flags & (F_USER_PAUSED | F_OVER_HIGH)) === 0 && q.length > 0) {
+  while (c.st === State.Open && (c.flags & (F_USER_PAUSED | F_OVER_HIGH | F_FRAMES_HELD)) === 0 && q.length > 0) {
     const before = q.length;
     let frame: Buffer | undefined;
     try {
@@ -166,12 +166,12 @@ export function peerEnded(c: Connection<any>): void {
   if (c.st !== State.Open || (c.flags & F_PEER_END_HANDLED) !== 0) return;
   // The FIN goes through the filters first; they hand on what they hold, then call back.
   if (c.filters !== null && !c.filters.inboundEnded) return c.filters.endInbound();
-  if ((c.flags & F_USER_PAUSED) !== 0) return; // finished by resume(), after the frames it still holds
+  if ((c.flags & (F_USER_PAUSED | F_FRAMES_HELD)) !== 0) return; // finished by resume() or holdFrames(false), after the frames it still holds
   const q = c.queue;
   if (q.length > 0) {
     if ((c.flags & (F_IN_DATA | F_IN_LOOP)) !== 0) return; // inside a pump: it calls back when done
     if ((c.flags & (F_BP_PAUSED | F_OVER_HIGH)) === 0) pumpFrames(c);
-    if (c.st !== State.Open || (c.flags & F_USER_PAUSED) !== 0) return;
+    if (c.st !== State.Open || (c.flags & (F_USER_PAUSED | F_FRAMES_HELD)) !== 0) return;
     // Replies to earlier frames are still queued above the mark: socketDrained() calls back.
     if (q.length > 0 && (c.flags & (F_BP_PAUSED | F_OVER_HIGH)) !== 0) return;
   }

@@ -30,6 +30,7 @@ import {
   F_DRAIN_LISTENING,
   F_DRAIN_QUEUED,
   F_FILTER_HELD,
+  F_FRAMES_HELD,
   F_IN_DATA,
   F_IN_LOOP,
   F_NEED_DRAIN,
@@ -251,7 +252,7 @@ export function socketDrained(c: Connection<any>): void {
     c.flags &= ~F_BP_PAUSED;
     if ((c.flags & F_USER_PAUSED) === 0 && c.st <= State.Ending) {
       // A filter that holds the socket's reads (it has received bytes to work through) restarts them itself.
-      if ((c.flags & F_FILTER_HELD) === 0) c.socket.resume();
+      if ((c.flags & (F_FILTER_HELD | F_FRAMES_HELD)) === 0) c.socket.resume();
       c.filters?.resume();
     }
   }
@@ -270,7 +271,7 @@ export function socketDrained(c: Connection<any>): void {
   }
   // Frames that waited for the queue to drain, and then the peer's FIN that came after them.
   if ((c.flags & F_IN_DATA) === 0 && (c.flags & F_IN_LOOP) === 0) {
-    if (c.queue.length > 0 && c.st === State.Open && (c.flags & F_USER_PAUSED) === 0) c.pump();
+    if (c.queue.length > 0 && c.st === State.Open && (c.flags & (F_USER_PAUSED | F_FRAMES_HELD)) === 0) c.pump();
     else flushBatch(c);
     if ((c.flags & F_PEER_ENDED) !== 0 && (c.flags & F_PEER_END_HANDLED) === 0 && c.st === State.Open) c.peerEnd();
   }

@@ -26,6 +26,8 @@ traffic
       --framing NAME       raw, lp1, lp2, lp4, lp8, lp2le, lp4le, line, crlf, fixed:N … (default raw;
                            request: line)
       --ws-text            ws:// and wss://: send text messages (default binary: --ws-binary)
+      --ws-deflate         ws:// and wss://: compress every message (permessage-deflate, no context
+                           takeover); --size is then the plain size (default off: --no-ws-deflate)
       --size B|MIN-MAX     bytes per message on the wire, framing included (default 64)
       --payload KIND       random, ascii, zeros or text:STRING (default random)
       --depth N            messages in flight per connection (default 1; send: per write)
@@ -125,7 +127,7 @@ export interface Command {
 /** Parses `capstan load` arguments. @throws CapstanError `ERR_INVALID_OPTION` with a message for the user. */
 export function parseCommand(argv: string[]): Command {
   const parsed = parseFlags(argv, FLAGS, true);
-  const v = parsed.values as Partial<Record<string, string>> & Partial<Record<'help' | 'json' | 'quiet' | 'insecure' | 'ws-text' | 'ws-binary', boolean>>;
+  const v = parsed.values as Partial<Record<string, string>> & Partial<Record<'help' | 'json' | 'quiet' | 'insecure' | 'ws-text' | 'ws-binary' | 'ws-deflate' | 'no-ws-deflate', boolean>>;
   if (v.help === true) return { help: true, json: false, quiet: false, options: { target: '' }, thresholds: { maxErrors: 0 } };
   if (parsed.positionals.length !== 1) usageError(parsed.positionals.length === 0 ? 'give a TARGET, such as tcp://127.0.0.1:7000' : `one TARGET only, got ${parsed.positionals.join(' ')}`);
   const options: LoadOptions = { target: parsed.positionals[0] as string };
@@ -140,6 +142,9 @@ export function parseCommand(argv: string[]): Command {
   if (v['ws-text'] === true && v['ws-binary'] === true) usageError('give one of --ws-text and --ws-binary');
   if (v['ws-text'] === true) options.wsOpcode = 'text';
   if (v['ws-binary'] === true) options.wsOpcode = 'binary';
+  if (v['ws-deflate'] === true && v['no-ws-deflate'] === true) usageError('give one of --ws-deflate and --no-ws-deflate');
+  if (v['ws-deflate'] === true) options.wsDeflate = true;
+  if (v['no-ws-deflate'] === true) options.wsDeflate = false;
   if (v.size !== undefined) {
     const [lo, hi] = v.size.split('-');
     options.size = hi === undefined ? parseBytes('size', lo as string) : [parseBytes('size', lo as string), parseBytes('size', hi)];
@@ -181,6 +186,8 @@ const FLAGS = {
   framing: text,
   'ws-text': { type: 'boolean' },
   'ws-binary': { type: 'boolean' },
+  'ws-deflate': { type: 'boolean' },
+  'no-ws-deflate': { type: 'boolean' },
   size: text,
   payload: text,
   depth: text,

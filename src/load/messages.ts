@@ -48,6 +48,8 @@ export interface MessageSpec {
   payload: string;
   /** Messages that may be in flight on one connection. */
   cap: number;
+  /** Sizes are of the body, not the wire (a compressing codec, whose wire size follows from the bytes). */
+  plainSizes?: boolean;
 }
 
 /** Upper bound on the train, so a large size times a deep window cannot exhaust memory. */
@@ -163,7 +165,7 @@ function build(codec: Codec, spec: MessageSpec, payload: string, count: number):
     // In a range, a size the framing cannot make exactly (WebSocket: 132 and 133 bytes, where the length grows to 16 bits) gives way to the next few.
     for (let tries = spec.sizeMin === spec.sizeMax ? 1 : 16; body < 0; tries--) {
       try {
-        body = bodyBytes(codec, wire);
+        body = spec.plainSizes === true ? wire : bodyBytes(codec, wire);
       } catch (err) {
         if (tries <= 1 || wire >= spec.sizeMax) throw err;
         wire++;
@@ -195,7 +197,8 @@ function build(codec: Codec, spec: MessageSpec, payload: string, count: number):
   for (let i = 0; i < total; i++) starts[i + 1] = (starts[i] as number) + (encoded[i % count] as Buffer).length;
   const train = Buffer.allocUnsafe(starts[total] as number);
   for (let i = 0; i < total; i++) (encoded[i % count] as Buffer).copy(train, starts[i]);
-  const fixed = wireSizes.every((w) => w === wireSizes[0]) ? (wireSizes[0] as number) : 0;
+  const lengths = spec.plainSizes === true ? encoded.map((e) => e.length) : wireSizes;
+  const fixed = lengths.every((w) => w === lengths[0]) ? (lengths[0] as number) : 0;
   return { count, cap: spec.cap, train, starts, bodies, fixedSize: fixed, payload };
 }
 

@@ -103,6 +103,12 @@ export interface LoadOptions {
   /** `request` mode: each reply, read as UTF-8, must match this regular expression (flags `g` and `y` are dropped). */
   expectMatch?: string | RegExp;
   /**
+   * For `ws://` and `wss://` targets: offer permessage-deflate (without context
+   * takeover either way) and send every message compressed; the server must accept
+   * it. `size` is then the message's plain size. Default false.
+   */
+  wsDeflate?: boolean;
+  /**
    * Bytes of each message on the wire, framing included (so `lp4` with size 64 carries a
    * 60-byte body): one size, or `[min, max]` for sizes spread over a range. Default 64
    * (`fixed:N`: N).
@@ -152,6 +158,8 @@ export interface ResolvedLoadOptions {
   mode: LoadMode;
   /** The codec name, or `ws-text` / `ws-binary` for WebSocket targets. */
   framing: string;
+  /** WebSocket targets: messages compressed with permessage-deflate. */
+  wsDeflate: boolean;
   sizeMin: number;
   sizeMax: number;
   payload: string;
@@ -173,7 +181,7 @@ export interface ResolvedLoadOptions {
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const KEYS = new Set([
   'target', 'connections', 'connectRate', 'maxConnecting', 'sourceAddresses', 'workers', 'connectionsPerWorker', 'mode',
-  'framing', 'wsOpcode', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'drainTimeoutMs',
+  'framing', 'wsOpcode', 'wsDeflate', 'size', 'payload', 'depth', 'rate', 'durationSec', 'messages', 'connectTimeoutMs', 'replyTimeoutMs', 'drainTimeoutMs',
   'verify', 'requests', 'requestsFile', 'expect', 'expectPrefix', 'expectMatch', 'tls',
 ]);
 
@@ -229,6 +237,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     if (framing !== 'raw' && framing !== `ws-${opcode}`) bad('framing', `left out for a ws:// target (its messages are WebSocket ${opcode} frames)`, framing);
     framing = `ws-${opcode}`;
   } else if (options.wsOpcode !== undefined) bad('wsOpcode', 'given only with a ws:// or wss:// target', options.wsOpcode);
+  if (!/^wss?:\/\//i.test(options.target) && options.wsDeflate === true) bad('wsDeflate', 'given only with a ws:// or wss:// target', options.wsDeflate);
+  if (options.wsDeflate !== undefined && typeof options.wsDeflate !== 'boolean') bad('wsDeflate', 'true or false', options.wsDeflate);
   if (mode === 'request' && framing === 'raw') bad('framing', 'a codec that marks where each reply ends in mode request (line, crlf, lp4 …)', framing);
   if (mode === 'request') {
     // The requests carry their own bytes and replies are judged by expect*: these would be silently ignored.
@@ -257,6 +267,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     workers: integer('workers', options.workers, Math.ceil(connections / perWorker), 1, 64),
     mode,
     framing,
+    wsDeflate: options.wsDeflate === true,
     sizeMin,
     sizeMax,
     payload,

@@ -37,8 +37,8 @@ export function prepare(options: ResolvedLoadOptions): Prepared {
   let replies: Codec | null = null;
   if (target.scheme === 'ws' || target.scheme === 'wss') {
     const opcode = options.framing === 'ws-text' ? 'text' : 'binary';
-    codec = wsMessageCodec(opcode, options.sizeMax);
-    replies = wsReplyCodec(opcode, options.sizeMax);
+    codec = wsMessageCodec(opcode, options.sizeMax, options.wsDeflate);
+    replies = wsReplyCodec(opcode, options.sizeMax, options.wsDeflate);
   } else {
     codec = codecFromName(options.framing);
   }
@@ -49,6 +49,7 @@ export function prepare(options: ResolvedLoadOptions): Prepared {
     return { target, codec, replies: null, cap, messages: null, requests, payload: 'requests' };
   }
   if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
-  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap });
+  // Compressed, a message's wire size follows from its bytes: the size given is its plain size.
+  const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap, plainSizes: options.wsDeflate });
   return { target, codec, replies, cap, messages, requests: null, payload: messages.payload };
 }

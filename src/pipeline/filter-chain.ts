@@ -11,7 +11,7 @@
  */
 import type { Connection } from '../connection/connection.js';
 import { State } from '../connection/connection.js';
-import { F_BP_PAUSED, F_FILTER_HELD, F_USER_PAUSED } from '../connection/flags.js';
+import { F_BP_PAUSED, F_FILTER_HELD, F_FRAMES_HELD, F_USER_PAUSED } from '../connection/flags.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import type { Filter, FilterLink, FilterSession } from './filter.js';
 
@@ -212,12 +212,12 @@ class ChainLink implements FilterLink {
       c.socket.pause();
     } else if (!held && chain.holds === 0) {
       c.flags &= ~F_FILTER_HELD;
-      if ((c.flags & (F_USER_PAUSED | F_BP_PAUSED)) === 0) c.socket.resume();
+      if ((c.flags & (F_USER_PAUSED | F_BP_PAUSED | F_FRAMES_HELD)) === 0) c.socket.resume();
     }
   }
 
   get paused(): boolean {
-    return (this.c.flags & (F_USER_PAUSED | F_BP_PAUSED)) !== 0;
+    return (this.c.flags & (F_USER_PAUSED | F_BP_PAUSED | F_FRAMES_HELD)) !== 0;
   }
 
   note(kind: string, detail: Record<string, unknown>, message: string): void {

@@ -20,10 +20,16 @@
  * already), and keeps each topic's messages in the order `publish` saw them.
  */
 
-/** Hands a message published elsewhere to this process's subscribers of `topic`. */
+/**
+ * Hands a message published elsewhere to this process's subscribers of `topic`.
+ * @category WebSocket
+ */
 export type RemoteDelivery = (topic: string, data: Buffer | string, binary: boolean) => void;
 
-/** Carries publishes between processes. See the module comment for the contract. */
+/**
+ * Carries publishes between processes. See the module comment for the contract.
+ * @category WebSocket
+ */
 export interface PublishBackend {
   /**
    * Called once by the WebSocket server that uses the backend, before anything
@@ -45,7 +51,10 @@ export interface PublishBackend {
   close(): void;
 }
 
-/** A backend that carries nothing: publishes reach this process's subscribers only. */
+/**
+ * A backend that carries nothing: publishes reach this process's subscribers only.
+ * @category WebSocket
+ */
 export function localBackend(): PublishBackend {
   return {
     open() {},

@@ -24,16 +24,26 @@
 import { COPY_LIMIT } from '../connection/outbound.js';
 import { capstanError } from '../errors.js';
 import type { WebSocketCounters } from '../websocket/counters.js';
-import { headerBytes, OP_BINARY, OP_TEXT, writeHeader } from '../websocket/frame.js';
+import { headerBytes, OP_BINARY, OP_TEXT, RSV1, writeHeader } from '../websocket/frame.js';
 import type { WebSocket } from '../websocket/socket.js';
+import { deflateMessage, type DeflateSettings } from '../websocket/deflate.js';
 import type { PublishBackend } from './backend.js';
 
-/** Longest topic name, in UTF-16 units. */
+/**
+ * Longest topic name, in UTF-16 units.
+ * @category WebSocket
+ */
 export const MAX_TOPIC_LENGTH = 1024;
-/** How many topics a stats snapshot lists (those with the most subscribers): /metrics gets one series per topic. */
+/**
+ * How many topics a stats snapshot lists (those with the most subscribers): /metrics gets one series per topic.
+ * @category WebSocket
+ */
 export const STATS_TOPICS = 100;
 
-/** Pub/sub figures a WebSocket server adds to its stats once pub/sub is used. */
+/**
+ * Pub/sub figures a WebSocket server adds to its stats once pub/sub is used.
+ * @category WebSocket
+ */
 export interface PubSubStats {
   /** Subscribers per topic, now: the {@link STATS_TOPICS} topics with the most. */
   topics: Record<string, number>;
@@ -61,21 +71,14 @@ interface BuiltFrame {
 
 /**
  * Frame variants: subscribers that take the same bytes. Each variant a publish
- * needs is built once, when its first subscriber comes up in the loop. Today
- * there is one, the uncompressed frame. permessage-deflate adds a compressed
- * variant for subscribers whose server-to-client direction keeps no context
- * (`server_no_context_takeover`, same window bits and level: one deflate of the
- * message serves them all, with RSV1 set); subscribers that keep a context
- * cannot share bytes and would be their own variant, compressed per socket
- * through `ws.send`. {@link variantOf} is where a socket's variant is decided.
+ * needs is built once, when its first subscriber comes up in the loop: the
+ * uncompressed frame, and with permessage-deflate one compressed frame per
+ * {@link DeflateSettings.outKey} for subscribers whose server-to-client
+ * direction keeps no context (one deflate of the message serves them all,
+ * RSV1 set). A subscriber that keeps a context, or has a compression pending,
+ * cannot share bytes: its message goes through its own deflate queue
+ * (`MessageDeflate.send`), compressed on its own stream, in call order.
  */
-const VARIANT_PLAIN = 0;
-const VARIANTS = 1;
-
-function variantOf(_ws: WebSocket<any>): number {
-  return VARIANT_PLAIN;
-}
-
 function buildPlain(b0: number, payload: Buffer): BuiltFrame {
   const n = payload.length;
   const h = headerBytes(n);
@@ -188,18 +191,36 @@ export class Topics {
     if (set === undefined) return 0;
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     const b0 = 0x80 | (binary ? OP_BINARY : OP_TEXT);
-    const built: (BuiltFrame | undefined)[] = new Array(VARIANTS);
+    let plain: BuiltFrame | null = null;
+    let compressed: Map<string, { frame: BuiltFrame; wire: number }> | null = null;
     let n = 0;
     for (const ws of set) {
       if (ws === except || !ws.isOpen) continue;
-      const v = variantOf(ws);
-      let f = built[v];
-      if (f === undefined) {
-        f = built[v] = buildPlain(b0, payload);
+      n++;
+      const d = ws.deflate;
+      if (d !== null && !d.canShare(payload.length)) {
+        d.send(payload, binary ? OP_BINARY : OP_TEXT);
+        continue;
+      }
+      if (d !== null && payload.length >= d.settings.threshold) {
+        const key = d.settings.outKey;
+        let c = (compressed ??= new Map()).get(key);
+        if (c === undefined) {
+          const z = deflateMessage(payload, d.settings);
+          c = { frame: buildPlain(b0 | RSV1, z), wire: z.length };
+          compressed.set(key, c);
+          this.framesBuilt++;
+        }
+        d.countShared(payload.length, c.wire);
+        ws.conn.sendEncoded(c.frame.head, c.frame.body);
+        continue;
+      }
+      if (plain === null) {
+        plain = buildPlain(b0, payload);
         this.framesBuilt++;
       }
-      ws.conn.sendEncoded(f.head, f.body);
-      n++;
+      d?.countShared(payload.length, payload.length);
+      ws.conn.sendEncoded(plain.head, plain.body);
     }
     const ctr = this.counters;
     ctr.messagesOut += n;

@@ -9,8 +9,9 @@
  *   Upgrade: websocket                    Connection: Upgrade                ◄─ must list upgrade
  *   Connection: Upgrade                   Sec-WebSocket-Accept: base64(sha1(key + GUID))
  *   Sec-WebSocket-Key: <16 random bytes>  Sec-WebSocket-Protocol: chat       ◄─ one we offered, or none
- *   Sec-WebSocket-Version: 13             (no Sec-WebSocket-Extensions: we offer none)
- *   Sec-WebSocket-Protocol: chat, v2
+ *   Sec-WebSocket-Version: 13
+ *   Sec-WebSocket-Protocol: chat, v2      Sec-WebSocket-Extensions: permessage-deflate; …  ◄─ only if offered
+ *   Sec-WebSocket-Extensions: …           (optional: permessage-deflate, see deflate-session.ts)
  *   Origin: https://app.example           (optional) and the caller's own headers
  * ```
  */
@@ -27,6 +28,8 @@ export interface UpgradeRequestParts {
   readonly key: string;
   readonly protocols: readonly string[];
   readonly origin: string | undefined;
+  /** The `Sec-WebSocket-Extensions` offer, or `''` for none. */
+  readonly extensions?: string;
   /** The caller's extra header lines, already checked and serialised (`Name: value\r\n` each). */
   readonly extra: string;
 }
@@ -38,6 +41,7 @@ export function upgradeRequest(p: UpgradeRequestParts): Buffer {
     'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Key: ${p.key}\r\nSec-WebSocket-Version: 13\r\n` +
     (p.protocols.length > 0 ? `Sec-WebSocket-Protocol: ${p.protocols.join(', ')}\r\n` : '') +
+    (p.extensions !== undefined && p.extensions !== '' ? `Sec-WebSocket-Extensions: ${p.extensions}\r\n` : '') +
     (p.origin !== undefined ? `Origin: ${p.origin}\r\n` : '') +
     p.extra +
     '\r\n';
@@ -79,12 +83,14 @@ export function parseResponseHead(head: Buffer): ResponseHead | CapstanError {
 }
 
 /**
- * Checks the answer to an upgrade sent with `key` offering `offered`.
+ * Checks the answer to an upgrade sent with `key` offering `offered`. With
+ * `extensionsOffered`, `Sec-WebSocket-Extensions` is left for the caller to
+ * check against its offer; without, any extension fails the handshake.
  * @returns the subprotocol the server chose (`''` for none), or the typed
  *   `ERR_WS_HANDSHAKE` error saying what is wrong: reason `upgrade-refused`
  *   for a status other than 101 (in `actual`), `protocol-error` otherwise.
  */
-export function checkUpgradeResponse(res: ResponseHead, key: string, offered: readonly string[]): { protocol: string } | CapstanError {
+export function checkUpgradeResponse(res: ResponseHead, key: string, offered: readonly string[], extensionsOffered = false): { protocol: string } | CapstanError {
   const h = res.headers;
   if (res.status !== 101) {
     return capstanError('ERR_WS_HANDSHAKE', `the server answered the upgrade with ${res.status} ${res.statusText}, not 101 Switching Protocols`, {
@@ -100,7 +106,7 @@ export function checkUpgradeResponse(res: ResponseHead, key: string, offered: re
     return refused(`the 101 answer's Sec-WebSocket-Accept is ${JSON.stringify(accept ?? '(none)')}, not ${expected} (base64 of SHA-1 of our key and the RFC 6455 GUID)`, accept);
   }
   const ext = h['sec-websocket-extensions'];
-  if (ext !== undefined && ext !== '') return refused(`the server accepted extensions we did not offer: ${ext}`, ext);
+  if (!extensionsOffered && ext !== undefined && ext !== '') return refused(`the server accepted extensions we did not offer: ${ext}`, ext);
   const protocol = h['sec-websocket-protocol'];
   if (protocol === undefined || protocol === '') return { protocol: '' };
   if (!offered.includes(protocol)) {

@@ -11,6 +11,7 @@ import type { TimerWheel } from '../timers/timer-wheel.js';
 import type { ClientTlsOptions, ReconnectInfo } from '../transport/connect.js';
 import { ConnectOptionsSchema, validateOptions, type LimitsOptions, type ReconnectOptions } from '../transport/options-schema.js';
 import type { ClientWebSocket } from './client-socket.js';
+import { resolveDeflateOptions, type PerMessageDeflateOptions, type ResolvedDeflateOptions } from './deflate-options.js';
 import { headerLines, type HeaderMap } from './http-head.js';
 
 /**
@@ -63,7 +64,12 @@ export interface WebSocketConnectOptions<D = unknown> {
   protocols?: readonly string[];
   /** The `Origin` header, for servers that check it. Default: none. */
   origin?: string;
-  /** Bytes of one received message, fragments joined. Default 1 MiB. */
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or tune it
+   * (the server… keys are what we ask of the server). Default off.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Bytes of one received message, fragments joined (after inflating). Default 1 MiB. */
   maxMessageBytes?: number;
   /** Frames of one received fragmented message. Default 1,024. */
   maxFragments?: number;
@@ -97,6 +103,8 @@ export const WebSocketConnectOptionsSchema = Type.Object(
     headers: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Array(Type.String())]))),
     protocols: Type.Optional(Type.Array(Type.String({ pattern: TOKEN_PATTERN }))),
     origin: Type.Optional(Type.String({ minLength: 1 })),
+    // Checked by resolveDeflateOptions, which names the key that is wrong.
+    perMessageDeflate: Type.Optional(Type.Unknown()),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1 })),
     maxFragments: Type.Optional(Type.Integer({ minimum: 1 })),
     closeTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -131,6 +139,8 @@ export interface ResolvedClientOptions {
   readonly origin: string | undefined;
   /** Serialised extra header lines. */
   readonly extra: string;
+  /** null: not offered. */
+  readonly perMessageDeflate: ResolvedDeflateOptions | null;
   readonly maxMessageBytes: number;
   readonly maxFragments: number;
   readonly closeTimeoutMs: number;
@@ -187,6 +197,7 @@ export function resolveClientOptions<D>(options: WebSocketConnectOptions<D>): Re
     protocols,
     origin: options.origin,
     extra,
+    perMessageDeflate: resolveDeflateOptions(options.perMessageDeflate, 'perMessageDeflate', 'connect'),
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     maxFragments: options.maxFragments ?? 1024,
     closeTimeoutMs: options.closeTimeoutMs ?? 5_000,

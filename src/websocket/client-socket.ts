@@ -21,7 +21,9 @@ import { capstanError } from '../errors.js';
 import type { MaskingFrameEncoder } from './client-frames.js';
 import type { WebSocketClientHandler } from './client-options.js';
 import { WebSocketCounters } from './counters.js';
-import { OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, isValidCloseCode } from './frame.js';
+import type { MessageDeflate } from './deflate.js';
+import { deliverMessage } from './socket.js';
+import { OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, isValidCloseCode, type FrameFailure } from './frame.js';
 
 const CLOSE_SENT = 1;
 const CLOSE_RECEIVED = 2;
@@ -67,6 +69,7 @@ export class ClientWebSocket<D = unknown> {
   /** @internal CLOSE_SENT | CLOSE_RECEIVED | REPORTED. */ state = 0;
   /** @internal The close code to report: the first close frame's, either way. */ code = 1006;
   /** @internal */ closeText = '';
+  /** @internal permessage-deflate, when negotiated. */ deflate: MessageDeflate | null = null;
 
   /** @internal Built by the client when the handshake succeeds. */
   constructor(conn: Connection<unknown>, rt: ClientRuntime<D>, url: string, protocol: string, headers: Readonly<Record<string, string>>) {
@@ -82,9 +85,14 @@ export class ClientWebSocket<D = unknown> {
     return (this.state & CLOSE_SENT) === 0 && this.conn.st === State.Open;
   }
 
-  /** Outbound bytes queued and not yet taken by the kernel. */
+  /** Outbound bytes queued and not yet taken by the kernel (messages waiting to be compressed included). */
   get bufferedBytes(): number {
-    return this.conn.bufferedBytes;
+    return this.conn.bufferedBytes + (this.deflate?.pendingBytes ?? 0);
+  }
+
+  /** The negotiated `Sec-WebSocket-Extensions` (`permessage-deflate; …`), or `''`. */
+  get extensions(): string {
+    return this.deflate?.settings.header ?? '';
   }
 
   /**
@@ -96,14 +104,13 @@ export class ClientWebSocket<D = unknown> {
     if (!this.isOpen) return false;
     const ctr = this.rt.counters;
     ctr.messagesOut++;
+    // Payload bytes, as on the wire: a string's UTF-8, not its UTF-16 units.
+    ctr.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    const isText = typeof data === 'string' ? isBinary !== true : isBinary === false;
+    if (this.deflate !== null) return this.deflate.send(data, isText ? OP_TEXT : OP_BINARY);
     if (typeof data === 'string') {
-      // Payload bytes, as on the wire: a string's UTF-8, not its UTF-16 units.
-      ctr.bytesOut += Buffer.byteLength(data);
-      if (isBinary === true) this.rt.encoder.next = 0x80 | OP_BINARY;
-    } else {
-      ctr.bytesOut += data.length;
-      if (isBinary === false) this.rt.encoder.next = 0x80 | OP_TEXT;
-    }
+      if (!isText) this.rt.encoder.next = 0x80 | OP_BINARY;
+    } else if (isText) this.rt.encoder.next = 0x80 | OP_TEXT;
     return this.conn.send(data);
   }
 
@@ -184,6 +191,27 @@ export class ClientWebSocket<D = unknown> {
     return true;
   }
 
+  /** @internal A whole message arrived (inflated, with permessage-deflate). */
+  deliver(payload: Buffer, op: number): void {
+    deliverMessage(this, this.rt.handler, this.rt.counters, payload, op);
+  }
+
+  /** @internal The server broke a rule (framing, UTF-8, a message too large once inflated): close with its code. */
+  failed(f: FrameFailure): void {
+    this.sendClose(f.code, '', f.reason);
+    const c = this.conn;
+    c.error ??= f.error;
+    c.reason = f.reason;
+    c.queue.clear();
+    if (this.deflate === null) c.end();
+    else this.deflate.afterOutput(() => c.end());
+  }
+
+  /** @internal Messages that waited behind a compression went out: the handler may send more. */
+  drained(): void {
+    this.rt.handler.drain?.(this);
+  }
+
   /** Close frames went both ways: the server closes TCP (its FIN ends ours, see the connection core); we end it ourselves if it does not. */
   private awaitServerEnd(): void {
     const c = this.conn;
@@ -192,6 +220,10 @@ export class ClientWebSocket<D = unknown> {
 
   private frame(op: number, body: Buffer): void {
     if (op === OP_CLOSE) this.state |= CLOSE_SENT;
+    if (this.deflate !== null) {
+      this.deflate.frame(0x80 | op, body);
+      return;
+    }
     this.rt.encoder.next = 0x80 | op;
     this.conn.send(body);
   }

@@ -25,10 +25,12 @@ import type { ListenerStats } from '../metrics/listener-counters.js';
 import { ClientLoop } from '../transport/client-loop.js';
 import type { ReconnectInfo } from '../transport/connect.js';
 import { clientFrameCodec, handshakeKey, MaskingFrameEncoder } from './client-frames.js';
-import { checkUpgradeResponse, parseResponseHead, upgradeRequest } from './client-handshake.js';
+import { checkUpgradeResponse, parseResponseHead, upgradeRequest, type ResponseHead } from './client-handshake.js';
 import { resolveClientOptions, type ResolvedClientOptions, type WebSocketConnectOptions } from './client-options.js';
 import { checkClose, ClientWebSocket, type ClientRuntime } from './client-socket.js';
+import type { ResolvedDeflateOptions } from './deflate-options.js';
 import { WebSocketCounters, type WebSocketStats } from './counters.js';
+import { acceptDeflateAnswer, offerDeflate, withdrawOffer, type DeflateOffer } from './deflate-session.js';
 import { FrameDecoder, OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
 import { DEFAULT_HEAD_LIMITS, HeadDecoder } from './http-head.js';
 
@@ -62,6 +64,8 @@ export interface WebSocketClient<D = unknown> {
 /** Per connection: the key sent, until the 101 has been checked. */
 interface Pending {
   readonly key: string;
+  /** The permessage-deflate offer (its contexts reserved), or null. */
+  offer: DeflateOffer | null;
 }
 
 interface Runtime<D> extends ClientRuntime<D> {
@@ -190,8 +194,9 @@ function clientHandler<D>(rt: Runtime<D>): Handler<Pending | ClientWebSocket<D>>
   return {
     open(conn) {
       const key = handshakeKey();
-      conn.data = { key };
-      conn.send(upgradeRequest({ resource: rt.o.resource, host: rt.o.hostHeader, key, protocols: rt.o.protocols, origin: rt.o.origin, extra: rt.o.extra }));
+      const offer = rt.o.perMessageDeflate === null ? null : offerDeflate(rt.o.perMessageDeflate);
+      conn.data = { key, offer };
+      conn.send(upgradeRequest({ resource: rt.o.resource, host: rt.o.hostHeader, key, protocols: rt.o.protocols, origin: rt.o.origin, extensions: offer?.header, extra: rt.o.extra }));
       // TCP and TLS ran under the handshake timeout; the upgrade gets what is left of the same budget.
       conn.setProtocolDeadline(conn.createdAt + rt.o.connectTimeoutMs, upgradeTimedOut);
     },
@@ -206,11 +211,13 @@ function clientHandler<D>(rt: Runtime<D>): Handler<Pending | ClientWebSocket<D>>
     },
     close(conn, reason, error) {
       const d = conn.data;
+      if (d !== undefined && !(d instanceof ClientWebSocket) && d.offer !== null) withdrawOffer(d.offer);
       if (d !== undefined && !(d instanceof ClientWebSocket) && error === undefined) {
         // Said here so that connect() and reconnecting() tell a server that hung up on the upgrade from one never reached.
         (conn as Connection<unknown>).error = capstanError('ERR_WS_HANDSHAKE', `the server closed the connection (${reason}) before answering the upgrade`, { reason });
       }
       if (!(d instanceof ClientWebSocket) || !d.markReported()) return;
+      d.deflate?.close();
       rt.counters.open--;
       h.close?.(d, d.code, d.closeText, reason, error);
     },
@@ -228,7 +235,13 @@ function onResponse<D>(rt: Runtime<D>, conn: Connection<unknown>, pending: Pendi
           { reason: 'protocol-error' },
         )
       : parseResponseHead(head);
-  const checked = 'code' in res ? res : checkUpgradeResponse(res, pending.key, rt.o.protocols);
+  const checked = 'code' in res ? res : checkUpgradeResponse(res, pending.key, rt.o.protocols, pending.offer !== null);
+  const offer = pending.offer;
+  pending.offer = null;
+  // The answer's extensions are checked once the rest of it is right; a wrong answer gives the offer's contexts back.
+  if (offer !== null && 'code' in checked) withdrawOffer(offer);
+  const deflate = offer === null || 'code' in checked ? null : acceptDeflateAnswer((res as ResponseHead).headers['sec-websocket-extensions'], rt.o.perMessageDeflate as ResolvedDeflateOptions, offer);
+  if (deflate !== null && 'code' in deflate) return conn.destroy('protocol-error', deflate);
   if ('code' in checked) {
     // A refusal is an HTTP answer the server ends itself; a wrong 101 means the peer is no WebSocket server we can talk to.
     if (checked.reason !== 'upgrade-refused') return conn.destroy('protocol-error', checked);
@@ -240,6 +253,7 @@ function onResponse<D>(rt: Runtime<D>, conn: Connection<unknown>, pending: Pendi
   conn.setCodec(rt.frames);
   const ws = new ClientWebSocket<D>(conn, rt, rt.o.resource, checked.protocol, headers);
   conn.data = ws;
+  if (deflate !== null) ws.deflate = deflate.attach(ws, conn.decoder as FrameDecoder, rt.encoder, rt.counters, rt.o.maxMessageBytes);
   rt.counters.handshakesAccepted++;
   rt.counters.open++;
   (rt.loop as ClientLoop<unknown>).ready(conn);
@@ -259,16 +273,8 @@ function onFrame<D>(ws: ClientWebSocket<D>, dec: FrameDecoder, frame: Buffer): v
   const h = rt.handler;
   const op = dec.opcode;
   if (op === OP_BINARY || op === OP_TEXT) {
-    ctr.messagesIn++;
-    ctr.bytesIn += frame.length;
-    // After our close frame the server may still be sending; RFC 6455 §1.4 lets us drop it.
-    if (ws.closeSent || h.message === undefined) return;
-    try {
-      h.message(ws, frame, op === OP_BINARY);
-    } catch (err) {
-      ws.sendClose(1011, '', 'handler-error');
-      throw err;
-    }
+    if (ws.deflate !== null) ws.deflate.receive(frame, op, dec.compressed);
+    else ws.deliver(frame, op);
   } else if (op === OP_PING) {
     ctr.pingsIn++;
     ws.pong(frame);
@@ -279,15 +285,7 @@ function onFrame<D>(ws: ClientWebSocket<D>, dec: FrameDecoder, frame: Buffer): v
   } else if (op === OP_CLOSE) {
     const { code, reason } = FrameDecoder.closeBody(frame);
     ws.peerClosed(code, reason);
-  } else if (op === OP_FAILED) {
-    const f = dec.failure as NonNullable<FrameDecoder['failure']>;
-    ws.sendClose(f.code, '', f.reason);
-    const c = ws.conn;
-    c.error ??= f.error;
-    c.reason = f.reason;
-    c.queue.clear();
-    c.end();
-  }
+  } else if (op === OP_FAILED) ws.failed(dec.failure as NonNullable<FrameDecoder['failure']>);
 }
 
 function upgradeTimedOut(c: Connection<any>): void {

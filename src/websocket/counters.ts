@@ -39,6 +39,26 @@ export interface WebSocketStats {
   closesReceived: Record<string, number>;
   /** Open WebSockets (upgraded connections). */
   open: number;
+  /** permessage-deflate, when an endpoint (or the client) has it on: see {@link DeflateCounters}. */
+  deflate?: DeflateCounters;
+}
+
+/**
+ * Payload bytes of the messages of sockets that negotiated permessage-deflate:
+ * plain (before compressing, after inflating) and on the wire, each way. A
+ * message sent under the threshold counts the same on both sides, so the
+ * ratio is what compression saved on that traffic.
+ * @category Metrics
+ */
+export interface DeflateCounters {
+  /** Payload bytes of messages sent, before compressing. */
+  plainOut: number;
+  /** Payload bytes of messages sent, as they went on the wire (compressed, or as they were under the threshold). */
+  wireOut: number;
+  /** Payload bytes of messages received, after inflating. */
+  plainIn: number;
+  /** Payload bytes of messages received, as they came on the wire. */
+  wireIn: number;
 }
 
 export class WebSocketCounters {
@@ -56,6 +76,8 @@ export class WebSocketCounters {
   readonly refused = new Map<number, number>();
   readonly closesSent = new Map<number, number>();
   readonly closesReceived = new Map<number, number>();
+  /** Set by a server with permessage-deflate on an endpoint, or a client offering it. */
+  deflate: DeflateCounters | null = null;
 
   static bump(m: Map<number, number>, key: number): void {
     m.set(key, (m.get(key) ?? 0) + 1);
@@ -78,6 +100,7 @@ export class WebSocketCounters {
       closesSent: obj(this.closesSent),
       closesReceived: obj(this.closesReceived),
       open: this.open,
+      ...(this.deflate !== null ? { deflate: { ...this.deflate } } : {}),
     };
   }
 }

@@ -276,6 +276,17 @@ export function writeHeader(buf: Buffer, at: number, b0: number, n: number, mask
   return at + 10;
 }
 
+/** One whole unmasked frame (what a server sends) with first header byte `b0`, in a buffer of its own. */
+export function unmaskedFrame(b0: number, payload: Buffer): Buffer {
+  const n = payload.length;
+  const out = Buffer.allocUnsafe(headerBytes(n) + n);
+  payload.copy(out, writeHeader(out, 0, b0, n, 0));
+  return out;
+}
+
+/** RSV1: the message is compressed (permessage-deflate, RFC 7692 §6). */
+export const RSV1 = 0x40;
+
 /**
  * Frames what a server sends (unmasked). `conn.send(buffer)` sends a binary
  * message and `conn.send(string)` a text one; the WebSocket layer sets

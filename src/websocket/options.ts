@@ -7,6 +7,7 @@
 import type { CloseReason } from '../connection/close-reason.js';
 import { capstanError } from '../errors.js';
 import { localBackend, type PublishBackend } from '../pubsub/backend.js';
+import { resolveDeflateOptions, type PerMessageDeflateOptions, type ResolvedDeflateOptions } from './deflate-options.js';
 import type { HeaderMap } from './http-head.js';
 import type { WebSocket } from './socket.js';
 
@@ -150,7 +151,12 @@ export interface WebSocketEndpoint<D = unknown> {
   origins?: readonly string[];
   /** Sees every upgrade request before it is accepted; may refuse it or fill `ws.data`. Sync or async. */
   upgrade?(req: UpgradeRequest): UpgradeDecision<D> | Promise<UpgradeDecision<D>>;
-  /** Bytes of one message, fragments joined. Default 1 MiB (ws: 100 MiB). */
+  /**
+   * permessage-deflate (RFC 7692) for clients that offer it: `true` for the
+   * defaults, or tune it (docs/websocket.md). Default off.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Bytes of one message, fragments joined (after inflating, with permessage-deflate). Default 1 MiB (ws: 100 MiB). */
   maxMessageBytes?: number;
   /** Frames of one fragmented message. Default 1,024. */
   maxFragments?: number;
@@ -200,6 +206,8 @@ export interface WebSocketServerOptions<D = unknown> {
   origins?: readonly string[];
   /** The single endpoint's hook on each upgrade request (see {@link WebSocketEndpoint.upgrade}). */
   upgrade?: WebSocketEndpoint<D>['upgrade'];
+  /** The single endpoint's permessage-deflate (see {@link WebSocketEndpoint.perMessageDeflate}). Default off. */
+  perMessageDeflate?: WebSocketEndpoint<D>['perMessageDeflate'];
   /** The single endpoint's bound on one message, bytes, fragments joined. Default 1 MiB. */
   maxMessageBytes?: number;
   /** The single endpoint's bound on the frames of one fragmented message. Default 1,024. */
@@ -235,6 +243,8 @@ export interface ResolvedEndpoint<D = unknown> {
   readonly protocols: readonly string[];
   readonly origins: ReadonlySet<string> | null;
   readonly upgrade: WebSocketEndpoint<D>['upgrade'] | null;
+  /** null: off. */
+  readonly perMessageDeflate: ResolvedDeflateOptions | null;
   readonly maxMessageBytes: number;
   readonly maxFragments: number;
   readonly pingIntervalMs: number;
@@ -242,7 +252,7 @@ export interface ResolvedEndpoint<D = unknown> {
   readonly closeTimeoutMs: number;
 }
 
-const ENDPOINT_KEYS = ['path', 'handler', 'protocols', 'origins', 'upgrade', 'maxMessageBytes', 'maxFragments', 'pingIntervalMs', 'pongTimeoutMs', 'closeTimeoutMs'];
+const ENDPOINT_KEYS = ['path', 'handler', 'protocols', 'origins', 'upgrade', 'perMessageDeflate', 'maxMessageBytes', 'maxFragments', 'pingIntervalMs', 'pongTimeoutMs', 'closeTimeoutMs'];
 const SERVER_KEYS = ['endpoints', 'request', 'maxHeaderBytes', 'maxRequestLineBytes', 'maxHeaders', 'upgradeTimeoutMs', 'pubsub', ...ENDPOINT_KEYS];
 const PUBSUB_KEYS = ['backend', 'maxTopicsPerSocket'];
 const BACKEND_METHODS = ['open', 'publish', 'subscribed', 'unsubscribed', 'close'] as const;
@@ -281,6 +291,7 @@ export function resolveEndpoint<D>(e: WebSocketEndpoint<D>, at: string): Resolve
     protocols,
     origins: origins === undefined ? null : new Set(origins.map((x) => x.toLowerCase())),
     upgrade: e.upgrade ?? null,
+    perMessageDeflate: resolveDeflateOptions(e.perMessageDeflate, `${at}perMessageDeflate`, 'websocket', 'websocket.'),
     maxMessageBytes: int(o, 'maxMessageBytes', `${at}maxMessageBytes`, 1024 * 1024, 1),
     maxFragments: int(o, 'maxFragments', `${at}maxFragments`, 1024, 1),
     pingIntervalMs: int(o, 'pingIntervalMs', `${at}pingIntervalMs`, 30_000, 0),

@@ -17,6 +17,7 @@ import { State, type Connection } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { capstanError } from '../errors.js';
 import { WebSocketCounters, type WebSocketStats } from './counters.js';
+import { negotiateDeflate } from './deflate-session.js';
 import { FrameDecoder, FrameEncoder, OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
 import { HeadDecoder, hasToken, headerLines, parseHead, plainResponse, type HeaderMap, type HeadLimits, type RequestHead } from './http-head.js';
 import { resolveServerOptions, type ResolvedEndpoint, type ResolvedServerOptions, type HttpResponse, type UpgradeAcceptance, type UpgradeDecision, type UpgradeRequest, type WebSocketServerOptions } from './options.js';
@@ -126,6 +127,7 @@ export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebS
   const o = resolveServerOptions(options);
   const counters = new WebSocketCounters();
   const topics = new Topics(counters, o.pubsub.backend, o.pubsub.maxTopicsPerSocket);
+  if (o.endpoints.some((e) => e.perMessageDeflate !== null)) counters.deflate = { plainOut: 0, wireOut: 0, plainIn: 0, wireIn: 0 };
   const endpoints = new Map<string, Endpoint<D>>();
   let fallback: Endpoint<D> | null = null;
   for (const s of o.endpoints) {
@@ -151,7 +153,9 @@ export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebS
       if (ws !== null) ws.ep.settings.handler.drain?.(ws);
     },
     end(conn) {
-      conn.end();
+      const ws = conn.data;
+      if (ws === null) conn.end();
+      else ws.finish();
     },
     shutdown(conn) {
       const ws = conn.data;
@@ -164,6 +168,7 @@ export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebS
     close(conn, reason, error) {
       const ws = conn.data;
       if (ws === null || !ws.markClosed()) return;
+      ws.deflate?.close();
       counters.open--;
       try {
         ws.ep.settings.handler.close?.(ws, ws.code, ws.closeText, reason, error);
@@ -191,23 +196,13 @@ function onFrame<D>(ws: WebSocket<D>, dec: FrameDecoder, frame: Buffer): void {
   const h = ep.settings.handler;
   const op = dec.opcode;
   if (op === OP_BINARY || op === OP_TEXT) {
-    ctr.messagesIn++;
-    ctr.bytesIn += frame.length;
-    // After our close frame the peer may still be sending; RFC 6455 §1.4 lets us drop it.
-    if (ws.closeSent || h.message === undefined) return;
-    try {
-      h.message(ws, frame, op === OP_BINARY);
-    } catch (err) {
-      ws.sendClose(1011, '', 'handler-error');
-      throw err;
-    }
-    return;
+    if (ws.deflate !== null) return ws.deflate.receive(frame, op, dec.compressed);
+    return ws.deliver(frame, op);
   }
   if (op === OP_PING) {
     ctr.pingsIn++;
     if (!ws.closeSent) {
-      ep.encoder.next = 0x80 | OP_PONG;
-      ws.conn.send(frame);
+      ws.frame(OP_PONG, frame);
       ctr.pongsOut++;
     }
     h.ping?.(ws, frame);
@@ -224,15 +219,7 @@ function onFrame<D>(ws: WebSocket<D>, dec: FrameDecoder, frame: Buffer): void {
     ws.peerClosed(code, reason);
     return;
   }
-  if (op === OP_FAILED) {
-    const f = dec.failure as NonNullable<FrameDecoder['failure']>;
-    const c = ws.conn;
-    ws.sendClose(f.code, '', f.reason);
-    c.error ??= f.error;
-    c.reason = f.reason;
-    c.queue.clear();
-    c.end();
-  }
+  if (op === OP_FAILED) ws.failed(dec.failure as NonNullable<FrameDecoder['failure']>);
 }
 
 // ── the handshake ─────────────────────────────────────────────────────────
@@ -336,19 +323,23 @@ function accept<D>(conn: Connection<any>, ep: Endpoint<D>, req: RequestHead, key
   } catch {
     return refuse(conn, ep.counters, 500, 'internal error');
   }
+  const s = ep.settings;
+  const deflate = s.perMessageDeflate === null ? null : negotiateDeflate(req.headers['sec-websocket-extensions'], s.perMessageDeflate);
+  if (deflate === 'malformed') return refuse(conn, ep.counters, 400, 'the Sec-WebSocket-Extensions header is malformed');
   const response =
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n` +
     (protocol !== '' ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+    (deflate !== null ? `Sec-WebSocket-Extensions: ${deflate.agreement.header}\r\n` : '') +
     extra +
     '\r\n';
   conn.send(Buffer.from(response, 'latin1'));
   conn.setCodec(ep.codec);
   const ws = new WebSocket<D>(conn as Connection<unknown>, ep, req.url, protocol, a?.data as D);
   conn.data = ws;
+  if (deflate !== null) ws.deflate = deflate.attach(ws, conn.decoder as FrameDecoder, ep.encoder, ep.counters, s.maxMessageBytes);
   ep.counters.handshakesAccepted++;
   ep.counters.open++;
-  const s = ep.settings;
   if (s.pingIntervalMs > 0) conn.setProtocolDeadline(conn.ctx.wheel.now() + s.pingIntervalMs, heartbeat);
   else conn.setProtocolDeadline(0, heartbeat);
   const open = s.handler.open;

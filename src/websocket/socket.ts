@@ -13,7 +13,8 @@ import type { CloseReason } from '../connection/close-reason.js';
 import { State, type Connection } from '../connection/connection.js';
 import { capstanError } from '../errors.js';
 import { WebSocketCounters } from './counters.js';
-import { OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, OP_BINARY, isValidCloseCode, type FrameEncoder } from './frame.js';
+import type { MessageDeflate } from './deflate.js';
+import { OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, OP_BINARY, isValidCloseCode, type FrameEncoder, type FrameFailure } from './frame.js';
 import type { ResolvedEndpoint } from './options.js';
 import type { Topics } from '../pubsub/topics.js';
 
@@ -32,7 +33,10 @@ export interface EndpointRuntime<D> {
   readonly topics: Topics;
 }
 
-/** How {@link WebSocket.publish} sends. */
+/**
+ * How {@link WebSocket.publish} sends.
+ * @category WebSocket
+ */
 export interface SocketPublishOptions {
   /** Binary (true) or text (false). Default: text for a string, binary for a Buffer. */
   binary?: boolean;
@@ -59,6 +63,7 @@ export class WebSocket<D = unknown> {
   /** @internal */ closeText = '';
   /** @internal When our unanswered ping went out (ms), 0 when none is outstanding. */ pingAt = 0;
   /** @internal The topics this socket is subscribed to; null until its first subscribe. */ topicSet: Set<string> | null = null;
+  /** @internal permessage-deflate, when negotiated. */ deflate: MessageDeflate | null = null;
 
   /** @internal Built by the server when a handshake is accepted. */
   constructor(conn: Connection<unknown>, ep: EndpointRuntime<D>, url: string, protocol: string, data: D) {
@@ -74,9 +79,14 @@ export class WebSocket<D = unknown> {
     return (this.wflags & W_CLOSE_SENT) === 0 && this.conn.st === State.Open;
   }
 
-  /** Outbound bytes queued and not yet taken by the kernel. */
+  /** Outbound bytes queued and not yet taken by the kernel (messages waiting to be compressed included). */
   get bufferedBytes(): number {
-    return this.conn.bufferedBytes;
+    return this.conn.bufferedBytes + (this.deflate?.pendingBytes ?? 0);
+  }
+
+  /** The negotiated `Sec-WebSocket-Extensions` (`permessage-deflate; …`), or `''`. */
+  get extensions(): string {
+    return this.deflate?.settings.header ?? '';
   }
 
   /** The peer's address (the client's, behind a trusted PROXY header). */
@@ -100,13 +110,18 @@ export class WebSocket<D = unknown> {
     if ((this.wflags & W_CLOSE_SENT) !== 0 || c.st !== State.Open) return false;
     const ctr = this.ep.counters;
     ctr.messagesOut++;
+    const isText = typeof data === 'string' ? isBinary !== true : isBinary === false;
+    if (this.deflate !== null) {
+      ctr.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+      return this.deflate.send(data, isText ? OP_TEXT : OP_BINARY);
+    }
     if (typeof data === 'string') {
       // Payload bytes, as on the wire: a string's UTF-8, not its UTF-16 units.
       ctr.bytesOut += Buffer.byteLength(data);
-      if (isBinary === true) this.ep.encoder.next = 0x80 | OP_BINARY;
+      if (!isText) this.ep.encoder.next = 0x80 | OP_BINARY;
     } else {
       ctr.bytesOut += data.length;
-      if (isBinary === false) this.ep.encoder.next = 0x80 | OP_TEXT;
+      if (isText) this.ep.encoder.next = 0x80 | OP_TEXT;
     }
     return c.send(data);
   }
@@ -181,13 +196,12 @@ export class WebSocket<D = unknown> {
     const body = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));
     body.writeUInt16BE(code, 0);
     body.write(reason, 2, 'utf8');
-    this.ep.encoder.next = 0x80 | OP_CLOSE;
-    c.send(body);
+    this.frame(OP_CLOSE, body);
     this.wflags |= W_CLOSE_SENT;
     WebSocketCounters.bump(this.ep.counters.closesSent, code);
     c.reason ??= why;
     if ((this.wflags & W_CLOSE_RECEIVED) !== 0) {
-      c.end();
+      this.finish();
       return;
     }
     this.code = code;
@@ -206,17 +220,53 @@ export class WebSocket<D = unknown> {
       // Echo the code (RFC 6455 §5.5.1); a close without a code is answered without one.
       c.reason ??= 'peer-closed';
       this.wflags |= W_CLOSE_SENT;
-      this.ep.encoder.next = 0x80 | OP_CLOSE;
       let body = EMPTY;
       if (code !== 1005) {
         body = Buffer.allocUnsafe(2);
         body.writeUInt16BE(code, 0);
       }
-      c.send(body);
+      this.frame(OP_CLOSE, body);
       // An empty close frame carries no code: counted as 1005, as a received one is.
       WebSocketCounters.bump(this.ep.counters.closesSent, code);
     }
-    c.end();
+    this.finish();
+  }
+
+  /** @internal A whole message arrived (inflated, with permessage-deflate). */
+  deliver(payload: Buffer, op: number): void {
+    deliverMessage(this, this.ep.settings.handler, this.ep.counters, payload, op);
+  }
+
+  /** @internal The peer broke a rule (framing, UTF-8, a message too large once inflated): close with its code. */
+  failed(f: FrameFailure): void {
+    const c = this.conn;
+    this.sendClose(f.code, '', f.reason);
+    c.error ??= f.error;
+    c.reason = f.reason;
+    c.queue.clear();
+    this.finish();
+  }
+
+  /** @internal Messages that waited behind a compression went out: the handler may send more. */
+  drained(): void {
+    this.ep.settings.handler.drain?.(this);
+  }
+
+  /** @internal One frame with opcode `op`, behind any message still being compressed. */
+  frame(op: number, body: Buffer): void {
+    if (this.deflate !== null) {
+      this.deflate.frame(0x80 | op, body);
+      return;
+    }
+    this.ep.encoder.next = 0x80 | op;
+    this.conn.send(body);
+  }
+
+  /** @internal Ends the connection once everything sent has gone to it. */
+  finish(): void {
+    const c = this.conn;
+    if (this.deflate === null) return c.end();
+    this.deflate.afterOutput(() => c.end());
   }
 
   /** @internal True once a close frame went out. */
@@ -236,9 +286,32 @@ export class WebSocket<D = unknown> {
     if ((this.wflags & W_CLOSE_SENT) !== 0 || c.st !== State.Open) return false;
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
     if (body.length > 125) throw capstanError('ERR_INVALID_OPTION', `a control frame payload takes at most 125 bytes, not ${body.length}`, { path: 'payload' });
-    this.ep.encoder.next = 0x80 | op;
-    c.send(body);
+    this.frame(op, body);
     return true;
+  }
+}
+
+/** A socket either side: what {@link deliverMessage} needs of it. */
+interface Receiving {
+  readonly closeSent: boolean;
+  sendClose(code: number, reason: string, why: CloseReason): void;
+}
+
+/**
+ * Hands a whole message to the handler, server or client side: counted, and
+ * dropped once our close frame went out. A throwing handler gets 1011 sent
+ * before the error goes on to the connection.
+ */
+export function deliverMessage<S extends Receiving>(ws: S, h: { message?(ws: S, data: Buffer, isBinary: boolean): void }, ctr: WebSocketCounters, payload: Buffer, op: number): void {
+  ctr.messagesIn++;
+  ctr.bytesIn += payload.length;
+  // After our close frame the peer may still be sending; RFC 6455 §1.4 lets us drop it.
+  if (ws.closeSent || h.message === undefined) return;
+  try {
+    h.message(ws, payload, op === OP_BINARY);
+  } catch (err) {
+    ws.sendClose(1011, '', 'handler-error');
+    throw err;
   }
 }
 

@@ -174,6 +174,9 @@ describe('the API reference', () => {
       assert.deepEqual(listFiles(committed), files, hint);
       const stale = files.filter((f) => readFileSync(join(out, f), 'utf8') !== readFileSync(join(committed, f), 'utf8'));
       assert.deepEqual(stale, [], hint);
+      // An export without a @category lands in an "Other" heap at the end of the index.
+      const uncategorized = /^## Other\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(readFileSync(join(out, 'README.md'), 'utf8'))?.[1] ?? '';
+      assert.deepEqual([...uncategorized.matchAll(/^\| \[([^\]]+)\]/gm)].map((m) => m[1]), [], 'exports without a @category tag');
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

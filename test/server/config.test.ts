@@ -263,7 +263,7 @@ describe('config resolution', () => {
     );
     assert.deepEqual(
       config.listeners[4]?.websocket?.endpoints.map((e) => [e.settings, e.plugin.ref]),
-      [[{ path: '*' }, 'echo']],
+      [[{ path: '*', perMessageDeflate: true }, 'echo']],
     );
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9100 });
     assert.equal(DEFAULT_CONFIG.listeners.length, 5);

@@ -45,14 +45,17 @@ async function tlsEcho(port: number, payload: string): Promise<{ reply: string; 
   return { reply: lp4Frames(Buffer.concat(chunks))[0]?.toString() ?? '', subject: Array.isArray(subject) ? subject[0] : subject };
 }
 
-/** Text and binary through the WebSocket echo, each back with its own opcode. */
+/** Text and binary through the WebSocket echo, each back with its own opcode; with permessage-deflate negotiated, as the default config has it. */
 async function wsEcho(port: number): Promise<void> {
-  const peer = await wsConnect(`ws://127.0.0.1:${port}/any/path`);
+  const peer = await wsConnect(`ws://127.0.0.1:${port}/any/path`, [], { perMessageDeflate: { threshold: 0 } });
+  assert.match(peer.socket.extensions, /permessage-deflate/);
   peer.socket.send('ws hello');
   peer.socket.send(Buffer.from([7, 0, 7]));
-  assert.deepEqual(await peer.received(2), [
+  peer.socket.send('compressible '.repeat(200));
+  assert.deepEqual(await peer.received(3), [
     { data: 'ws hello', isBinary: false },
     { data: '070007', isBinary: true },
+    { data: 'compressible '.repeat(200), isBinary: false },
   ]);
   assert.equal((await peer.close()).code, 1000);
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { webSocketSchema } from '../../src/server/config/websocket.js';
 import { resolveServerOptions } from '../../src/websocket/options.js';
+import { DEFAULT_DEFLATE, DEFLATE_KEYS } from '../../src/websocket/deflate-options.js';
 
 const doc = readFileSync(new URL('../../../docs/websocket.md', import.meta.url), 'utf8');
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
@@ -45,6 +46,18 @@ describe('docs/websocket.md', () => {
     }
     assert.equal(e.path, '*');
     assert.equal(documentedDefault('path'), '`*` (single-endpoint form)');
+  });
+
+  it('gives the permessage-deflate defaults `perMessageDeflate: true` takes', () => {
+    const e = resolveServerOptions({ handler: {}, perMessageDeflate: true }).endpoints[0];
+    assert.deepEqual(e?.perMessageDeflate, DEFAULT_DEFLATE);
+    for (const key of DEFLATE_KEYS) {
+      const given = documentedDefault(key);
+      const value = DEFAULT_DEFLATE[key];
+      if (typeof value === 'boolean') assert.equal(given, String(value), key);
+      else if (key === 'clientMaxWindowBits') assert.equal(given, 'none', 'not asked for unless given');
+      else assert.equal(Number(given.replace(/,/g, '')), value, `${key}: documented ${given}, applied ${value}`);
+    }
   });
 
   it('is linked from the README', () => {

@@ -15,7 +15,7 @@ export const DEFAULT_CONFIG = {
     { name: 'echo-line', transport: 'tcp', port: 7001, codec: 'line', plugin: 'echo' },
     { name: 'echo-tls', transport: 'tls', port: 7443, codec: 'lp4', plugin: 'echo' },
     { name: 'echo-udp', transport: 'udp', port: 7002, plugin: 'echo' },
-    { name: 'echo-ws', transport: 'tcp', port: 7080, websocket: { endpoints: [{ path: '*', plugin: 'echo' }] } },
+    { name: 'echo-ws', transport: 'tcp', port: 7080, websocket: { endpoints: [{ path: '*', plugin: 'echo', perMessageDeflate: true }] } },
   ],
   admin: { host: '127.0.0.1', port: 9100 },
 } as const;

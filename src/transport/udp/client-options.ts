@@ -20,6 +20,7 @@ import type { Session } from './session.js';
  *
  * A method that throws closes the session with `handler-error`.
  * @typeParam D - the type of {@link Session.data}, the state the handler keeps.
+ * @category UDP
  */
 export interface UdpClientHandler<D = unknown> {
   /** The socket is connected; set `session.data` here. */
@@ -32,7 +33,10 @@ export interface UdpClientHandler<D = unknown> {
 
 const Count = (description: string) => Type.Integer({ minimum: 1, description });
 
-/** The schema of a UDP client's `limits` (see {@link UdpClientLimits} for defaults and units). */
+/**
+ * The schema of a UDP client's `limits` (see {@link UdpClientLimits} for defaults and units).
+ * @category UDP
+ */
 export const UdpClientLimitsSchema = Type.Object(
   {
     maxDatagramBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'Largest datagram accepted from the peer, bytes; larger ones are dropped (oversize). Default 65535 (all UDP carries).' })),
@@ -42,10 +46,16 @@ export const UdpClientLimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** A UDP client's bounds, as given: each optional (see {@link UdpClientLimits}). */
+/**
+ * A UDP client's bounds, as given: each optional (see {@link UdpClientLimits}).
+ * @category UDP
+ */
 export type UdpClientLimitsOptions = Static<typeof UdpClientLimitsSchema>;
 
-/** A UDP client's bounds, resolved. */
+/**
+ * A UDP client's bounds, resolved.
+ * @category UDP
+ */
 export interface UdpClientLimits {
   /** Largest datagram accepted from the peer, in bytes. Default 65,535. */
   maxDatagramBytes: number;
@@ -59,6 +69,7 @@ export interface UdpClientLimits {
  * A client holds one socket its owner chose to make, so nothing a stranger
  * sends can make it keep more state: no idle timeout unless asked for, and
  * any datagram UDP carries.
+ * @category UDP
  */
 export const DEFAULT_UDP_CLIENT_LIMITS: Readonly<UdpClientLimits> = Object.freeze({
   maxDatagramBytes: 65_535,
@@ -66,7 +77,10 @@ export const DEFAULT_UDP_CLIENT_LIMITS: Readonly<UdpClientLimits> = Object.freez
   maxPendingRequests: 1_024,
 });
 
-/** How {@link UdpClient.request} waits for its reply. */
+/**
+ * How {@link UdpClient.request} waits for its reply.
+ * @category UDP
+ */
 export interface RequestOptions {
   /** How long each attempt waits for the reply, ms (to one timer-wheel tick, 100 ms). Default 1,000. */
   timeoutMs?: number;
@@ -81,7 +95,10 @@ export interface RequestOptions {
   match?: (reply: Buffer) => boolean;
 }
 
-/** What a client's requests did: replies taken, attempts that timed out, requests failed and refused. */
+/**
+ * What a client's requests did: replies taken, attempts that timed out, requests failed and refused.
+ * @category UDP
+ */
 export interface RequestStats {
   /** Replies that settled a request. */
   replies: number;
@@ -93,7 +110,10 @@ export interface RequestStats {
   overloaded: number;
 }
 
-/** A UDP client's counters: a listener's, with its one session, plus its requests. */
+/**
+ * A UDP client's counters: a listener's, with its one session, plus its requests.
+ * @category UDP
+ */
 export interface UdpClientStats extends ListenerStats {
   /** What {@link UdpClient.request} did. */
   requests: RequestStats;
@@ -102,6 +122,7 @@ export interface UdpClientStats extends ListenerStats {
 /**
  * `connect({ transport: 'udp', … })`: a connect()ed UDP socket and a session with its peer.
  * @typeParam D - the type of {@link Session.data}.
+ * @category UDP
  */
 export interface UdpConnectOptions<D = unknown> extends UdpSocketOptions {
   /** `udp`: this is what makes `connect` build a UDP client. */
@@ -132,7 +153,10 @@ export interface UdpConnectOptions<D = unknown> extends UdpSocketOptions {
   broadcast?: boolean;
 }
 
-/** One end of a UDP socket. */
+/**
+ * One end of a UDP socket.
+ * @category UDP
+ */
 export interface UdpEndpoint {
   /** An IP address. */
   readonly address: string;
@@ -145,6 +169,7 @@ export interface UdpEndpoint {
 /**
  * A connected UDP client: one socket, one session with its peer, for the socket's whole life.
  * @typeParam D - the type of {@link Session.data}.
+ * @category UDP
  */
 export interface UdpClient<D = unknown> {
   /** Always `udp`. */

@@ -15,7 +15,10 @@ import { UdpLimitsSchema, type UdpLimitsOptions } from './limits.js';
 import { ListenerMulticastSchema, type ListenerMulticastOptions } from './multicast.js';
 import type { PeerInfo, Session } from './session.js';
 
-/** What a UDP listener and a UDP client take alike: the socket's buffers, logging, timers. */
+/**
+ * What a UDP listener and a UDP client take alike: the socket's buffers, logging, timers.
+ * @category UDP
+ */
 export interface UdpSocketOptions {
   /** The kernel's receive buffer (SO_RCVBUF), bytes; the kernel's default when absent. */
   recvBufferSize?: number;
