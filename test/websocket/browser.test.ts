@@ -21,7 +21,12 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
  * endpoint: the "on" variant is one more line here, with `perMessageDeflate: true`
  * and an `extensions` pattern of /^permessage-deflate/.
  */
-const VARIANTS: Array<{ name: string; endpoint: Partial<WebSocketServerOptions>; extensions: RegExp }> = [{ name: 'permessage-deflate off', endpoint: {}, extensions: /^$/ }];
+const VARIANTS: Array<{ name: string; endpoint: Partial<WebSocketServerOptions>; extensions: RegExp }> = [
+  { name: 'permessage-deflate off', endpoint: {}, extensions: /^$/ },
+  // Chromium offers permessage-deflate with client_max_window_bits: each window kept, both ways.
+  { name: 'permessage-deflate on', endpoint: { perMessageDeflate: true }, extensions: /^permessage-deflate/ },
+  { name: 'permessage-deflate without context takeover', endpoint: { perMessageDeflate: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 } }, extensions: /^permessage-deflate; server_no_context_takeover; client_no_context_takeover/ },
+];
 
 /** The page: echoes every message kind through the server and reports what it saw. */
 const PAGE = `<!doctype html>
@@ -112,6 +117,12 @@ describeNeeding('chromium against the WebSocket server', missing, () => {
         assert.equal(st.handshakesAccepted, 1);
         assert.equal(st.messagesIn, MESSAGES);
         assert.equal(st.messagesOut, MESSAGES);
+        if (variant.endpoint.perMessageDeflate !== undefined) {
+          // Both ways compressed: the repeated texts and patterned bytes shrink on the wire.
+          const d = st.deflate as { plainOut: number; wireOut: number; plainIn: number; wireIn: number };
+          assert.ok(d.wireOut * 4 < d.plainOut, `sent ${d.wireOut} wire bytes for ${d.plainOut}`);
+          assert.ok(d.wireIn * 4 < d.plainIn, `chromium sent ${d.wireIn} wire bytes for ${d.plainIn}`);
+        }
       } finally {
         await page.close();
         await server.close({ graceMs: 1_000 });
