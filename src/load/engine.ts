@@ -27,7 +27,8 @@ import { RequestJudge } from './expect.js';
 import { messagesInTail, trainOutbox, type MessageSet, type Outbox } from './messages.js';
 import { prepare } from './prepare.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { emptyDelivery, emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
+import type { LoadEngine } from './load-engine.js';
+import { emptyDatagrams, emptyDelivery, emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
 import { attach, onRead, Slot, SlotState, type SlotOwner } from './slot.js';
 import { driverFor, type Driver, type Target } from './target.js';
 import { ByteVerifier, EchoJudge, FrameVerifier, type Verifier } from './verify.js';
@@ -44,7 +45,7 @@ export interface EngineSlice {
 const SWEEP_MS = 100;
 const count = (n: number): string => n.toLocaleString('en-US');
 
-export class Engine implements SlotOwner {
+export class Engine implements SlotOwner, LoadEngine {
   readonly target: Target;
   private readonly driver: Driver;
   /** The pre-encoded messages (null in `request` mode). */
@@ -579,7 +580,7 @@ export class Engine implements SlotOwner {
     this.interval.reset();
     const cycles = this.cycles - this.cyclesReported;
     this.cyclesReported = this.cycles;
-    return { open: this.open, connecting: this.connecting, traffic, errors: this.errors.total, cycles, latency };
+    return { open: this.open, connecting: this.connecting, traffic, errors: this.errors.total, lost: 0, cycles, latency };
   }
 
   /** This process's result; call after {@link finish}. Frees the histograms. */
@@ -595,6 +596,7 @@ export class Engine implements SlotOwner {
       cycles: this.windowCycles,
       skipped: this.skipped,
       delivery: { ...this.delivery, lastSec: this.lastConfirmed > 0 ? (this.lastConfirmed - this.startedAt) / 1000 : 0 },
+      datagrams: emptyDatagrams(),
       errors: { ...this.errors.counts },
       errorSamples: { ...this.errors.samples },
       latency: encodeHistogram(this.latency),
