@@ -36,6 +36,8 @@ export interface BenchContext {
   pin: boolean;
   tcpload: string | null;
   echoEpoll: string | null;
+  /** The C UDP load generator (the `udp` scenario's load), or null when it could not be built. */
+  udpload: string | null;
   /** Measured seconds per run. */
   seconds: number;
   rounds: number;

@@ -28,11 +28,12 @@ import dgram from 'node:dgram';
 import type { Codec } from '../codecs/codec.js';
 import { DatagramFraming } from '../transport/udp/framing.js';
 import type { EngineSlice } from './engine.js';
-import { classify, ErrorLog, type ErrorKind } from './error-kinds.js';
-import { encodeHistogram, newHistogram, type Histogram } from './histogram.js';
+import { classify, type ErrorKind } from './error-kinds.js';
 import type { LoadEngine } from './load-engine.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { emptyDatagrams, emptyDelivery, emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
+import { emptyDatagrams, emptyDelivery, type PartialResult, type Sample } from './partial.js';
+import { Tally, TrafficTimers, Waiter } from './tally.js';
+import { Dialer } from './dialer.js';
 import { prepare } from './prepare.js';
 import type { Target } from './target.js';
 import { GEN_MASK, messageOf, payloadDifference, payloadMatches, readTag, tag, writeTag, type DatagramSet } from './udp-datagrams.js';
@@ -50,36 +51,21 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
   private readonly cap: number;
   private readonly idle: boolean;
   private readonly slots: UdpSlot[] = [];
-  private readonly errors = new ErrorLog();
-  private readonly total: Traffic = emptyTraffic();
+  private readonly tally = new Tally();
+  private readonly errors = this.tally.errors;
+  private readonly total = this.tally.total;
+  private readonly interval = this.tally.interval;
   private readonly counts = emptyDatagrams();
-  private reported: Traffic = emptyTraffic();
-  private window: Traffic | null = null;
-  private windowSec = 0;
-  private cpuStart: NodeJS.CpuUsage | null = null;
-  private windowCpuUs = 0;
-  private readonly interval: Histogram = newHistogram();
-  private readonly latency: Histogram = newHistogram();
-  private readonly connectTime: Histogram = newHistogram();
-  private open = 0;
-  private connecting = 0;
-  private established = 0;
-  private resolved = 0;
-  private nextDial = 0;
-  private connectStart = 0;
-  private pacer: NodeJS.Timeout | null = null;
+  private readonly waiter = new Waiter();
+  private readonly dialer: Dialer;
   private running = false;
   private stopped = false;
-  private startedAt = 0;
   private active = 0;
   /** Datagrams in flight over every socket. */
   private inFlight = 0;
   private events = 0;
-  private skipped = 0;
-  private deadline: NodeJS.Timeout | null = null;
-  private rateTimer: NodeJS.Timeout | null = null;
+  private readonly timers = new TrafficTimers();
   private sweeper: NodeJS.Timeout | null = null;
-  private waiter: { check: () => boolean; resolve: () => void } | null = null;
 
   constructor(
     private readonly options: ResolvedLoadOptions,
@@ -99,6 +85,7 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
       if (total > 0) slot.quota = Math.floor(total / options.connections) + (i < total % options.connections ? 1 : 0);
       this.slots.push(slot);
     }
+    this.dialer = new Dialer(options, this.slots.length, () => this.tally.connecting, (i) => this.dial(this.slots[i] as UdpSlot));
   }
 
   get payload(): string {
@@ -111,10 +98,9 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
     // Lost datagrams are found by this sweep: often enough that a loss costs about a timeout, not two.
     const every = Math.max(5, Math.min(100, Math.floor(this.options.replyTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweep(), every);
-    this.connectStart = performance.now();
-    this.dialMore();
-    await this.until(() => this.resolved === this.slots.length || this.stopped);
-    return this.established;
+    this.dialer.begin();
+    await this.until(() => this.tally.resolved === this.slots.length || this.stopped);
+    return this.tally.established;
   }
 
   async run(): Promise<void> {
@@ -122,28 +108,33 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
     const o = this.options;
     const now = performance.now();
     this.running = true;
-    this.startedAt = now;
-    this.cpuStart = process.cpuUsage();
+    this.tally.startWindow(now);
     for (const slot of this.slots) {
       if (slot.state === SlotState.Ready && (this.idle || slot.quota > 0)) {
         slot.working = true;
         this.active++;
       }
     }
-    if (!this.idle) {
-      if (o.rate > 0) this.rateTimer = setInterval(() => this.tickRate(), 1);
-      else for (const slot of this.slots) if (slot.working) for (let k = Math.min(this.cap, slot.quota); k > 0; k--) this.send(slot, now, now);
-    }
-    this.deadline = setTimeout(() => this.onDeadline(), o.durationSec * 1000);
+    const rate = !this.idle && o.rate > 0;
+    this.timers.start(o.durationSec, now, () => this.stopTraffic(), rate ? () => this.tickRate() : undefined);
+    if (!this.idle && !rate) for (const slot of this.slots) if (slot.working) for (let k = Math.min(this.cap, slot.quota); k > 0; k--) this.send(slot, now, now);
     if (this.active === 0) this.stopTraffic();
     await this.until(() => !this.running);
     await this.until(() => this.inFlight === 0);
   }
 
+  /** Ends the run early: the connect phase resolves, traffic stops, datagrams in flight are still awaited (or counted lost). */
+  stop(): void {
+    this.stopped = true;
+    this.dialer.stop();
+    this.stopTraffic();
+    this.poke();
+  }
+
   async finish(): Promise<void> {
     this.stopped = true;
     this.stopTraffic();
-    if (this.pacer !== null) clearTimeout(this.pacer);
+    this.dialer.stop();
     for (const slot of this.slots) {
       const socket = slot.socket;
       if (socket === null) continue;
@@ -153,38 +144,12 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
       this.drop(slot);
       socket.close();
     }
-    await this.until(() => this.open === 0 && this.connecting === 0);
+    await this.until(() => this.tally.open === 0 && this.tally.connecting === 0);
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.sweeper = null;
   }
 
-  stop(): void {
-    this.stopped = true;
-    if (this.pacer !== null) clearTimeout(this.pacer);
-    this.pacer = null;
-    this.stopTraffic();
-    this.poke();
-  }
-
   // ── sockets ───────────────────────────────────────────────────────────────
-
-  private dialMore(): void {
-    const o = this.options;
-    const n = this.slots.length;
-    while (this.nextDial < n && this.connecting < o.maxConnecting && !this.stopped) {
-      if (o.connectRate > 0) {
-        const ahead = this.nextDial * (1000 / o.connectRate) - (performance.now() - this.connectStart);
-        if (ahead > 0) {
-          this.pacer ??= setTimeout(() => {
-            this.pacer = null;
-            this.dialMore();
-          }, Math.ceil(ahead));
-          return;
-        }
-      }
-      this.dial(this.slots[this.nextDial++] as UdpSlot);
-    }
-  }
 
   private dial(slot: UdpSlot): void {
     const t = this.target;
@@ -192,7 +157,7 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
     attachUdp(slot, socket);
     slot.state = SlotState.Connecting;
     slot.dialedAt = slot.since = performance.now();
-    this.connecting++;
+    this.tally.connecting++;
     const sources = this.options.sourceAddresses;
     const connect = (): void => {
       try {
@@ -214,14 +179,14 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
 
   private established_(slot: UdpSlot): void {
     const now = performance.now();
-    this.connecting--;
-    this.open++;
-    this.established++;
-    this.resolved++;
+    this.tally.connecting--;
+    this.tally.open++;
+    this.tally.established++;
+    this.tally.resolved++;
     slot.state = SlotState.Ready;
     slot.since = now;
-    this.connectTime.recordValue(Math.round((now - slot.dialedAt) * 1000));
-    this.dialMore();
+    this.tally.connectTime.recordValue(Math.round((now - slot.dialedAt) * 1000));
+    this.dialer.more();
     this.poke();
   }
 
@@ -239,11 +204,11 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
     slot.state = SlotState.Dead;
     slot.socket = null;
     if (was === SlotState.Connecting) {
-      this.connecting--;
-      this.resolved++;
-      this.dialMore();
+      this.tally.connecting--;
+      this.tally.resolved++;
+      this.dialer.more();
     } else if (was === SlotState.Ready || was === SlotState.Ending) {
-      this.open--;
+      this.tally.open--;
     }
     this.retire(slot);
     this.poke();
@@ -369,15 +334,15 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
     const n = slots.length;
     const period = 1000 / this.options.rate / n;
     const now = performance.now();
-    const due = Math.floor((now - this.startedAt) / period) + 1;
+    const due = Math.floor((now - this.tally.startedAt) / period) + 1;
     for (let e = this.events; e < due; e++) {
       const slot = slots[e % n] as UdpSlot;
       if (slot.state !== SlotState.Ready || slot.quota <= 0) continue;
       if (slot.freeCount === 0) {
-        this.skipped++;
+        this.tally.skipped++;
         continue;
       }
-      this.send(slot, this.startedAt + e * period, now);
+      this.send(slot, this.tally.startedAt + e * period, now);
     }
     this.events = due;
   }
@@ -388,24 +353,11 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
     if (--this.active === 0) this.stopTraffic();
   }
 
-  /** See engine.ts: the event loop's timers may fire a little before the window is as long as asked. */
-  private onDeadline(): void {
-    this.deadline = null;
-    const left = this.options.durationSec * 1000 - (performance.now() - this.startedAt);
-    if (left > 0) this.deadline = setTimeout(() => this.onDeadline(), Math.ceil(left));
-    else this.stopTraffic();
-  }
-
   private stopTraffic(): void {
     if (!this.running) return;
     this.running = false;
-    if (this.deadline !== null) clearTimeout(this.deadline);
-    if (this.rateTimer !== null) clearInterval(this.rateTimer);
-    this.deadline = this.rateTimer = null;
-    this.windowSec = (performance.now() - this.startedAt) / 1000;
-    this.window = { ...this.total };
-    const cpu = process.cpuUsage(this.cpuStart ?? undefined);
-    this.windowCpuUs = cpu.user + cpu.system;
+    this.timers.clear();
+    this.tally.closeWindow(performance.now());
     this.poke();
   }
 
@@ -439,59 +391,20 @@ export class UdpEngine implements LoadEngine, UdpSlotOwner {
   }
 
   private until(check: () => boolean): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiter = { check, resolve };
-    });
+    return this.waiter.until(check);
   }
 
   private poke(): void {
-    const w = this.waiter;
-    if (w !== null && w.check()) {
-      this.waiter = null;
-      w.resolve();
-    }
+    this.waiter.poke();
   }
 
   // ── reporting ─────────────────────────────────────────────────────────────
 
   sample(): Sample {
-    const t = this.total;
-    const r = this.reported;
-    const traffic: Traffic = {
-      sentMsgs: t.sentMsgs - r.sentMsgs,
-      sentBytes: t.sentBytes - r.sentBytes,
-      receivedMsgs: t.receivedMsgs - r.receivedMsgs,
-      receivedBytes: t.receivedBytes - r.receivedBytes,
-    };
-    this.reported = { ...t };
-    const latency = encodeHistogram(this.interval);
-    this.latency.add(this.interval);
-    this.interval.reset();
-    return { open: this.open, connecting: this.connecting, traffic, errors: this.errors.total, lost: this.counts.lost, cycles: 0, latency };
+    return this.tally.sample(this.counts.lost, 0);
   }
 
   result(): PartialResult {
-    this.latency.add(this.interval);
-    const out: PartialResult = {
-      requested: this.slots.length,
-      established: this.established,
-      total: { ...this.total },
-      window: this.window ?? { ...this.total },
-      windowSec: this.windowSec,
-      cpuUs: this.windowCpuUs,
-      cycles: 0,
-      skipped: this.skipped,
-      delivery: emptyDelivery(),
-      datagrams: { ...this.counts },
-      errors: { ...this.errors.counts },
-      errorSamples: { ...this.errors.samples },
-      latency: encodeHistogram(this.latency),
-      connectTime: encodeHistogram(this.connectTime),
-    };
-    this.interval.destroy();
-    this.latency.destroy();
-    this.connectTime.destroy();
-    return out;
+    return this.tally.result(this.slots.length, { cycles: 0, delivery: emptyDelivery(), datagrams: { ...this.counts } });
   }
 }

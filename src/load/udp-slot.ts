@@ -13,7 +13,7 @@
  * order, so one lost datagram holds back nothing but its own position.
  */
 import type dgram from 'node:dgram';
-import { SlotState } from './slot.js';
+import { carried, carry, onClose, onError, onReady, SlotState } from './slot.js';
 
 export { SlotState };
 
@@ -91,31 +91,16 @@ export class UdpSlot {
   }
 }
 
-const kSlot = Symbol('capstan.load.udp-slot');
-type SlotSocket = dgram.Socket & { [kSlot]: UdpSlot };
-
-function onConnect(this: SlotSocket): void {
-  const s = this[kSlot];
-  s.owner.ready(s);
-}
-function onMessage(this: SlotSocket, datagram: Buffer): void {
-  const s = this[kSlot];
+function onMessage(this: dgram.Socket, datagram: Buffer): void {
+  const s = carried<UdpSlot>(this);
   s.owner.received(s, datagram);
-}
-function onError(this: SlotSocket, err: Error): void {
-  const s = this[kSlot];
-  s.owner.socketError(s, err);
-}
-function onClose(this: SlotSocket): void {
-  const s = this[kSlot];
-  s.owner.closed(s);
 }
 
 /** Binds a fresh socket to its slot. */
 export function attachUdp(slot: UdpSlot, socket: dgram.Socket): void {
-  (socket as SlotSocket)[kSlot] = slot;
+  carry(socket, slot);
   slot.socket = socket;
-  socket.once('connect', onConnect);
+  socket.once('connect', onReady);
   socket.on('message', onMessage);
   socket.on('error', onError);
   socket.on('close', onClose);
