@@ -125,10 +125,13 @@ export interface LoadResult {
 
 /** What became of the datagrams of a `udp://` run (see {@link LoadResult.datagrams}). */
 export interface DatagramReport extends DatagramCounts {
+  /** Datagrams sent over the whole run (one message each). */
   sent: number;
+  /** Datagrams answered with the right reply (within the reply timeout). */
   received: number;
   /** `lost` as a percentage of `sent` (0 when nothing was sent). */
   lossPct: number;
+  /** Replies that differed from what was sent, or carried no tag of this client (the `mismatch` errors). */
   mismatches: number;
   /** The reply timeout after which a datagram counts as lost, ms. */
   replyTimeoutMs: number;
