@@ -61,7 +61,11 @@ export class UdpSlot {
   freeCount: number;
   /** Each position's outgoing datagram, `maxWire` bytes apiece; a position's bytes are rewritten only once it is free again. */
   readonly ring: Buffer;
-  /** The callback of every send: a send that fails (ECONNREFUSED after an ICMP port unreachable) is reported to the owner. */
+  /** Sends to go before the next that carries {@link onSent}. */
+  probeIn = 0;
+  /** A reply came on this socket: from now on only a sample of its sends carries the callback. */
+  heard = false;
+  /** The callback of a sample of the sends: a send that fails (ECONNREFUSED after an ICMP port unreachable) is reported to the owner. */
   readonly onSent = (err: Error | null): void => {
     if (err !== null && err !== undefined) this.owner.socketError(this, err);
   };

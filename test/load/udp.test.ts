@@ -36,8 +36,9 @@ describe('capstan load udp://', () => {
     assert.equal(r.errors.total, 0, JSON.stringify(r.errorSamples));
     const d = r.datagrams;
     assert.ok(d !== undefined);
-    // 10 sockets × 20/s × 2 s is 400 events; a send is skipped only when 8 are already in flight on its socket.
-    assert.equal(d.sent + r.skipped, 400);
+    // 10 sockets × 20/s × 2 s is 400 events (401 when a tick lands on the deadline itself, fewer when the
+    // last ticks run late); a send is skipped only when 8 are already in flight on its socket.
+    assert.ok(d.sent + r.skipped <= 401 && d.sent + r.skipped >= 380, `${d.sent} sent, ${r.skipped} skipped`);
     assert.ok(d.sent >= 300, `sent ${d.sent}`);
     assert.equal(d.received, d.sent);
     assert.equal(d.lost, 0);
