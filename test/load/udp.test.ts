@@ -186,6 +186,7 @@ describe('capstan load udp://', () => {
       [{ size: 70_000 }, /UDP carries at most 65507 bytes/],
       [{ wsOpcode: 'text' }, /wsOpcode must be given only with a ws:\/\//],
     ];
+    await assert.rejects(runLoad({ target: 'udp://127.0.0.1:9', replyTimeoutMS: 100 } as never), (err: Error) => isCapstanError(err, 'ERR_UNKNOWN_OPTION') && /did you mean replyTimeoutMs\?/.test(err.message));
     for (const [extra, message] of cases) {
       await assert.rejects(
         runLoad({ target: 'udp://127.0.0.1:9', ...extra }),
