@@ -50,6 +50,7 @@ export function emptyDelivery(): Delivery {
  * What became of the datagrams of a `udp://` run (all zero for stream targets).
  * Every datagram sent is answered, counted lost, or answered wrongly (a
  * `mismatch` error) by the end of the run.
+ * @category Load client
  */
 export interface DatagramCounts {
   /** Datagrams with no reply within the reply timeout (and those in flight on a socket that failed). */

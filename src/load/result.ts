@@ -123,7 +123,10 @@ export interface LoadResult {
   errorSamples: Partial<Record<ErrorKind, string>>;
 }
 
-/** What became of the datagrams of a `udp://` run (see {@link LoadResult.datagrams}). */
+/**
+ * What became of the datagrams of a `udp://` run (see {@link LoadResult.datagrams}).
+ * @category Load client
+ */
 export interface DatagramReport extends DatagramCounts {
   /** Datagrams sent over the whole run (one message each). */
   sent: number;
