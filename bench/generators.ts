@@ -93,6 +93,14 @@ function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: 
   });
 }
 
+/** The figures of a C tool's `RESULT k=v …` line, by key (0 for a key it did not print). */
+function resultOf(tool: string, out: string): (key: string) => number {
+  const line = /^RESULT (.*)$/m.exec(out);
+  if (line === null) throw new Error(`${tool} printed no result: ${out.trim().split('\n').pop() ?? ''}`);
+  const kv = Object.fromEntries((line[1] as string).split(' ').map((p) => p.split('=') as [string, string]));
+  return (key) => Number(kv[key] ?? 0);
+}
+
 function tcploadArgs(port: number, s: Shape): string[] {
   const args = ['--port', String(port), '--conns', String(s.conns), '--size', String(s.size), '--depth', String(s.depth), '--seconds', String(s.seconds)];
   if (s.framing === 'lp4') args.push('--lp4');
@@ -113,10 +121,7 @@ export async function tcpload(bin: string, port: number, s: Shape, pin: boolean,
     const m = /^ESTABLISHED ok=(\d+)/.exec(line);
     if (m !== null) onEstablished?.(Number(m[1]));
   });
-  const line = /^RESULT (.*)$/m.exec(out);
-  if (line === null) throw new Error(`tcpload printed no result: ${out.trim().split('\n').pop() ?? ''}`);
-  const kv = Object.fromEntries((line[1] as string).split(' ').map((p) => p.split('=') as [string, string]));
-  const num = (k: string): number => Number(kv[k] ?? 0);
+  const num = resultOf('tcpload', out);
   return {
     msgsPerSec: num('msgs_per_s'),
     msgs: num('msgs'),
@@ -125,6 +130,61 @@ export async function tcpload(bin: string, port: number, s: Shape, pin: boolean,
     p999: num('p999_us'),
     errors: num('connect_fail') + num('handshake_fail') + num('verify_err') + num('peer_closed'),
     cpuSec,
+  };
+}
+
+/** A UDP load: `socks` connect()ed sockets, each keeping `depth` datagrams of `size` bytes in flight. */
+export interface UdpShape {
+  socks: number;
+  size: number;
+  depth: number;
+  /** Measured seconds (udpload: whole seconds, after its own 1 s warm-up). */
+  seconds: number;
+  /** A datagram with no echo this long is lost (udpload's default: 200). */
+  timeoutMs?: number;
+}
+
+/** What udpload measured over its window. */
+export interface UdpFigures {
+  /** Echoes received per second in the window: delivered datagrams/s. */
+  msgsPerSec: number;
+  /** Echoes received in the window. */
+  received: number;
+  sent: number;
+  lost: number;
+  lossPct: number;
+  late: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  /** Verification errors and ICMP refusals. */
+  errors: number;
+}
+
+/**
+ * Runs udpload on CPU 1. Its window starts after its own 1 s warm-up:
+ * `onWindow` is called then (about: from this side of the spawn), so a caller
+ * can read the server's CPU time at the start of the window.
+ */
+export async function udpload(bin: string, port: number, s: UdpShape, pin: boolean, onWindow?: () => void): Promise<UdpFigures> {
+  const args = ['--port', String(port), '--socks', String(s.socks), '--size', String(s.size), '--depth', String(s.depth), '--seconds', String(Math.max(1, Math.round(s.seconds)))];
+  if (s.timeoutMs !== undefined) args.push('--timeout-ms', String(s.timeoutMs));
+  const [cmd, cmdArgs] = pinned(pin, 1, bin, args);
+  const timer = onWindow === undefined ? null : setTimeout(onWindow, 1000);
+  const { out } = await runChild(cmd, cmdArgs, (s.seconds + 120) * 1000);
+  if (timer !== null) clearTimeout(timer);
+  const num = resultOf('udpload', out);
+  return {
+    msgsPerSec: num('msgs_per_s'),
+    received: num('received'),
+    sent: num('sent'),
+    lost: num('lost'),
+    lossPct: num('loss_pct'),
+    late: num('late'),
+    p50: num('p50_us'),
+    p99: num('p99_us'),
+    p999: num('p999_us'),
+    errors: num('verify_err') + num('refused'),
   };
 }
 

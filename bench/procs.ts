@@ -3,6 +3,7 @@
  * time and memory over IPC, and always stopped (by their own pid) when done.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ServerStats } from './server.js';
 import { freePort, pinned } from './tools.js';
@@ -16,6 +17,15 @@ export interface BenchServer {
 }
 
 const SERVER = fileURLToPath(new URL('./server.js', import.meta.url));
+
+const LABELS: Record<ServerKind, (framing: string) => string> = {
+  capstan: (f) => `capstan ${f}`,
+  net: () => 'net raw echo',
+  'capstan-ws': () => 'capstan ws',
+  ws: () => 'ws echo',
+  'capstan-udp': (f) => (f === 'raw' ? 'capstan udp' : `capstan udp ${f}`),
+  dgram: () => 'dgram echo',
+};
 
 /** Extra node flags for the servers (`CAPSTAN_BENCH_NODE_ARGS="--cpu-prof"`), for profiling a scenario. */
 function nodeArgs(): string[] {
@@ -48,7 +58,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
  * A Node benchmark server (`capstan` with a framing, or `net`) on CPU 0; `script`
  * runs another build's server (bench/ab.ts compares two builds).
  */
-export async function startNodeServer(kind: 'capstan' | 'net' | 'capstan-ws' | 'ws', framing: string, pin: boolean, script = SERVER): Promise<BenchServer> {
+/** The kinds of bench/server.ts. */
+export type ServerKind = 'capstan' | 'net' | 'capstan-ws' | 'ws' | 'capstan-udp' | 'dgram';
+
+export async function startNodeServer(kind: ServerKind, framing: string, pin: boolean, script = SERVER): Promise<BenchServer> {
   const [cmd, args] = pinned(pin, 0, process.execPath, ['--expose-gc', ...nodeArgs(), script, kind, framing]);
   // spawn with an IPC channel rather than fork, so taskset can wrap the command.
   const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -65,7 +78,7 @@ export async function startNodeServer(kind: 'capstan' | 'net' | 'capstan-ws' | '
       else child.send({ cmd: 'stats', gc });
     });
   return {
-    label: kind === 'capstan' ? `capstan ${framing}` : kind === 'net' ? 'net raw echo' : kind === 'ws' ? 'ws echo' : 'capstan ws',
+    label: LABELS[kind](framing),
     port,
     stats(gc = false) {
       const next = queue.then(() => ask(gc));
@@ -76,11 +89,22 @@ export async function startNodeServer(kind: 'capstan' | 'net' | 'capstan-ws' | '
   };
 }
 
-/** The C epoll echo server (the machine's reference) on CPU 0. */
-export async function startEchoEpoll(bin: string, pin: boolean): Promise<BenchServer> {
+/** User + system CPU time of process `pid` so far, µs (from /proc; taskset execs its command, so its pid is the tool's). */
+function cpuOfPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS;
+}
+/** Linux's USER_HZ, what /proc counts CPU time in. */
+const CLOCK_TICKS = 100;
+
+/** The C epoll echo server (the machine's reference) on CPU 0; `udp`: its UDP echo (recvmmsg/sendmmsg), whose CPU time is read from /proc. */
+export async function startEchoEpoll(bin: string, pin: boolean, udp = false): Promise<BenchServer> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const [cmd, args] = pinned(pin, 0, bin, ['--port', String(port)]);
+    const [cmd, args] = pinned(pin, 0, bin, ['--port', String(port), ...(udp ? ['--udp'] : [])]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     track(child);
     const up = await new Promise<boolean>((resolve) => {
@@ -89,10 +113,11 @@ export async function startEchoEpoll(bin: string, pin: boolean): Promise<BenchSe
     });
     if (up) {
       child.stdout?.resume();
+      const pid = child.pid as number;
       return {
-        label: 'C echo_epoll',
+        label: udp ? 'C echo_epoll --udp' : 'C echo_epoll',
         port,
-        stats: () => Promise.reject(new Error('echo_epoll reports no stats')),
+        stats: () => Promise.resolve({ rssBytes: 0, heapBytes: 0, cpuUs: cpuOfPid(pid), connections: 0, reads: 0, writes: 0, bytesOut: 0, framesOut: 0 }),
         stop: () => stopChild(child),
       };
     }

@@ -46,6 +46,7 @@ function cell(m: Metric, v: number): string {
   if (m.unit === 'us') return v === 0 ? '-' : v < 1 ? `${v.toFixed(3)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} µs` : `${(v / 1000).toFixed(2)} ms`;
   if (m.unit === 'bytes') return `${Math.round(v).toLocaleString('en-US')} B`;
   if (m.unit === 'ratio') return v.toFixed(1);
+  if (m.unit === 'percent') return `${v.toFixed(v < 1 ? 3 : 2)} %`;
   return Math.round(v).toLocaleString('en-US');
 }
 

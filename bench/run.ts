@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${Object.keys(SCENARIOS).join('\n')}\n`);
     return 0;
   }
-  const tools = [cTool('tcpload'), cTool('echo_epoll')];
+  const tools = [cTool('tcpload'), cTool('echo_epoll'), cTool('udpload')];
   const problems = tools.flatMap((t) => (t.path === null ? [t.problem] : []));
   if (values.tools === true) {
     for (const t of tools) if (t.path !== null) process.stdout.write(`${t.path}\n`);
@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     pin,
     tcpload,
     echoEpoll: tools[1]?.path ?? null,
+    udpload: tools[2]?.path ?? null,
     seconds: Number(values.seconds ?? (quick ? 2 : 5)),
     rounds: Number(values.rounds ?? (quick ? 1 : 2)),
     warmupSec: quick ? 0.5 : 1,

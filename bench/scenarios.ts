@@ -21,6 +21,7 @@
  * | filters      | one pass-through filter vs none, paired, with an A/A control     | msgs/s ≥ 0.98               |
  * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
  * | soak         | 10 min TLS echo with churn through every stage (soak.ts)         | memory slopes bounded       |
+ * | udp          | UDP echo (udpload) vs `dgram` and the C echo; paired; idle session memory (udp.ts) | datagrams/s ≥ 1.0, no more loss |
  */
 import { compressionScenario } from './compression.js';
 import { filters } from './filters.js';
@@ -28,6 +29,7 @@ import { soak } from './soak-scenario.js';
 import { runMetricsCost } from './metrics-cost.js';
 import { websocket } from './websocket.js';
 import { wsIdle } from './ws-idle.js';
+import { udp } from './udp.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
 import type { ServerStats } from './server.js';
@@ -36,6 +38,8 @@ export interface BenchContext {
   pin: boolean;
   tcpload: string | null;
   echoEpoll: string | null;
+  /** The C UDP load generator (the `udp` scenario's load), or null when it could not be built. */
+  udpload: string | null;
   /** Measured seconds per run. */
   seconds: number;
   rounds: number;
@@ -50,7 +54,7 @@ export interface BenchContext {
 export interface Metric {
   key: string;
   label: string;
-  unit: 'count' | 'us' | 'bytes' | 'ratio';
+  unit: 'count' | 'us' | 'bytes' | 'ratio' | 'percent';
   higherIsBetter: boolean;
 }
 
@@ -411,4 +415,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket, 'ws-idle': wsIdle };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket, 'ws-idle': wsIdle, udp };

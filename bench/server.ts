@@ -4,7 +4,9 @@
  * through the whole pipeline with that framing) or `… net` (the naive raw
  * `net` echo: `socket.on('data', d => socket.write(d))`, no framing at all).
  * Filters follow the framing after `+`: `lp4+pass` (one pass-through filter),
- * `lp4+pass+pass`, `lp4+deflate`, `lp4+brotli`.
+ * `lp4+pass+pass`, `lp4+deflate`, `lp4+brotli`. UDP: `… capstan-udp raw` (Capstan's
+ * UDP echo, sessions and rate limits on with a high bound, bench/udp-servers.ts) and
+ * `… dgram` (the naive `dgram` echo).
  *
  * It reports `{ port }` over IPC, answers `{ cmd: 'stats', gc }` with its RSS
  * and CPU time, and exits when the parent disconnects.
@@ -14,6 +16,7 @@ import net from 'node:net';
 import { codecFromName } from '../src/codecs/registry.js';
 import { compression, listen, passThrough, silentLogger, type Filter } from '../src/index.js';
 import { startWebSocketServer } from './ws-servers.js';
+import { startUdpServer } from './udp-servers.js';
 
 function filterFromName(name: string): Filter {
   if (name === 'pass') return passThrough();
@@ -84,6 +87,11 @@ async function start(kind: string, spec: string): Promise<number> {
     openConnections = () => open;
     await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 511 }, resolve));
     return (server.address() as net.AddressInfo).port;
+  }
+  if (kind === 'capstan-udp' || kind === 'dgram') {
+    const s = await startUdpServer(kind, spec);
+    openConnections = s.sessions;
+    return s.port;
   }
   if (kind === 'capstan-ws' || kind === 'ws') {
     const s = await startWebSocketServer(kind);

@@ -29,16 +29,16 @@ export type CTool =
     };
 
 const HOW_TO_FIX =
-  '  To fix: CAPSTAN_SHARED_BENCH=/path/to/shared/bench npm run bench (the directory with tcpload.c and echo_epoll.c),\n' +
+  '  To fix: CAPSTAN_SHARED_BENCH=/path/to/shared/bench npm run bench (the directory with tcpload.c, echo_epoll.c and udpload.c),\n' +
   '  and a C compiler: apt-get install gcc (Debian, Ubuntu).';
 
 /**
- * The C tool `name` (`tcpload`, `echo_epoll`), compiled with gcc into bench/.bin
+ * The C tool `name` (`tcpload`, `echo_epoll`, `udpload`), compiled with gcc into bench/.bin
  * when missing or older than its source. Without the source, an earlier build
  * still serves, unless CAPSTAN_SHARED_BENCH names a place that lacks it: then
  * the setting is wrong, and running on a stale binary would hide that.
  */
-export function cTool(name: 'tcpload' | 'echo_epoll'): CTool {
+export function cTool(name: 'tcpload' | 'echo_epoll' | 'udpload'): CTool {
   const bin = `${BIN}/${name}`;
   const shared = sharedBench();
   const src = `${shared.dir}/${name}.c`;

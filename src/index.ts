@@ -118,7 +118,8 @@ export type { WorkerSnapshot, ServerSnapshot, ListenerSnapshot, LatencySummary, 
 export { runLoad } from './load/run.js';
 export type { LoadOptions, LoadMode, LoadTlsOptions, VerifyMode } from './load/options.js';
 export type { LoadResult, Direction as LoadDirection } from './load/result.js';
-export type { Delivery as LoadDelivery } from './load/partial.js';
+export type { Delivery as LoadDelivery, DatagramCounts as LoadDatagramCounts } from './load/partial.js';
+export type { DatagramReport as LoadDatagramReport } from './load/result.js';
 export type { LoadProgress, LoadHooks, LoadPhase } from './load/run.js';
 export type { ErrorKind as LoadErrorKind, ErrorCounts as LoadErrorCounts } from './load/error-kinds.js';
 export type { LatencyUs as LoadLatencyUs } from './load/histogram.js';

@@ -10,11 +10,12 @@ import type { Thresholds } from './report.js';
 
 export const USAGE = `usage: capstan load TARGET [options]
 
-TARGET is tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH
-(or HOST:PORT, or a port on 127.0.0.1).
+TARGET is tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH,
+udp://HOST:PORT (or HOST:PORT, or a port on 127.0.0.1).
 
 connections
-  -c, --connections N      connections to open (default 10); churn: concurrent loops
+  -c, --connections N      connections to open (default 10); churn: concurrent loops; udp: sockets,
+                           each with its own source port
       --connect-rate N     new connections per second while ramping up (default: no ramp)
       --max-connecting N   connection attempts at once, per process (default 256)
       --src-ips A-B|A,B    source addresses to spread connections over (127.0.0.2-127.0.0.50)
@@ -24,7 +25,7 @@ traffic
       --mode MODE          echo (check every reply), send, idle (hold), churn, or request (send
                            --request templates, one reply each) (default echo)
       --framing NAME       raw, lp1, lp2, lp4, lp8, lp2le, lp4le, line, crlf, fixed:N … (default raw;
-                           request: line)
+                           request: line); udp: the codec inside each datagram
       --ws-text            ws:// and wss://: send text messages (default binary: --ws-binary)
       --ws-deflate         ws:// and wss://: compress every message (permessage-deflate, no context
                            takeover); --size is then the plain size (default off: --no-ws-deflate)
@@ -34,7 +35,8 @@ traffic
       --rate N             messages/s per connection on a fixed schedule (default: as fast as --depth allows)
   -d, --duration T         how long to send or hold (default 10s; 60s limit with -n)
   -n, --messages N         stop after N messages in total
-      --timeout T          a due reply may take this long (default 10s)
+      --timeout T          a due reply may take this long (default 10s); udp: a datagram with no
+                           reply this long is counted lost (default 1s)
       --drain-timeout T    at the end, a connection may take this long to close after our FIN;
                            send: longer leaves its messages unconfirmed (default 5s)
       --verify KIND        bytes (compare the reply stream) or frames (decode replies) (default bytes)
@@ -54,11 +56,13 @@ tls (tls:// and wss://)
 verdict and output
       --max-p99 T          fail when p99 latency exceeds T (µs unless a unit is given: 5ms)
       --max-errors N       fail when there are more than N errors (default 0)
+      --max-loss PCT       udp: fail when more than PCT per cent of the datagrams are lost (0.5, 2%)
       --json               print the result as one JSON object on stdout
   -q, --quiet              no progress lines
   -h, --help
 
-Exit status: 0 passed, 1 errors or a threshold exceeded, 2 bad command line.
+Exit status: 0 passed; 1 errors, a threshold exceeded, or (udp) no datagram answered at all;
+2 bad command line.
 `;
 
 function usageError(message: string): never {
@@ -88,6 +92,14 @@ export function parseDuration(flag: string, text: string, unit: 'ms' | 's' | 'us
   const u = (m[2] ?? unit).toLowerCase();
   const ms = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000 }[u] as number;
   return Number(m[1]) * ms;
+}
+
+/** `0.5`, `2%`: a percentage from 0 to 100. */
+export function parsePercent(flag: string, text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*%?$/.exec(text.trim());
+  const n = m === null ? NaN : Number(m[1]);
+  if (!(n >= 0 && n <= 100)) usageError(`--${flag} must be a percentage from 0 to 100 such as 0.5 or 2%, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 /** `127.0.0.2-127.0.0.50` or `127.0.0.2,127.0.0.3`. */
@@ -168,6 +180,10 @@ export function parseCommand(argv: string[]): Command {
   }
   const thresholds: Thresholds = { maxErrors: v['max-errors'] === undefined ? 0 : parseCount('max-errors', v['max-errors']) };
   if (v['max-p99'] !== undefined) thresholds.maxP99Us = parseDuration('max-p99', v['max-p99'], 'us') * 1000;
+  if (v['max-loss'] !== undefined) {
+    if (!/^udp:\/\//i.test(options.target)) usageError('--max-loss applies to udp:// targets only (a stream loses nothing without an error)');
+    thresholds.maxLossPct = parsePercent('max-loss', v['max-loss']);
+  }
   const command: Command = { help: false, json: v.json === true, quiet: v.quiet === true, options, thresholds };
   if (v.ca !== undefined) command.caFile = v.ca;
   return command;
@@ -207,6 +223,7 @@ const FLAGS = {
   servername: text,
   'max-p99': text,
   'max-errors': text,
+  'max-loss': text,
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },

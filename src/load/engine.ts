@@ -20,14 +20,17 @@
  * train. Every wait has a limit: connects, due replies and closes are swept by
  * one interval timer, not a timer per connection.
  */
-import { classify, ErrorLog, type ErrorKind } from './error-kinds.js';
-import { encodeHistogram, newHistogram, recordBatch, type Histogram } from './histogram.js';
+import { classify, type ErrorKind } from './error-kinds.js';
+import { recordBatch } from './histogram.js';
 import type { Socket } from 'node:net';
 import { RequestJudge } from './expect.js';
 import { messagesInTail, trainOutbox, type MessageSet, type Outbox } from './messages.js';
 import { prepare } from './prepare.js';
 import type { ResolvedLoadOptions } from './options.js';
-import { emptyDelivery, emptyTraffic, type PartialResult, type Sample, type Traffic } from './partial.js';
+import type { LoadEngine } from './load-engine.js';
+import { emptyDatagrams, emptyDelivery, type PartialResult, type Sample } from './partial.js';
+import { Tally, TrafficTimers, Waiter } from './tally.js';
+import { Dialer } from './dialer.js';
 import { attach, onRead, Slot, SlotState, type SlotOwner } from './slot.js';
 import { driverFor, type Driver, type Target } from './target.js';
 import { ByteVerifier, EchoJudge, FrameVerifier, type Verifier } from './verify.js';
@@ -44,7 +47,7 @@ export interface EngineSlice {
 const SWEEP_MS = 100;
 const count = (n: number): string => n.toLocaleString('en-US');
 
-export class Engine implements SlotOwner {
+export class Engine implements SlotOwner, LoadEngine {
   readonly target: Target;
   private readonly driver: Driver;
   /** The pre-encoded messages (null in `request` mode). */
@@ -54,42 +57,27 @@ export class Engine implements SlotOwner {
   private readonly verifier: Verifier | null;
   private readonly cap: number;
   private readonly slots: Slot[];
-  private readonly errors = new ErrorLog();
-  private readonly total: Traffic = emptyTraffic();
-  private reported: Traffic = emptyTraffic();
-  private window: Traffic | null = null;
-  private windowSec = 0;
-  private cpuStart: NodeJS.CpuUsage | null = null;
-  private windowCpuUs = 0;
-  private readonly interval: Histogram = newHistogram();
-  private readonly latency: Histogram = newHistogram();
-  private readonly connectTime: Histogram = newHistogram();
-  private open = 0;
-  private connecting = 0;
-  private established = 0;
-  private resolved = 0;
-  private nextDial = 0;
-  private connectStart = 0;
-  private pacer: NodeJS.Timeout | null = null;
+  private readonly tally = new Tally();
+  private readonly errors = this.tally.errors;
+  private readonly total = this.tally.total;
+  private readonly interval = this.tally.interval;
+  private readonly waiter = new Waiter();
+  private readonly dialer: Dialer;
   private running = false;
   private stopped = false;
-  private startedAt = 0;
   private active = 0;
   private waiting = 0;
   private events = 0;
   private cycles = 0;
   private cyclesReported = 0;
   private windowCycles = 0;
-  private skipped = 0;
   private readonly delivery = emptyDelivery();
   private lastConfirmed = 0;
   /** Slots with messages due in the current fixed-rate tick (reused, so a tick allocates nothing). */
   private readonly batch: Slot[] = [];
   private pumpScheduled = false;
-  private deadline: NodeJS.Timeout | null = null;
-  private rateTimer: NodeJS.Timeout | null = null;
+  private readonly timers = new TrafficTimers();
   private sweeper: NodeJS.Timeout | null = null;
-  private waiter: { check: () => boolean; resolve: () => void } | null = null;
 
   constructor(
     private readonly options: ResolvedLoadOptions,
@@ -120,6 +108,7 @@ export class Engine implements SlotOwner {
       if (total > 0) slot.quota = Math.floor(total / connections) + (i < total % connections ? 1 : 0);
       this.slots.push(slot);
     }
+    this.dialer = new Dialer(options, this.slots.length, () => this.tally.connecting, (i) => this.dial(this.slots[i] as Slot));
   }
 
   /** The payload kind in use (`random` may have become `ascii` for a delimiter framing). */
@@ -133,10 +122,9 @@ export class Engine implements SlotOwner {
   async connect(): Promise<number> {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     if (this.options.mode === 'churn') return 0;
-    this.connectStart = performance.now();
-    this.dialMore();
-    await this.until(() => this.resolved === this.slots.length || this.stopped);
-    return this.established;
+    this.dialer.begin();
+    await this.until(() => this.tally.resolved === this.slots.length || this.stopped);
+    return this.tally.established;
   }
 
   /** Runs the traffic until the deadline, the message count, the loss of every connection, or {@link stop}; then waits for due replies. */
@@ -145,8 +133,7 @@ export class Engine implements SlotOwner {
     const o = this.options;
     const now = performance.now();
     this.running = true;
-    this.startedAt = now;
-    this.cpuStart = process.cpuUsage();
+    this.tally.startWindow(now);
     for (const slot of this.slots) {
       if (o.mode === 'churn') {
         slot.sentAt = new Float64Array(1);
@@ -158,14 +145,13 @@ export class Engine implements SlotOwner {
       }
     }
     const answered = o.mode === 'echo' || o.mode === 'request';
-    if (o.rate > 0 && (answered || o.mode === 'send')) {
-      this.rateTimer = setInterval(() => this.tickRate(), 1);
-    } else if (answered) {
+    const rate = o.rate > 0 && (answered || o.mode === 'send');
+    this.timers.start(o.durationSec, now, () => this.stopTraffic(), rate ? () => this.tickRate() : undefined);
+    if (!rate && answered) {
       for (const slot of this.slots) if (slot.working) this.send(slot, Math.min(o.depth, slot.quota), now, now);
-    } else if (o.mode === 'send') {
+    } else if (!rate && o.mode === 'send') {
       this.schedulePump();
     }
-    this.deadline = setTimeout(() => this.onDeadline(), o.durationSec * 1000);
     if (this.active === 0) this.stopTraffic();
     await this.until(() => !this.running);
     if (this.verifier !== null) await this.until(() => this.waiting === 0);
@@ -175,7 +161,7 @@ export class Engine implements SlotOwner {
   async finish(): Promise<void> {
     this.stopped = true;
     this.stopTraffic();
-    if (this.pacer !== null) clearTimeout(this.pacer);
+    this.dialer.stop();
     const now = performance.now();
     const driver = this.driver;
     for (const slot of this.slots) {
@@ -191,7 +177,7 @@ export class Engine implements SlotOwner {
         socket.destroy();
       }
     }
-    await this.until(() => this.open === 0 && this.connecting === 0);
+    await this.until(() => this.tally.open === 0 && this.tally.connecting === 0);
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.sweeper = null;
   }
@@ -199,31 +185,12 @@ export class Engine implements SlotOwner {
   /** Ends the run early: the connect phase resolves, traffic stops, due replies are still awaited. */
   stop(): void {
     this.stopped = true;
-    if (this.pacer !== null) clearTimeout(this.pacer);
-    this.pacer = null;
+    this.dialer.stop();
     this.stopTraffic();
     this.poke();
   }
 
   // ── connections ───────────────────────────────────────────────────────────
-
-  private dialMore(): void {
-    const o = this.options;
-    const n = this.slots.length;
-    while (this.nextDial < n && this.connecting < o.maxConnecting && !this.stopped) {
-      if (o.connectRate > 0) {
-        const ahead = this.nextDial * (1000 / o.connectRate) - (performance.now() - this.connectStart);
-        if (ahead > 0) {
-          this.pacer ??= setTimeout(() => {
-            this.pacer = null;
-            this.dialMore();
-          }, Math.max(1, ahead));
-          return;
-        }
-      }
-      this.dial(this.slots[this.nextDial++] as Slot);
-    }
-  }
 
   private dial(slot: Slot): void {
     const sources = this.options.sourceAddresses;
@@ -235,27 +202,27 @@ export class Engine implements SlotOwner {
     slot.queue = null;
     slot.decoder = null;
     slot.dialedAt = slot.since = performance.now();
-    this.connecting++;
+    this.tally.connecting++;
     attach(slot, this.driver.dial(this.target, this.options, local, onRead), this.driver.readyEvent);
   }
 
   ready(slot: Slot): void {
     if (slot.state !== SlotState.Connecting) return;
     const now = performance.now();
-    this.connecting--;
-    this.open++;
+    this.tally.connecting--;
+    this.tally.open++;
     slot.state = SlotState.Ready;
     slot.since = now;
-    this.connectTime.recordValue(Math.round((now - slot.dialedAt) * 1000));
+    this.tally.connectTime.recordValue(Math.round((now - slot.dialedAt) * 1000));
     if (this.options.mode === 'churn') {
       // A cycle's latency runs from the start of its connect to its reply.
       if (this.running && slot.quota > 0) this.send(slot, 1, slot.dialedAt, now);
       else this.close(slot);
       return;
     }
-    this.established++;
-    this.resolved++;
-    this.dialMore();
+    this.tally.established++;
+    this.tally.resolved++;
+    this.dialer.more();
     this.poke();
   }
 
@@ -291,14 +258,14 @@ export class Engine implements SlotOwner {
     slot.socket = null;
     slot.blocked = false;
     if (was === SlotState.Connecting) {
-      this.connecting--;
+      this.tally.connecting--;
       if (!slot.failed) this.count(slot, 'closed', 'the connection closed while connecting');
       if (this.options.mode !== 'churn') {
-        this.resolved++;
-        this.dialMore();
+        this.tally.resolved++;
+        this.dialer.more();
       }
     } else if (was === SlotState.Ready || was === SlotState.Ending) {
-      this.open--;
+      this.tally.open--;
       if (was === SlotState.Ready && !slot.failed) this.count(slot, 'closed', 'the connection closed before the run ended');
     }
     if (this.options.mode === 'churn' && this.running && slot.quota > 0) this.dial(slot);
@@ -421,7 +388,7 @@ export class Engine implements SlotOwner {
     const step = 1000 / this.options.rate;
     const period = step / n;
     const now = performance.now();
-    const due = Math.floor((now - this.startedAt) / period) + 1;
+    const due = Math.floor((now - this.tally.startedAt) / period) + 1;
     const cap = this.cap;
     const checks = this.verifier !== null;
     const batch = this.batch;
@@ -429,11 +396,11 @@ export class Engine implements SlotOwner {
       const slot = slots[e % n] as Slot;
       if (slot.state !== SlotState.Ready || slot.quota <= slot.due) continue;
       if (checks && slot.issued - slot.done + slot.due >= cap) {
-        this.skipped++;
+        this.tally.skipped++;
         continue;
       }
       if (slot.due === 0) {
-        slot.dueAt = this.startedAt + e * period;
+        slot.dueAt = this.tally.startedAt + e * period;
         batch.push(slot);
       } else if (slot.due === cap) {
         // The train holds at most `cap` consecutive messages (send mode only: echo skips first).
@@ -487,28 +454,11 @@ export class Engine implements SlotOwner {
     if (--this.active === 0) this.stopTraffic();
   }
 
-  /**
-   * Timers run on the event loop's millisecond clock, which can fire up to a
-   * millisecond before the window, measured with `performance.now()`, is as
-   * long as asked: a 0.5 s run then reported 0.499 s. Wait out what is left.
-   */
-  private onDeadline(): void {
-    this.deadline = null;
-    const left = this.options.durationSec * 1000 - (performance.now() - this.startedAt);
-    if (left > 0) this.deadline = setTimeout(() => this.onDeadline(), Math.ceil(left));
-    else this.stopTraffic();
-  }
-
   private stopTraffic(): void {
     if (!this.running) return;
     this.running = false;
-    if (this.deadline !== null) clearTimeout(this.deadline);
-    if (this.rateTimer !== null) clearInterval(this.rateTimer);
-    this.deadline = this.rateTimer = null;
-    this.windowSec = (performance.now() - this.startedAt) / 1000;
-    this.window = { ...this.total };
-    const cpu = process.cpuUsage(this.cpuStart ?? undefined);
-    this.windowCpuUs = cpu.user + cpu.system;
+    this.timers.clear();
+    this.tally.closeWindow(performance.now());
     this.windowCycles = this.cycles;
     for (const slot of this.slots) {
       if (this.options.mode === 'churn') {
@@ -547,62 +497,25 @@ export class Engine implements SlotOwner {
   }
 
   private until(check: () => boolean): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiter = { check, resolve };
-    });
+    return this.waiter.until(check);
   }
 
   private poke(): void {
-    const w = this.waiter;
-    if (w !== null && w.check()) {
-      this.waiter = null;
-      w.resolve();
-    }
+    this.waiter.poke();
   }
 
   // ── reporting ─────────────────────────────────────────────────────────────
 
   /** Progress since the previous sample. */
   sample(): Sample {
-    const t = this.total;
-    const r = this.reported;
-    const traffic: Traffic = {
-      sentMsgs: t.sentMsgs - r.sentMsgs,
-      sentBytes: t.sentBytes - r.sentBytes,
-      receivedMsgs: t.receivedMsgs - r.receivedMsgs,
-      receivedBytes: t.receivedBytes - r.receivedBytes,
-    };
-    this.reported = { ...t };
-    const latency = encodeHistogram(this.interval);
-    this.latency.add(this.interval);
-    this.interval.reset();
     const cycles = this.cycles - this.cyclesReported;
     this.cyclesReported = this.cycles;
-    return { open: this.open, connecting: this.connecting, traffic, errors: this.errors.total, cycles, latency };
+    return this.tally.sample(0, cycles);
   }
 
   /** This process's result; call after {@link finish}. Frees the histograms. */
   result(): PartialResult {
-    this.latency.add(this.interval);
-    const out: PartialResult = {
-      requested: this.slots.length,
-      established: this.established,
-      total: { ...this.total },
-      window: this.window ?? { ...this.total },
-      windowSec: this.windowSec,
-      cpuUs: this.windowCpuUs,
-      cycles: this.windowCycles,
-      skipped: this.skipped,
-      delivery: { ...this.delivery, lastSec: this.lastConfirmed > 0 ? (this.lastConfirmed - this.startedAt) / 1000 : 0 },
-      errors: { ...this.errors.counts },
-      errorSamples: { ...this.errors.samples },
-      latency: encodeHistogram(this.latency),
-      connectTime: encodeHistogram(this.connectTime),
-    };
-    this.interval.destroy();
-    this.latency.destroy();
-    this.connectTime.destroy();
-    return out;
+    const delivery = { ...this.delivery, lastSec: this.lastConfirmed > 0 ? (this.lastConfirmed - this.tally.startedAt) / 1000 : 0 };
+    return this.tally.result(this.slots.length, { cycles: this.windowCycles, delivery, datagrams: emptyDatagrams() });
   }
 }

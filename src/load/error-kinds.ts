@@ -4,12 +4,13 @@
  */
 
 /**
- * - `refused`: nothing listens there (ECONNREFUSED).
+ * - `refused`: nothing listens there (ECONNREFUSED; for `udp://`, an ICMP port unreachable).
  * - `unreachable`: no route, no such address or socket file, name not found.
  * - `timeout`: no connection, handshake or due reply within its time limit.
  * - `reset`: the peer reset the connection (ECONNRESET, EPIPE).
  * - `closed`: the peer closed while replies were due or before the run ended.
- * - `mismatch`: a reply differed from what was sent.
+ * - `mismatch`: a reply differed from what was sent (for `udp://`, one per wrong reply;
+ *   the socket goes on).
  * - `tls`: the TLS handshake failed (certificate, protocol).
  * - `unconfirmed`: a `send` connection ended without the server confirming it had
  *   read everything (it reset the connection, or did not close within the drain

@@ -7,7 +7,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { addTraffic, emptyDelivery, emptyTraffic, type PartialResult, type Sample } from './partial.js';
+import { addTraffic, emptyDatagrams, emptyDelivery, emptyTraffic, type PartialResult, type Sample } from './partial.js';
 import type { ResolvedLoadOptions } from './options.js';
 import type { Runner } from './runner.js';
 import type { FromWorker, ToWorker } from './worker.js';
@@ -147,7 +147,7 @@ function combine(samples: readonly Sample[]): Sample {
   }
   const latency = encodeHistogram(h);
   h.destroy();
-  return { open: last.open, connecting: last.connecting, errors: last.errors, traffic, cycles, latency };
+  return { open: last.open, connecting: last.connecting, errors: last.errors, lost: last.lost, traffic, cycles, latency };
 }
 
 /** The result of a worker that died: its connections count as established or not, and one `other` error says why. */
@@ -167,6 +167,7 @@ function lostResult(w: WorkerHandle): PartialResult {
     cycles: 0,
     skipped: 0,
     delivery: emptyDelivery(),
+    datagrams: emptyDatagrams(),
     errors: errors.counts,
     errorSamples: errors.samples,
     latency: encoded,

@@ -50,9 +50,16 @@ export interface LoadTlsOptions {
  * @category Load client
  */
 export interface LoadOptions {
-  /** `tcp://host:port`, `tls://host:port`, `unix:///path`, `ws://host:port/path`, `wss://…` (or `host:port` for TCP). */
+  /**
+   * `tcp://host:port`, `tls://host:port`, `unix:///path`, `ws://host:port/path`, `wss://…`,
+   * `udp://host:port` (or `host:port` for TCP).
+   */
   target: string;
-  /** Connections to open; in `churn` mode, concurrent connect-exchange-close loops. Default 10. */
+  /**
+   * Connections to open; in `churn` mode, concurrent connect-exchange-close loops;
+   * for `udp://`, connect()ed sockets, each with its own source port (one server
+   * session each). Default 10.
+   */
   connections?: number;
   /** New connections started per second while ramping up; 0 starts them as fast as `maxConnecting` allows. Default 0. */
   connectRate?: number;
@@ -130,7 +137,11 @@ export interface LoadOptions {
   messages?: number;
   /** Time allowed for TCP connect plus TLS handshake, in ms. Default 10,000. */
   connectTimeoutMs?: number;
-  /** A connection that waits this long (ms) for a due reply, or for its last replies at the end, fails with `timeout`. Default 10,000. */
+  /**
+   * A connection that waits this long (ms) for a due reply, or for its last replies at
+   * the end, fails with `timeout`. Default 10,000. For `udp://`, a datagram with no
+   * reply this long after it was sent is counted lost (not an error); default 1,000.
+   */
   replyTimeoutMs?: number;
   /**
    * At the end of a run, how long (ms) a connection may take to close after we end
@@ -239,6 +250,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   } else if (options.wsOpcode !== undefined) bad('wsOpcode', 'given only with a ws:// or wss:// target', options.wsOpcode);
   if (!/^wss?:\/\//i.test(options.target) && options.wsDeflate === true) bad('wsDeflate', 'given only with a ws:// or wss:// target', options.wsDeflate);
   if (options.wsDeflate !== undefined && typeof options.wsDeflate !== 'boolean') bad('wsDeflate', 'true or false', options.wsDeflate);
+  const udp = /^udp:\/\//i.test(options.target);
+  // A datagram is one message and its echo is checked, or a socket holds its session: the stream modes have no meaning here.
+  if (udp && mode !== 'echo' && mode !== 'idle') bad('mode', 'echo or idle for a udp:// target (send, churn and request take stream targets)', mode);
   if (mode === 'request' && framing === 'raw') bad('framing', 'a codec that marks where each reply ends in mode request (line, crlf, lp4 …)', framing);
   if (mode === 'request') {
     // The requests carry their own bytes and replies are judged by expect*: these would be silently ignored.
@@ -276,7 +290,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     durationSec: positive('durationSec', options.durationSec, messages > 0 ? 60 : 10, 0.001),
     messages,
     connectTimeoutMs: integer('connectTimeoutMs', options.connectTimeoutMs, 10_000, 1),
-    replyTimeoutMs: integer('replyTimeoutMs', options.replyTimeoutMs, 10_000, 1),
+    replyTimeoutMs: integer('replyTimeoutMs', options.replyTimeoutMs, udp ? 1_000 : 10_000, 1),
     drainTimeoutMs: integer('drainTimeoutMs', options.drainTimeoutMs, 5_000, 1),
     verify,
     requests: requestTemplates(options, mode, framing).map((r) => r.toString('base64')),

@@ -46,6 +46,25 @@ export function emptyDelivery(): Delivery {
   return { taken: 0, delivered: 0, unconfirmed: 0, lastSec: 0 };
 }
 
+/**
+ * What became of the datagrams of a `udp://` run (all zero for stream targets).
+ * Every datagram sent is answered, counted lost, or answered wrongly (a
+ * `mismatch` error) by the end of the run.
+ * @category Load client
+ */
+export interface DatagramCounts {
+  /** Datagrams with no reply within the reply timeout (and those in flight on a socket that failed). */
+  lost: number;
+  /** Replies that came after their datagram was counted lost (or after its position was reused). */
+  late: number;
+  /** Second replies to a datagram already answered. */
+  duplicates: number;
+}
+
+export function emptyDatagrams(): DatagramCounts {
+  return { lost: 0, late: 0, duplicates: 0 };
+}
+
 /** One process's progress since its previous sample. */
 export interface Sample {
   /** Connections open now. */
@@ -56,6 +75,8 @@ export interface Sample {
   traffic: Traffic;
   /** Errors so far. */
   errors: number;
+  /** `udp://`: datagrams counted lost so far. */
+  lost: number;
   /** Completed churn cycles since the previous sample. */
   cycles: number;
   /** Latency recorded since the previous sample, HDR-encoded (µs). */
@@ -81,6 +102,8 @@ export interface PartialResult {
   /** Fixed-rate sends skipped because `depth` replies were already due. */
   skipped: number;
   delivery: Delivery;
+  /** `udp://` targets: lost, late and duplicate datagrams over the whole run. */
+  datagrams: DatagramCounts;
   errors: ErrorCounts;
   errorSamples: Partial<Record<ErrorKind, string>>;
   /** HDR-encoded round-trip latency (µs); churn: connect + exchange. */

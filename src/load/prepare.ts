@@ -9,6 +9,9 @@ import type { ResolvedLoadOptions } from './options.js';
 import { RequestSet } from './requests.js';
 import { parseTarget, type Target } from './target.js';
 import { wsMessageCodec, wsReplyCodec } from './websocket.js';
+import { capstanError } from '../errors.js';
+import { maxPayload } from '../transport/udp/sender.js';
+import { datagramSet, type DatagramSet } from './udp-datagrams.js';
 
 export interface Prepared {
   target: Target;
@@ -21,6 +24,8 @@ export interface Prepared {
   messages: MessageSet | null;
   /** The parsed request templates (`request` mode). */
   requests: RequestSet | null;
+  /** `udp://` targets: the messages as datagrams, each with the tag its reply is matched by; else null. */
+  datagrams: DatagramSet | null;
   /** The payload kind in use (`random` may become `ascii` for a delimiter framing; `request` mode: `requests`). */
   payload: string;
 }
@@ -46,10 +51,17 @@ export function prepare(options: ResolvedLoadOptions): Prepared {
   if (options.mode === 'request') {
     const templates = options.requests.map((r) => Buffer.from(r, 'base64'));
     const requests = new RequestSet(codec, templates, options.connections);
-    return { target, codec, replies: null, cap, messages: null, requests, payload: 'requests' };
+    return { target, codec, replies: null, cap, messages: null, requests, datagrams: null, payload: 'requests' };
   }
   if (codec.maxFrameBytes < options.sizeMax) codec = codec.withMaxFrameBytes(options.sizeMax);
+  if (target.scheme === 'udp') {
+    const most = maxPayload(target.host.includes(':') ? 'udp6' : 'udp4');
+    if (options.sizeMax > most) {
+      throw capstanError('ERR_INVALID_OPTION', `load: a udp:// message is one datagram, and UDP carries at most ${most} bytes here; got size ${options.sizeMax}`, { path: 'size', actual: options.sizeMax });
+    }
+  }
   // Compressed, a message's wire size follows from its bytes: the size given is its plain size.
   const messages = buildMessages(codec, { sizeMin: options.sizeMin, sizeMax: options.sizeMax, payload: options.payload, cap, plainSizes: options.wsDeflate });
-  return { target, codec, replies, cap, messages, requests: null, payload: messages.payload };
+  const datagrams = target.scheme === 'udp' ? datagramSet(codec, messages) : null;
+  return { target, codec, replies, cap, messages, requests: null, datagrams, payload: messages.payload };
 }

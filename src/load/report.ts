@@ -13,9 +13,12 @@ export interface Thresholds {
   maxErrors: number;
   /** Highest p99 round-trip latency allowed, in µs; `undefined` for none. */
   maxP99Us?: number;
+  /** `udp://`: the most datagram loss allowed, in per cent of those sent; `undefined` for none. */
+  maxLossPct?: number;
 }
 
 const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+const percent = (p: number): string => `${p < 0.01 && p > 0 ? p.toPrecision(2) : p.toFixed(2)} %`;
 
 /** 812 µs, 1.62 ms, 2.40 s. */
 export function formatUs(us: number): string {
@@ -45,6 +48,7 @@ export function progressLine(p: LoadProgress, requested: number): string {
   if (p.sentMsgsPerSec > 0 || p.receivedMsgsPerSec > 0) {
     parts.push(`sent ${count(p.sentMsgsPerSec)}/s`, `recv ${count(p.receivedMsgsPerSec)}/s`);
   }
+  if (p.lost > 0) parts.push(`lost ${count(p.lost)}`);
   parts.push(`errors ${count(p.errors)}`);
   if (p.latencyUs.count > 0) parts.push(`p50 ${formatUs(p.latencyUs.p50)}`, `p99 ${formatUs(p.latencyUs.p99)}`);
   return parts.join('  ');
@@ -60,6 +64,12 @@ export function violations(r: LoadResult, t: Thresholds): string[] {
   if (t.maxP99Us !== undefined && r.latencyUs.count > 0 && r.latencyUs.p99 > t.maxP99Us) {
     out.push(`p99 latency ${formatUs(r.latencyUs.p99)} exceeds the limit of ${formatUs(t.maxP99Us)}`);
   }
+  const d = r.datagrams;
+  if (d !== undefined && t.maxLossPct !== undefined && d.lossPct > t.maxLossPct) {
+    out.push(`${count(d.lost)} of ${count(d.sent)} datagrams lost (${percent(d.lossPct)}), more than the ${percent(t.maxLossPct)} allowed`);
+  }
+  // Loss is not an error, but a run in which no datagram came back measured nothing.
+  if (d !== undefined && d.sent > 0 && d.received === 0 && r.errors.total === 0) out.push(`none of the ${count(d.sent)} datagrams sent was answered`);
   return out;
 }
 
@@ -67,29 +77,37 @@ export function violations(r: LoadResult, t: Thresholds): string[] {
 export function resultTable(r: LoadResult): string {
   const size = r.sizeBytes.min === r.sizeBytes.max ? `${r.sizeBytes.min} B` : `${r.sizeBytes.min}-${r.sizeBytes.max} B`;
   const what = r.mode === 'request' ? `${count(r.requests ?? 0)} request${r.requests === 1 ? '' : 's'}` : `${size} ${r.payload}`;
-  const pace = r.ratePerConnection > 0 ? `${count(r.ratePerConnection)} msgs/s per connection` : `depth ${r.depth}`;
+  const d = r.datagrams;
+  const unit = d !== undefined ? 'datagrams' : 'msgs';
+  const pace = r.ratePerConnection > 0 ? `${count(r.ratePerConnection)} ${unit}/s per ${d !== undefined ? 'socket' : 'connection'}` : `depth ${r.depth}`;
   const lines = [
     `capstan load ${r.target}: ${r.mode}, ${r.framing}, ${what}, ${pace}, ${r.workers} process${r.workers === 1 ? '' : 'es'}`,
     '',
     `  window        ${r.durationSec.toFixed(2)} s`,
     r.mode === 'churn'
       ? `  connections   ${count(r.connectsPerSec)} cycles/s over ${count(r.connections.requested)} slots   connect ${latencyBrief(r.connectTimeUs)}`
-      : `  connections   ${count(r.connections.established)} of ${count(r.connections.requested)} established   connect ${latencyBrief(r.connectTimeUs)}`,
+      : `  ${d !== undefined ? 'sockets    ' : 'connections'}   ${count(r.connections.established)} of ${count(r.connections.requested)} ${d !== undefined ? 'connected' : 'established'}   connect ${latencyBrief(r.connectTimeUs)}`,
   ];
   if (r.mode !== 'idle') {
     lines.push(
       `                ${'sent'.padStart(16)}  ${'received'.padStart(16)}`,
-      `  messages      ${count(r.sent.msgs).padStart(16)}  ${count(r.received.msgs).padStart(16)}`,
-      `  msgs/s        ${count(r.sent.msgsPerSec).padStart(16)}  ${count(r.received.msgsPerSec).padStart(16)}`,
+      `  ${(d !== undefined ? 'datagrams' : 'messages').padEnd(14)}${count(r.sent.msgs).padStart(16)}  ${count(r.received.msgs).padStart(16)}`,
+      `  ${`${unit}/s`.padEnd(14)}${count(r.sent.msgsPerSec).padStart(16)}  ${count(r.received.msgsPerSec).padStart(16)}`,
       `  bytes/s       ${formatRate(r.sent.bytesPerSec).padStart(16)}  ${formatRate(r.received.bytesPerSec).padStart(16)}`,
     );
-    if (r.mode !== 'send') lines.push('', `  latency       ${latencyLine(r.latencyUs)}`);
-    const d = r.delivery;
     if (d !== undefined) {
       lines.push(
+        `  lost          ${count(d.lost)} (${percent(d.lossPct)}), no reply within ${count(d.replyTimeoutMs)} ms`,
+        `  late replies  ${count(d.late)}   duplicates ${count(d.duplicates)}   mismatches ${count(d.mismatches)}`,
+      );
+    }
+    if (r.mode !== 'send') lines.push('', `  latency       ${latencyLine(r.latencyUs)}`);
+    const delivery = r.delivery;
+    if (delivery !== undefined) {
+      lines.push(
         '',
-        `  delivered     ${count(d.delivered)} confirmed by the server (${count(d.perSec)}/s over ${d.lastSec.toFixed(2)} s), ${count(d.unconfirmed)} unconfirmed`,
-        `                ${count(d.taken)} taken by the kernel`,
+        `  delivered     ${count(delivery.delivered)} confirmed by the server (${count(delivery.perSec)}/s over ${delivery.lastSec.toFixed(2)} s), ${count(delivery.unconfirmed)} unconfirmed`,
+        `                ${count(delivery.taken)} taken by the kernel`,
       );
     }
   }

@@ -5,7 +5,7 @@
 import { ERROR_KINDS, ErrorLog, type ErrorCounts, type ErrorKind } from './error-kinds.js';
 import { addEncoded, latencySummary, newHistogram, type LatencyUs } from './histogram.js';
 import type { LoadMode, ResolvedLoadOptions } from './options.js';
-import { addTraffic, emptyDelivery, emptyTraffic, type Delivery, type PartialResult } from './partial.js';
+import { addTraffic, emptyDatagrams, emptyDelivery, emptyTraffic, type DatagramCounts, type Delivery, type PartialResult } from './partial.js';
 import { parseTarget } from './target.js';
 
 /**
@@ -86,6 +86,15 @@ export interface LoadResult {
     perSec: number;
   };
   /**
+   * `udp://` targets only: what became of the datagrams. Each datagram sent is
+   * answered (`received.msgs`), counted `lost` when no reply came within
+   * `replyTimeoutMs`, or answered wrongly (an error of kind `mismatch`, also counted
+   * here). `lossPct` is `lost` over `sent.msgs`. `late` replies came after their
+   * datagram was counted lost, `duplicates` after it was answered; neither counts as
+   * received.
+   */
+  datagrams?: DatagramReport;
+  /**
    * The load client's own CPU time during the window: seconds over all its processes,
    * `utilization` of one core per process (near 1 means the client, not the server,
    * set the pace), and µs per message in the headline direction.
@@ -114,6 +123,23 @@ export interface LoadResult {
   errorSamples: Partial<Record<ErrorKind, string>>;
 }
 
+/**
+ * What became of the datagrams of a `udp://` run (see {@link LoadResult.datagrams}).
+ * @category Load client
+ */
+export interface DatagramReport extends DatagramCounts {
+  /** Datagrams sent over the whole run (one message each). */
+  sent: number;
+  /** Datagrams answered with the right reply (within the reply timeout). */
+  received: number;
+  /** `lost` as a percentage of `sent` (0 when nothing was sent). */
+  lossPct: number;
+  /** Replies that differed from what was sent, or carried no tag of this client (the `mismatch` errors). */
+  mismatches: number;
+  /** The reply timeout after which a datagram counts as lost, ms. */
+  replyTimeoutMs: number;
+}
+
 const rate = (n: number, sec: number): number => (sec > 0 ? Math.round(n / sec) : 0);
 
 export function mergeResults(options: ResolvedLoadOptions, payload: string, parts: readonly PartialResult[]): LoadResult {
@@ -129,7 +155,11 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
   let skipped = 0;
   let cpuUs = 0;
   const delivery = emptyDelivery();
+  const datagrams = emptyDatagrams();
   for (const p of parts) {
+    datagrams.lost += p.datagrams.lost;
+    datagrams.late += p.datagrams.late;
+    datagrams.duplicates += p.datagrams.duplicates;
     delivery.taken += p.delivery.taken;
     delivery.delivered += p.delivery.delivered;
     delivery.unconfirmed += p.delivery.unconfirmed;
@@ -155,8 +185,9 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
     bytesPerSec: rate(window.receivedBytes, windowSec),
   };
   const headline = mode === 'send' ? sent : mode === 'idle' ? null : received;
+  const target = parseTarget(options.target);
   const result: LoadResult = {
-    target: parseTarget(options.target).display,
+    target: target.display,
     mode,
     framing: options.framing,
     payload,
@@ -183,6 +214,10 @@ export function mergeResults(options: ResolvedLoadOptions, payload: string, part
     errorSamples: errors.samples,
   };
   if (mode === 'request') result.requests = options.requests.length;
+  if (target.scheme === 'udp') {
+    const lossPct = total.sentMsgs > 0 ? Math.round((datagrams.lost / total.sentMsgs) * 1e5) / 1e3 : 0;
+    result.datagrams = { sent: total.sentMsgs, received: total.receivedMsgs, ...datagrams, lossPct, mismatches: errors.counts.mismatch, replyTimeoutMs: options.replyTimeoutMs };
+  }
   if (mode === 'send') {
     delivery.lastSec = Math.round(delivery.lastSec * 1000) / 1000;
     result.delivery = { ...delivery, perSec: rate(delivery.delivered, delivery.lastSec) };

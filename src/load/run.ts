@@ -51,6 +51,8 @@ export interface LoadProgress {
   connectsPerSec: number;
   /** Errors so far. */
   errors: number;
+  /** `udp://`: datagrams counted lost so far. */
+  lost: number;
   /** Latency of the replies of the last second (µs). */
   latencyUs: LatencyUs;
 }
@@ -118,6 +120,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       receivedBytesPerSec: 0,
       connectsPerSec: 0,
       errors: 0,
+      lost: 0,
       latencyUs: latencySummary(h),
     };
     for (const s of samples) {
@@ -129,6 +132,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       p.receivedBytesPerSec += s.traffic.receivedBytes / sec;
       p.connectsPerSec += s.cycles / sec;
       p.errors += s.errors;
+      p.lost += s.lost;
       addEncoded(h, s.latency);
     }
     p.latencyUs = latencySummary(h);

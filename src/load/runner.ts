@@ -3,7 +3,7 @@
  * in this process, or one per worker process ({@link WorkerFleet}). Both look
  * the same to {@link runLoad}.
  */
-import { Engine } from './engine.js';
+import { createEngine, type LoadEngine } from './load-engine.js';
 import type { ResolvedLoadOptions } from './options.js';
 import type { PartialResult, Sample } from './partial.js';
 
@@ -23,10 +23,10 @@ export interface Runner {
 }
 
 export class LocalRunner implements Runner {
-  private readonly engine: Engine;
+  private readonly engine: LoadEngine;
 
   constructor(options: ResolvedLoadOptions) {
-    this.engine = new Engine(options, { first: 0, count: options.connections, worker: 0 });
+    this.engine = createEngine(options, { first: 0, count: options.connections, worker: 0 });
   }
 
   get payload(): string {

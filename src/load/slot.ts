@@ -94,21 +94,38 @@ export class Slot implements Progress {
 const kSlot = Symbol('capstan.load.slot');
 type SlotSocket = Socket & { [kSlot]: Slot };
 
-function onReady(this: SlotSocket): void {
+/** A slot of either engine, as the listeners both share see it: an owner with lifecycle methods. */
+interface Owned {
+  readonly owner: { ready(slot: never): void; socketError(slot: never, err: Error): void; closed(slot: never): void };
+}
+type Carrier = { [kSlot]: Owned };
+
+/** Marks `socket` (a stream or a datagram socket) as carrying `slot`, for the listeners below. */
+export function carry(socket: object, slot: Owned): void {
+  (socket as Carrier)[kSlot] = slot;
+}
+
+/** The slot `socket` carries (see {@link carry}). */
+export function carried<S>(socket: object): S {
+  return (socket as Carrier)[kSlot] as S;
+}
+
+/** Listeners shared by both engines' sockets: each hands its event to the owner of the socket's slot. */
+export function onReady(this: Carrier): void {
   const s = this[kSlot];
-  s.owner.ready(s);
+  s.owner.ready(s as never);
+}
+export function onError(this: Carrier, err: Error): void {
+  const s = this[kSlot];
+  s.owner.socketError(s as never, err);
+}
+export function onClose(this: Carrier): void {
+  const s = this[kSlot];
+  s.owner.closed(s as never);
 }
 function onEnd(this: SlotSocket): void {
   const s = this[kSlot];
   s.owner.peerEnded(s);
-}
-function onError(this: SlotSocket, err: Error): void {
-  const s = this[kSlot];
-  s.owner.socketError(s, err);
-}
-function onClose(this: SlotSocket): void {
-  const s = this[kSlot];
-  s.owner.closed(s);
 }
 function onDrain(this: SlotSocket): void {
   const s = this[kSlot];
@@ -123,7 +140,7 @@ export function onRead(this: Socket, nread: number, buf: Buffer): void {
 
 /** Binds a freshly dialed socket to its slot. */
 export function attach(slot: Slot, socket: Socket, readyEvent: string): void {
-  (socket as SlotSocket)[kSlot] = slot;
+  carry(socket, slot);
   slot.socket = socket;
   socket.once(readyEvent, onReady);
   socket.on('end', onEnd);

@@ -4,14 +4,15 @@
  *
  * ```
  *   tcp://127.0.0.1:7000    tls://example.test:7443    unix:///run/app.sock    7000 → tcp://127.0.0.1:7000
- *   ws://127.0.0.1:8080/echo?room=1    wss://example.test/echo
+ *   ws://127.0.0.1:8080/echo?room=1    wss://example.test/echo    udp://127.0.0.1:7002
  * ```
  *
  * A driver hands back a socket that emits its `readyEvent` once messages may
  * flow, and delivers reads to the `onread` callback (a shared buffer, valid only
  * during the call, so a read costs no allocation). Schemes whose connections
- * need a handshake before traffic (`ws://`: an HTTP upgrade) or that are not
- * streams (`udp://`: an adapter with the same surface) add a driver here.
+ * need a handshake before traffic (`ws://`: an HTTP upgrade) add a driver
+ * here. `udp://` is not a stream: it is parsed here and driven by its own
+ * engine (udp-engine.ts).
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
@@ -86,13 +87,15 @@ const unix: Driver = {
 
 const DRIVERS: Record<string, Driver> = { tcp, tls: secure, unix, ws: websocketDriver(tcp), wss: websocketDriver(secure) };
 const DEFAULT_PORTS: Record<string, number> = { ws: 80, wss: 443 };
+/** Every scheme the load client speaks: the stream drivers, and datagrams. */
+const SCHEMES: readonly string[] = [...Object.keys(DRIVERS), 'udp'];
 
 export function driverFor(target: Target): Driver {
   return DRIVERS[target.scheme] as Driver;
 }
 
 function invalid(text: string, why: string): never {
-  throw capstanError('ERR_INVALID_OPTION', `load: target ${JSON.stringify(text)} ${why}; write tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH or ws[s]://HOST:PORT/PATH`, {
+  throw capstanError('ERR_INVALID_OPTION', `load: target ${JSON.stringify(text)} ${why}; write tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, ws[s]://HOST:PORT/PATH or udp://HOST:PORT`, {
     path: 'target',
     actual: text,
   });
@@ -104,8 +107,8 @@ export function parseTarget(text: string): Target {
   if (/^[0-9]+$/.test(url)) url = `tcp://127.0.0.1:${url}`;
   else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) url = `tcp://${url}`;
   const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
-  if (DRIVERS[scheme] === undefined) {
-    invalid(text, `uses scheme ${scheme}://, which the load client does not speak (it speaks ${Object.keys(DRIVERS).join(', ')})`);
+  if (!SCHEMES.includes(scheme)) {
+    invalid(text, `uses scheme ${scheme}://, which the load client does not speak (it speaks ${SCHEMES.join(', ')})`);
   }
   let parsed: URL;
   try {

@@ -8,7 +8,8 @@
  *   (stop may come at any point; a lost parent ends the worker)
  * ```
  */
-import { Engine, type EngineSlice } from './engine.js';
+import type { EngineSlice } from './engine.js';
+import { createEngine, type LoadEngine } from './load-engine.js';
 import type { ResolvedLoadOptions } from './options.js';
 import type { PartialResult, Sample } from './partial.js';
 
@@ -32,25 +33,25 @@ function post(message: FromWorker): Promise<void> {
   });
 }
 
-let engine: Engine | null = null;
+let engine: LoadEngine | null = null;
 let ticker: NodeJS.Timeout | null = null;
 
 async function handle(message: ToWorker): Promise<void> {
   switch (message.t) {
     case 'init': {
-      const e = (engine = new Engine(message.options, message.slice));
+      const e = (engine = createEngine(message.options, message.slice));
       ticker = setInterval(() => void post({ t: 'sample', sample: e.sample() }), 1000);
       const established = await e.connect();
       await post({ t: 'connected', established, payload: e.payload });
       return;
     }
     case 'run': {
-      await (engine as Engine).run();
+      await (engine as LoadEngine).run();
       await post({ t: 'ran' });
       return;
     }
     case 'finish': {
-      const e = engine as Engine;
+      const e = engine as LoadEngine;
       if (ticker !== null) clearInterval(ticker);
       await e.finish();
       await post({ t: 'sample', sample: e.sample() });

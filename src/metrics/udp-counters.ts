@@ -84,7 +84,7 @@ export const UDP_DROP_REASONS: readonly UdpDropReason[] = [
 export interface UdpStats {
   /** Datagrams received, dropped ones included. */
   datagramsIn: number;
-  /** Datagrams the socket reported sent. */
+  /** Datagrams handed to the socket, less those whose send was seen to fail (a listener watches a sample of its sends: docs/udp.md). */
   datagramsOut: number;
   /** Datagrams dropped (and sends not made), by reason. */
   drops: Record<UdpDropReason, number>;

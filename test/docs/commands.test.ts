@@ -209,7 +209,7 @@ describe('the shell commands in the docs', () => {
     for (const { cmd, k } of ofKind('capstan').filter(({ k }) => k.args[0] === 'load')) {
       const args = k.args.slice(1);
       const target = parseCommand(args).options.target;
-      const local = /^(?:(?:tcp|tls):\/\/)?(?:(?:127\.0\.0\.1|localhost):)?(\d+)$/.exec(target);
+      const local = /^(?:(?:tcp|tls|udp):\/\/)?(?:(?:127\.0\.0\.1|localhost):)?(\d+)$/.exec(target);
       if (local === null || !(DEFAULT_PORTS as readonly number[]).includes(Number(local[1]))) continue;
       const bounded = [...without(args, ['-d', '--duration', '--max-p99']).map((a) => (a === target ? shift(a, offset) : a)), '-d', '1', '-q'];
       const r = await ended(runCli(['load', ...bounded]), cmd.source);

@@ -70,8 +70,18 @@ describe('capstan load arguments', () => {
     assert.equal(parseTarget('7000').display, 'tcp://127.0.0.1:7000');
     assert.equal(parseTarget('localhost:81').host, 'localhost');
     assert.equal(parseTarget('unix:///run/app.sock').path, '/run/app.sock');
-    assert.throws(() => parseTarget('udp://127.0.0.1:9'), { code: 'ERR_INVALID_OPTION', message: /scheme udp:\/\// });
+    assert.deepEqual(parseTarget('udp://[::1]:7002'), { scheme: 'udp', host: '::1', port: 7002, path: '', resource: '', display: 'udp://[::1]:7002' });
+    assert.throws(() => parseTarget('udp://127.0.0.1:7002/x'), { message: /has a path/ });
+    assert.throws(() => parseTarget('sctp://127.0.0.1:9'), { code: 'ERR_INVALID_OPTION', message: /scheme sctp:\/\/.*it speaks tcp, tls, unix, ws, wss, udp/ });
     assert.throws(() => parseTarget('tcp://127.0.0.1'), { message: /needs a port/ });
     assert.throws(() => parseTarget('unix://'), { message: /absolute socket path/ });
+  });
+
+  it('reads --max-loss as a percentage for udp:// targets only', () => {
+    assert.equal(parseCommand(['udp://127.0.0.1:7002', '--max-loss', '2%']).thresholds.maxLossPct, 2);
+    assert.equal(parseCommand(['udp://127.0.0.1:7002', '--max-loss', '0.25']).thresholds.maxLossPct, 0.25);
+    assert.equal(parseCommand(['udp://127.0.0.1:7002']).thresholds.maxLossPct, undefined);
+    assert.throws(() => parseCommand(['udp://127.0.0.1:7002', '--max-loss', '101']), { message: /--max-loss must be a percentage from 0 to 100/ });
+    assert.throws(() => parseCommand(['7000', '--max-loss', '1']), { message: /applies to udp:\/\/ targets only/ });
   });
 });

@@ -1,39 +1,15 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { loadRunner } from './cli-run.js';
 import { capstanServer, delayingServer, type Fixture } from './servers.js';
-
-const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('capstan load on the command line', () => {
   const fixtures: Fixture[] = [];
-  const children = new Set<ChildProcess>();
+  const { load, killAll } = loadRunner();
   after(async () => {
-    for (const c of children) c.kill('SIGKILL');
+    killAll();
     for (const f of fixtures) await f.close();
   });
-
-  function load(...args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [cli, 'load', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.add(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => {
-        children.delete(child);
-        resolve({ code, stdout, stderr });
-      });
-    });
-  }
 
   it('prints one JSON object with rates, latency percentiles and errors, and exits 0 on a clean run', async () => {
     const server = await capstanServer('lp4', true);

@@ -120,9 +120,9 @@ describe('load client failures', () => {
   });
 
   it('rejects a bad option before connecting, naming it', async () => {
-    await assert.rejects(runLoad({ target: 'udp://127.0.0.1:80' }), (err: { code?: string; message?: string }) => {
+    await assert.rejects(runLoad({ target: 'quic://127.0.0.1:80' }), (err: { code?: string; message?: string }) => {
       assert.equal(err.code, 'ERR_INVALID_OPTION');
-      assert.match(err.message ?? '', /scheme udp:\/\//);
+      assert.match(err.message ?? '', /scheme quic:\/\//);
       return true;
     });
     await assert.rejects(runLoad({ target: '127.0.0.1:7', framing: 'lp4', size: 3 }), { code: 'ERR_INVALID_OPTION' });

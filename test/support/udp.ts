@@ -93,7 +93,8 @@ export function faultySocket(fault: (address: string, port: number) => string | 
         const code = fault(peer.address, peer.port);
         if (code === null) return connected ? send(msg, callback) : send(msg, portOrCb, address, callback);
         const err = Object.assign(new Error(`send ${code} ${peer.address}:${peer.port}`), connected ? { code, syscall: 'send' } : { code, syscall: 'send', address: peer.address, port: peer.port });
-        process.nextTick(callback, err);
+        // As Node does, a send without a callback fails unseen.
+        if (callback !== undefined) process.nextTick(callback, err);
       }) as typeof socket.send;
       return socket;
     },

@@ -169,6 +169,8 @@ export class Session<D = unknown> implements WheelEntry, OutboundState {
   lastActive: number;
   /** @internal Queued in the listener's list of sessions with records to send this turn. */
   dirty = false;
+  /** @internal Sends to go before the next that carries the send callback (sender.ts). */
+  probeIn = 0;
   /** @internal */ reason: CloseReason | null = null;
   /** @internal */ error: Error | undefined = undefined;
 

@@ -83,4 +83,28 @@ describe('udp send errors', () => {
     assert.equal(String((await a.waitFor(2))[1]), '6');
     await Promise.all([a.close(), server.close({ graceMs: 100 })]);
   });
+
+  it("sees send failures on a sample of a session's sends: its first, then every 16th, and every send once one failed", async () => {
+    const { server, faults, failures, clock } = await starved();
+    const a = await udpPeer(server.address.port);
+    await a.send('first');
+    await a.waitFor(1);
+    failures.n = 16;
+    await a.send('burst 16');
+    await waitFor(() => server.stats().udp?.sendErrors.ENOBUFS === 1, 10_000, 'the 16th send after the first to carry the callback');
+    assert.equal(faults.calls(), 17);
+    let udp = server.stats().udp;
+    // Without a callback Node drops a failed send's error: the 15 before it went unseen.
+    assert.equal(udp?.drops['send-error'], 1);
+    // 17 handed to the socket, the one seen failing taken off.
+    assert.equal(udp?.datagramsOut, 16);
+    // Once one failed, every send carries the callback (here: the one after the pause).
+    clock.advance(11);
+    failures.n = 1;
+    await a.send('again');
+    await waitFor(() => server.stats().udp?.sendErrors.ENOBUFS === 2, 10_000, 'the next failure, seen at once');
+    udp = server.stats().udp;
+    assert.equal(udp?.drops['send-error'], 2);
+    await Promise.all([a.close(), server.close({ graceMs: 100 })]);
+  });
 });
