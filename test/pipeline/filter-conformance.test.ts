@@ -4,7 +4,9 @@
  * through the filter, half-close, and bad input mapped to a close reason.
  *
  * The test's own side of the wire runs a session of the same filter by hand,
- * so the bytes on the socket can be cut anywhere.
+ * so the bytes on the socket can be cut anywhere. Chains of several filters
+ * run the same checks, with filters that do not commute (the wrong order, or a
+ * skipped filter, garbles the stream).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { compression, lengthPrefixed, listen, passThrough, silentLogger, type CloseReason, type Connection, type Filter, type FilterLink, type Logger } from '../../src/index.js';
+import { compression, lengthPrefixed, listen, passThrough, silentLogger, type CloseReason, type Connection, type Filter, type FilterLink, type FilterSession, type Logger } from '../../src/index.js';
 import { createExposition } from '../../src/metrics/prometheus.js';
 import { combineSnapshots, collectWorkerSnapshot } from '../../src/metrics/snapshot.js';
 import { recordingLogger, type LoggedLine } from '../support/logger.js';
@@ -21,58 +23,90 @@ import { occupyThreadPool } from '../support/thread-pool.js';
 
 interface Subject {
   label: string;
-  make(): Filter;
+  /** The listener's filters, from the socket's side. */
+  make(): Filter[];
   /** Bytes that this filter must refuse, and the error code it gives. */
   garbage?: { bytes: () => Buffer; code: string };
 }
 
 const subjects: Subject[] = [
-  { label: 'passThrough', make: () => passThrough() },
-  { label: 'deflate', make: () => compression({ algorithm: 'deflate' }), garbage: { bytes: () => Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01]), code: 'ERR_COMPRESSION' } },
-  { label: 'deflate, small window and level 1', make: () => compression({ algorithm: 'deflate', windowBits: 9, memLevel: 1, level: 1 }) },
-  { label: 'brotli', make: () => compression({ algorithm: 'brotli' }), garbage: { bytes: () => Buffer.from('definitely not brotli at all, no'), code: 'ERR_COMPRESSION' } },
+  { label: 'passThrough', make: () => [passThrough()] },
+  { label: 'deflate', make: () => [compression({ algorithm: 'deflate' })], garbage: { bytes: () => Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01]), code: 'ERR_COMPRESSION' } },
+  { label: 'deflate, small window and level 1', make: () => [compression({ algorithm: 'deflate', windowBits: 9, memLevel: 1, level: 1 })] },
+  { label: 'brotli', make: () => [compression({ algorithm: 'brotli' })], garbage: { bytes: () => Buffer.from('definitely not brotli at all, no'), code: 'ERR_COMPRESSION' } },
+  { label: 'a chain: brotli inside deflate', make: () => [compression({ algorithm: 'deflate' }), compression({ algorithm: 'brotli' })] },
+  { label: 'a chain: passThrough, a byte shift, deflate, passThrough', make: () => [passThrough(), byteShift(), compression({ algorithm: 'deflate' }), passThrough('pass-2')] },
+  { label: 'a chain: deflate, a byte shift, passThrough', make: () => [compression({ algorithm: 'deflate' }), byteShift(), passThrough()] },
 ];
 if (typeof (zlib as unknown as { createZstdCompress?: unknown }).createZstdCompress === 'function') {
-  subjects.push({ label: 'zstd', make: () => compression({ algorithm: 'zstd' }) });
+  subjects.push({ label: 'zstd', make: () => [compression({ algorithm: 'zstd' })] });
 }
 
-/** The test's end of the filtered stream: encodes what it sends, decodes what it receives. */
-function peerSide(filter: Filter) {
+/**
+ * A synchronous filter that changes every byte (+1 towards the peer, -1 from
+ * it): next to a compressor its place in the chain shows, since compressing
+ * shifted bytes is not shifting compressed ones.
+ */
+function byteShift(): Filter {
+  const shifted = (bytes: Buffer, by: number): Buffer => {
+    const out = Buffer.allocUnsafe(bytes.length);
+    for (let i = 0; i < bytes.length; i++) out[i] = ((bytes[i] as number) + by) & 0xff;
+    return out;
+  };
+  return {
+    name: 'byte-shift',
+    open: (link) => ({
+      inbound: (bytes) => link.deliver(shifted(bytes, -1)),
+      outbound: (bytes, endOfBatch) => link.write(shifted(bytes, 1), endOfBatch),
+    }),
+  };
+}
+
+/** The test's end of the filtered stream: encodes what it sends, decodes what it receives, through its own sessions of the same filters. */
+function peerSide(filters: Filter[]) {
   const wire: Buffer[] = [];
   const plain: Buffer[] = [];
   let flushed: (() => void) | null = null;
-  const link: FilterLink = {
-    deliver: (b) => void plain.push(Buffer.from(b)),
-    deliverEnd: () => {},
-    write: (b, end) => {
-      if (b.length > 0) wire.push(Buffer.from(b));
-      if (end) flushed?.();
-    },
-    writeEnd: () => {},
-    holdInbound: () => {},
-    fail: (_r, e) => {
-      throw e;
-    },
-    paused: false,
-    remoteAddress: 'test',
-    note: () => {},
-  };
-  const session = filter.open(link);
+  const sessions: FilterSession[] = [];
+  const n = filters.length;
+  // Wired as the server's chain is: session 0 faces the wire, session n-1 the plain bytes.
+  for (let i = 0; i < n; i++) {
+    const link: FilterLink = {
+      deliver: (b) => (i + 1 < n ? (sessions[i + 1] as FilterSession).inbound(b) : void plain.push(Buffer.from(b))),
+      deliverEnd: () => {},
+      write: (b, end) => {
+        if (i > 0) return (sessions[i - 1] as FilterSession).outbound(b, end);
+        if (b.length > 0) wire.push(Buffer.from(b));
+        if (end) flushed?.();
+      },
+      writeEnd: () => {},
+      holdInbound: () => {},
+      fail: (_r, e) => {
+        throw e;
+      },
+      paused: false,
+      remoteAddress: 'test',
+      note: () => {},
+    };
+    sessions.push((filters[i] as Filter).open(link));
+  }
   return {
     /** The wire bytes for `bytes`, flushed as one batch. */
     async encode(bytes: Buffer): Promise<Buffer> {
       const done = new Promise<void>((r) => (flushed = r));
-      session.outbound(bytes, true);
+      (sessions[n - 1] as FilterSession).outbound(bytes, true);
       await done;
       return Buffer.concat(wire.splice(0));
     },
     /** Feeds received wire bytes; resolves the plain bytes so far once there are at least `n`. */
-    async decode(bytes: Buffer, n: number): Promise<Buffer> {
-      if (bytes.length > 0) session.inbound(bytes);
-      await waitFor(() => plain.reduce((a, b) => a + b.length, 0) >= n, 30_000, `${n} decoded bytes`);
+    async decode(bytes: Buffer, atLeast: number): Promise<Buffer> {
+      if (bytes.length > 0) (sessions[0] as FilterSession).inbound(bytes);
+      await waitFor(() => plain.reduce((a, b) => a + b.length, 0) >= atLeast, 30_000, `${atLeast} decoded bytes`);
       return Buffer.concat(plain);
     },
-    close: () => session.close?.(),
+    close: () => {
+      for (const session of sessions) session.close?.();
+    },
   };
 }
 
@@ -89,13 +123,13 @@ async function receivePlain(peer: RawPeer, ours: ReturnType<typeof peerSide>, n:
   return got;
 }
 
-async function echoServer(filter: Filter, limits: object = {}, logger: Logger = silentLogger) {
+async function echoServer(filters: Filter[], limits: object = {}, logger: Logger = silentLogger) {
   const closes: Array<{ reason: CloseReason; code: string | undefined }> = [];
   const server = await listen({
     port: 0,
     codec: lengthPrefixed(),
     logger,
-    filters: [filter],
+    filters,
     limits,
     handler: {
       message: (c: Connection, f: Buffer) => void c.send(f),
@@ -198,7 +232,7 @@ for (const s of subjects) {
 
 describe('compression limits', () => {
   it('closes a decompression bomb with ERR_INFLATE_LIMIT before inflating it all', async () => {
-    const { server, closes } = await echoServer(compression({ maxInflateRatio: 20 }), { maxFrameBytes: 64 * 1024 * 1024 });
+    const { server, closes } = await echoServer([compression({ maxInflateRatio: 20 })], { maxFrameBytes: 64 * 1024 * 1024 });
     // One frame header announcing 50 MB, then 50 MB of zeros: about 50 KB on the wire.
     const header = Buffer.alloc(4);
     header.writeUInt32BE(50 * 1024 * 1024);
@@ -216,7 +250,7 @@ describe('compression limits', () => {
 
   it('stops reading a peer whose bytes wait for a busy inflater past 256 KiB, counts and logs it, then reads on and loses nothing', async () => {
     const lines: LoggedLine[] = [];
-    const { server, closes } = await echoServer(compression(), {}, recordingLogger(lines));
+    const { server, closes } = await echoServer([compression()], {}, recordingLogger(lines));
     const stream = Buffer.concat(Array.from({ length: 64 }, () => lp4(randomBytes(16 * 1024))));
     // Random bytes do not compress: about 1 MiB on the wire, written at once, finished as one deflate stream.
     const wire = zlib.deflateRawSync(stream);
@@ -251,8 +285,8 @@ describe('compression limits', () => {
   });
 
   it('counts plain and compressed bytes each way, in the listener stats and as a ratio in /metrics', async () => {
-    const { server } = await echoServer(compression());
-    const ours = peerSide(compression());
+    const { server } = await echoServer([compression()]);
+    const ours = peerSide([compression()]);
     const peer = await rawConnect({ port: portOf(server), host: '127.0.0.1' });
     const stream = Buffer.concat(Array.from({ length: 40 }, (_, i) => lp4(`a very repetitive line number ${i % 4} `.repeat(20))));
     const wire = await ours.encode(stream);
