@@ -211,7 +211,9 @@ describe('the shell commands in the docs', () => {
       const target = parseCommand(args).options.target;
       const local = /^(?:(?:tcp|tls|udp):\/\/)?(?:(?:127\.0\.0\.1|localhost):)?(\d+)$/.exec(target);
       if (local === null || !(DEFAULT_PORTS as readonly number[]).includes(Number(local[1]))) continue;
-      const bounded = [...without(args, ['-d', '--duration', '--max-p99']).map((a) => (a === target ? shift(a, offset) : a)), '-d', '1', '-q'];
+      // Thresholds on timing and on UDP loss are left out: on a loaded machine a stall of a few ms overflows
+      // a UDP socket's receive buffer, and the run still fails when nothing at all is answered.
+      const bounded = [...without(args, ['-d', '--duration', '--max-p99', '--max-loss']).map((a) => (a === target ? shift(a, offset) : a)), '-d', '1', '-q'];
       const r = await ended(runCli(['load', ...bounded]), cmd.source);
       assert.equal(r.code, 0, `${cmd.where}: ${cmd.source}\n(run as: capstan load ${bounded.join(' ')})\n${r.out}\n${r.err}`);
       ran++;
