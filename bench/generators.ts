@@ -61,7 +61,7 @@ export function killGenerators(): void {
  * load generators' own cost is measured the same way for each. Killed (with
  * its process group) after `limitMs`.
  */
-function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: string) => void): Promise<{ code: number | null; out: string; cpuSec: number }> {
+export function runChild(cmd: string, args: string[], limitMs: number, onLine?: (line: string) => void): Promise<{ code: number | null; out: string; cpuSec: number }> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', '"$@"; rc=$?; times 1>&2; exit $rc', 'sh', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const pgid = child.pid as number;

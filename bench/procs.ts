@@ -117,7 +117,7 @@ export async function startEchoEpoll(bin: string, pin: boolean, udp = false): Pr
       return {
         label: udp ? 'C echo_epoll --udp' : 'C echo_epoll',
         port,
-        stats: () => Promise.resolve({ rssBytes: 0, heapBytes: 0, cpuUs: cpuOfPid(pid), connections: 0, reads: 0, writes: 0, bytesOut: 0, framesOut: 0 }),
+        stats: () => Promise.resolve({ rssBytes: 0, heapBytes: 0, cpuUs: cpuOfPid(pid), connections: 0, reads: 0, writes: 0, bytesOut: 0, framesOut: 0, zlibContexts: 0 }),
         stop: () => stopChild(child),
       };
     }

@@ -17,6 +17,7 @@
  * minus the raw echo's, and that divided by the frames a read carries.
  * | websocket    | WebSocket echo (tcpload --ws) vs `ws` and the raw `net` echo, 64 B, depth 16 | msgs/s ≥ 0.8 of raw |
  * | ws-idle      | 10,000 idle WebSockets (tcpload --ws --idle) vs `ws`: RSS and heap per connection | RSS/conn ≤ 0.6 of ws |
+ * | ws-deflate   | permessage-deflate echo vs `ws` (level 1 both), ~1.2 KB JSON, 100 conns × 4 in flight, and RSS at 1,000 conns; takeover, server_no_context_takeover, none (ws-deflate.ts) | (reported) |
  * | loadgen      | `capstan load` vs `tcpload` against the C echo server            | msgs/s ≥ 0.5                |
  * | filters      | one pass-through filter vs none, paired, with an A/A control     | msgs/s ≥ 0.98               |
  * | compression  | lp4 echo through deflate and brotli vs none (compression.ts)     | (reported)                  |
@@ -30,6 +31,7 @@ import { runMetricsCost } from './metrics-cost.js';
 import { websocket } from './websocket.js';
 import { wsIdle } from './ws-idle.js';
 import { udp } from './udp.js';
+import { wsDeflate } from './ws-deflate.js';
 import { capstanLoadHere, capstanLoadProcess, tcpload, type LoadFigures, type Shape } from './generators.js';
 import { startEchoEpoll, startNodeServer, type BenchServer } from './procs.js';
 import type { ServerStats } from './server.js';
@@ -84,7 +86,7 @@ export interface Table {
 }
 
 export const MSGS: Metric = { key: 'msgsPerSec', label: 'msgs/s', unit: 'count', higherIsBetter: true };
-const P50: Metric = { key: 'p50', label: 'p50', unit: 'us', higherIsBetter: false };
+export const P50: Metric = { key: 'p50', label: 'p50', unit: 'us', higherIsBetter: false };
 export const P99: Metric = { key: 'p99', label: 'p99', unit: 'us', higherIsBetter: false };
 const P999: Metric = { key: 'p999', label: 'p99.9', unit: 'us', higherIsBetter: false };
 export const CPU: Metric = { key: 'cpuPerMsgUs', label: 'CPU/msg', unit: 'us', higherIsBetter: false };
@@ -285,6 +287,18 @@ export async function large(ctx: BenchContext): Promise<Table[]> {
 }
 
 /**
+ * The server's memory (after GC) once it holds `n` connections, or when the
+ * load's hold time is nearly up: the clients see their connects complete
+ * while the last ones still wait in the accept queue.
+ */
+export async function statsOnceHeld(ctx: BenchContext, server: BenchServer, n: number): Promise<ServerStats> {
+  const deadline = Date.now() + (ctx.holdSec - 1.5) * 1000;
+  while ((await server.stats()).connections < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 500));
+  return server.stats(true);
+}
+
+/**
  * One idle run: `shape.conns` connections held by the load (tcpload, or the load client in
  * process), and the server's memory growth per connection once it has accepted them all.
  */
@@ -292,16 +306,9 @@ export async function idleRun(ctx: BenchContext, server: BenchServer, shape: Sha
   const base = await server.stats(true);
   let reading: Promise<ServerStats> | null = null;
   let established = 0;
-  // Read the server's memory once it has accepted every connection the load holds (the
-  // clients see their connects complete while the last ones still wait in the accept queue).
   const settled = (n: number): void => {
     established = n;
-    reading = (async () => {
-      const deadline = Date.now() + (ctx.holdSec - 1.5) * 1000;
-      while ((await server.stats()).connections < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      await new Promise((r) => setTimeout(r, 500));
-      return server.stats(true);
-    })();
+    reading = statsOnceHeld(ctx, server, n);
   };
   const f = ctx.tcpload !== null ? await tcpload(ctx.tcpload, server.port, shape, ctx.pin, settled) : await capstanLoadHere(server.port, shape, {}, settled);
   if (reading === null) throw new Error('the idle load never reported its connections established');
@@ -415,4 +422,4 @@ export async function metrics(ctx: BenchContext): Promise<Table[]> {
   return [t];
 }
 
-export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket, 'ws-idle': wsIdle, udp };
+export const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = { throughput, latency, many, large, idle, churn, loadgen, metrics, filters, compression: compressionScenario, soak, websocket, 'ws-idle': wsIdle, 'ws-deflate': wsDeflate, udp };

@@ -6,7 +6,8 @@
  * Filters follow the framing after `+`: `lp4+pass` (one pass-through filter),
  * `lp4+pass+pass`, `lp4+deflate`, `lp4+brotli`. UDP: `… capstan-udp raw` (Capstan's
  * UDP echo, sessions and rate limits on with a high bound, bench/udp-servers.ts) and
- * `… dgram` (the naive `dgram` echo).
+ * `… dgram` (the naive `dgram` echo). The WebSocket echoes (`capstan-ws`, `ws`)
+ * take `deflate` for permessage-deflate (ws-servers.ts).
  *
  * It reports `{ port }` over IPC, answers `{ cmd: 'stats', gc }` with its RSS
  * and CPU time, and exits when the parent disconnects.
@@ -38,6 +39,8 @@ export interface ServerStats {
   /** Bytes written to sockets and frames sent since start (Capstan servers; 0 for the raw echo). */
   bytesOut: number;
   framesOut: number;
+  /** zlib contexts held for permessage-deflate (WebSocket echoes with deflate; 0 otherwise). */
+  zlibContexts: number;
 }
 
 function syscalls(): { reads: number; writes: number } {
@@ -52,6 +55,7 @@ function syscalls(): { reads: number; writes: number } {
 /** Open connections, read when stats are asked for. */
 let openConnections = (): number => 0;
 let traffic = (): { bytesOut: number; framesOut: number } => ({ bytesOut: 0, framesOut: 0 });
+let zlibContexts = (): number => 0;
 
 async function start(kind: string, spec: string): Promise<number> {
   if (kind === 'capstan') {
@@ -94,8 +98,9 @@ async function start(kind: string, spec: string): Promise<number> {
     return s.port;
   }
   if (kind === 'capstan-ws' || kind === 'ws') {
-    const s = await startWebSocketServer(kind);
+    const s = await startWebSocketServer(kind, spec === 'deflate');
     openConnections = s.open;
+    zlibContexts = s.zlibContexts;
     return s.port;
   }
   throw new Error(`unknown server kind ${kind}`);
@@ -113,7 +118,7 @@ start(kind, framing).then(
       }
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
-      process.send?.({ rssBytes: mem.rss, heapBytes: mem.heapUsed + mem.arrayBuffers, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls(), ...traffic() } satisfies ServerStats);
+      process.send?.({ rssBytes: mem.rss, heapBytes: mem.heapUsed + mem.arrayBuffers, cpuUs: cpu.user + cpu.system, connections: openConnections(), ...syscalls(), ...traffic(), zlibContexts: zlibContexts() } satisfies ServerStats);
     });
     process.on('disconnect', () => process.exit(0));
     process.send?.({ port });

@@ -102,9 +102,21 @@ function deflateOptions(s: DeflateSettings): zlib.ZlibOptions {
   return { level: s.level, memLevel: s.memLevel, windowBits: Math.max(9, s.out.windowBits) };
 }
 
+/**
+ * zlib's one-shot calls write into chunks of `chunkSize` (16 KiB by default)
+ * and return a view of the first when it is enough, so a 1 KB message would
+ * hold 16 KiB for as long as it lives: until written, or for as long as a
+ * handler keeps what it was given. Sized to the message, the chunk is small
+ * (and small ones come from Node's shared pool); past 16 KiB it stays 16 KiB,
+ * and a longer output is joined into one buffer of its own size.
+ */
+const MAX_CHUNK = 16 * 1024;
+
 /** One message compressed on its own (no window kept): the bytes that go on the wire. */
 export function deflateMessage(plain: Buffer, s: DeflateSettings): Buffer {
-  return wireBytes(zlib.deflateRawSync(plain, { ...deflateOptions(s), finishFlush: Z.Z_SYNC_FLUSH }));
+  // Room for incompressible input (zlib's deflateBound) and the sync flush's empty block; zlib takes no chunk under 64.
+  const chunkSize = Math.min(MAX_CHUNK, Math.max(64, plain.length + (plain.length >> 10) + 32));
+  return wireBytes(zlib.deflateRawSync(plain, { ...deflateOptions(s), finishFlush: Z.Z_SYNC_FLUSH, chunkSize }));
 }
 
 /**
@@ -113,7 +125,9 @@ export function deflateMessage(plain: Buffer, s: DeflateSettings): Buffer {
  */
 export function inflateMessage(wire: Buffer, s: DeflateSettings, max: number): Buffer | FrameFailure {
   try {
-    return zlib.inflateRawSync(Buffer.concat([wire, TRAILER]), { windowBits: s.in.windowBits, finishFlush: Z.Z_SYNC_FLUSH, maxOutputLength: max });
+    // Text and JSON inflate to two to five times their wire size; more takes further chunks.
+    const chunkSize = Math.min(MAX_CHUNK, Math.max(1024, wire.length * 4));
+    return zlib.inflateRawSync(Buffer.concat([wire, TRAILER]), { windowBits: s.in.windowBits, finishFlush: Z.Z_SYNC_FLUSH, maxOutputLength: max, chunkSize });
   } catch (err) {
     return inflateFailure(err as NodeJS.ErrnoException, max);
   }
