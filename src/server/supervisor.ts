@@ -240,7 +240,11 @@ export class Supervisor implements AppServer {
     const env = { ...process.env, CAPSTAN_WORKER_ID: id };
     if (this.reusePort) return fork(WORKER_ENTRY, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     cluster.setupPrimary({ exec: fileURLToPath(WORKER_ENTRY), args: [], serialization: 'advanced', silent: false });
-    return cluster.fork(env).process;
+    const worker = cluster.fork(env);
+    // cluster re-emits the child's 'error' (an IPC write to a worker that just died: EPIPE) on its
+    // Worker object, where an unheard 'error' would crash the primary; the child's own listener logs it.
+    worker.on('error', () => {});
+    return worker.process;
   }
 
   private exited(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
