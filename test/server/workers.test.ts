@@ -100,4 +100,36 @@ describe('workers', () => {
     run.child.kill('SIGTERM');
     assert.deepEqual(await run.exited, { code: 0, signal: null });
   });
+
+  it('keeps the primary up when a worker dies while its counters are being asked for', async () => {
+    const file = tmp.write(
+      'dying.yaml',
+      ['workers: 2', 'listeners:', '  - { name: echo, port: 0, codec: lp4, plugin: echo }', 'admin: { port: 0 }', 'workerRestart: { initialDelayMs: 50, maxDelayMs: 50, stableMs: 600000 }'].join('\n'),
+    );
+    const run = await startServe(['--config', file]);
+    runs.push(run);
+    const stats = `${run.adminUrl()}stats.json`;
+    let pid = await workerPid(run, '1');
+    // Snapshot requests in flight from several clients at once, so some are written to the dying worker's channel.
+    let asking = true;
+    const askers = Array.from({ length: 8 }, async () => {
+      while (asking) await fetch(stats, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer()).catch(() => undefined);
+    });
+    try {
+      for (let round = 0; round < 15; round++) {
+        const since = Date.now();
+        await new Promise((r) => setTimeout(r, 30));
+        process.kill(pid, 'SIGKILL');
+        const old = pid;
+        pid = (await run.waitForLog((r) => r.workerId === '1' && typeof r.workerPid === 'number' && r.workerPid !== old && /ready/.test(String(r.msg)) && (r.time as number) >= since)).workerPid as number;
+        // kill(pid, 0) throws once the primary is gone (it died of an unheard EPIPE 'error' on the cluster worker).
+        assert.doesNotThrow(() => process.kill(run.pid, 0), `the primary survived round ${round}`);
+      }
+    } finally {
+      asking = false;
+      await Promise.all(askers);
+    }
+    const last = (await (await fetch(stats)).json()) as Stats;
+    assert.equal(last.workers.length, 2);
+  });
 });
