@@ -7,14 +7,11 @@
  */
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { listen, silentLogger, websocket, type CloseReason, type Server, type WebSocketServerOptions } from '../../src/index.js';
-import { describeNeeding } from '../support/needs.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, describeInChromium } from '../support/chromium.js';
 import { portOf, waitFor } from '../support/net.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
  * One run of the page per variant. permessage-deflate is a setting of the
@@ -61,8 +58,7 @@ ws.onerror = () => mismatches.push({ kind: 'error' });
 `;
 const MESSAGES = 14;
 
-const missing = existsSync(CHROMIUM) ? null : `chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`;
-describeNeeding('chromium against the WebSocket server', missing, () => {
+describeInChromium('chromium against the WebSocket server', () => {
   let browser: Browser;
   before(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });

@@ -12,11 +12,10 @@ import WebSocketClient, { WebSocketServer } from 'ws';
 import { connectWebSocket, silentLogger } from '../../src/index.js';
 import { recorder } from './client-support.js';
 import { deflateEcho, type EchoServer } from './deflate-support.js';
+import { describeNeeding } from '../support/needs.js';
 
 const PYTHON = '/usr/bin/python3';
 const havePython = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' }).status === 0;
-// CI installs the package, so there a missing one must fail the run rather than skip quietly.
-const pythonSkip = !havePython && process.env.CI !== 'true' ? 'python3-websockets is not installed (apt-get install python3-websockets)' : false;
 
 /** Messages both ways: short (under the threshold), compressible, incompressible, large. */
 function traffic(): Array<[Buffer | string, boolean]> {
@@ -135,9 +134,9 @@ async def main():
 asyncio.run(main())
 `;
 
-describe('permessage-deflate with Debian’s python3-websockets', { skip: pythonSkip }, () => {
+// CI installs the package, so there a missing one fails the run rather than skips quietly.
+describeNeeding('permessage-deflate with Debian’s python3-websockets', havePython ? null : 'python3-websockets is not installed (apt-get install python3-websockets; .ci/run does)', () => {
   it('echoes the python client, which offers permessage-deflate by default', async () => {
-    if (!havePython) assert.fail('python3-websockets is needed here: the CI script installs it with apt-get');
     const s = await deflateEcho({ threshold: 64 });
     servers.push(s);
     const child = spawn(PYTHON, ['-c', PY_CLIENT, `ws://127.0.0.1:${s.port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -153,7 +152,6 @@ describe('permessage-deflate with Debian’s python3-websockets', { skip: python
   });
 
   it("talks to the python server as a client, taking its window choices (server_max_window_bits=12 though we asked none)", async () => {
-    if (!havePython) assert.fail('python3-websockets is needed here: the CI script installs it with apt-get');
     const child = spawn(PYTHON, ['-c', PY_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';
