@@ -59,6 +59,8 @@ export interface DeflateCounters {
   plainIn: number;
   /** Payload bytes of messages received, as they came on the wire. */
   wireIn: number;
+  /** Sockets that offered to keep windows but got none, because the process held its cap of zlib contexts (see `setDeflateLimits`). */
+  capped: number;
 }
 
 export class WebSocketCounters {

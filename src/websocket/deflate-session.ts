@@ -16,16 +16,19 @@ import { RSV1, type FrameDecoder } from './frame.js';
 /** A negotiated permessage-deflate, with its zlib contexts reserved, waiting for its socket. */
 export interface NegotiatedDeflate {
   readonly agreement: DeflateAgreement;
+  /** True when the process's context cap turned an offer that keeps windows into one without. */
+  readonly capped: boolean;
   /** Switches it on for `ws`: RSV1 allowed in `decoder`, frames sent through `encoder`. */
   attach(ws: DeflateHost & { readonly conn: Connection<unknown> }, decoder: FrameDecoder, encoder: { next: number }, counters: WebSocketCounters, maxMessageBytes: number): MessageDeflate;
 }
 
-function negotiated(agreement: DeflateAgreement, o: ResolvedDeflateOptions, contexts: number): NegotiatedDeflate {
+function negotiated(agreement: DeflateAgreement, o: ResolvedDeflateOptions, contexts: number, capped = false): NegotiatedDeflate {
   return {
     agreement,
+    capped,
     attach(ws, decoder, encoder, counters, maxMessageBytes) {
       decoder.rsvAllowed = RSV1;
-      const ctr = (counters.deflate ??= { plainOut: 0, wireOut: 0, plainIn: 0, wireIn: 0 }) as DeflateCounters;
+      const ctr = (counters.deflate ??= { plainOut: 0, wireOut: 0, plainIn: 0, wireIn: 0, capped: 0 }) as DeflateCounters;
       return new MessageDeflate(ws.conn, encoder, deflateSettings(agreement, o), ctr, maxMessageBytes, ws, contexts);
     },
   };
@@ -45,7 +48,7 @@ export function negotiateDeflate(header: string | undefined, o: ResolvedDeflateO
   if (!reserveContexts(need)) {
     // Over the process's cap: no window kept either way, rather than no compression or no connection.
     a = acceptDeflateOffer(offers, o, false) as DeflateAgreement;
-    return negotiated(a, o, 0);
+    return negotiated(a, o, 0, true);
   }
   return negotiated(a, o, need);
 }

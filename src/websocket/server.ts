@@ -16,7 +16,7 @@ import type { Codec, Decoder, Encoder } from '../codecs/codec.js';
 import { State, type Connection } from '../connection/connection.js';
 import type { Handler } from '../connection/handler.js';
 import { capstanError } from '../errors.js';
-import { WebSocketCounters, type WebSocketStats } from './counters.js';
+import { WebSocketCounters, type DeflateCounters, type WebSocketStats } from './counters.js';
 import { negotiateDeflate } from './deflate-session.js';
 import { FrameDecoder, FrameEncoder, OP_BINARY, OP_CLOSE, OP_FAILED, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
 import { HeadDecoder, hasToken, headerLines, parseHead, plainResponse, type HeaderMap, type HeadLimits, type RequestHead } from './http-head.js';
@@ -127,7 +127,7 @@ export function websocket<D = unknown>(options: WebSocketServerOptions<D>): WebS
   const o = resolveServerOptions(options);
   const counters = new WebSocketCounters();
   const topics = new Topics(counters, o.pubsub.backend, o.pubsub.maxTopicsPerSocket);
-  if (o.endpoints.some((e) => e.perMessageDeflate !== null)) counters.deflate = { plainOut: 0, wireOut: 0, plainIn: 0, wireIn: 0 };
+  if (o.endpoints.some((e) => e.perMessageDeflate !== null)) counters.deflate = { plainOut: 0, wireOut: 0, plainIn: 0, wireIn: 0, capped: 0 };
   const endpoints = new Map<string, Endpoint<D>>();
   let fallback: Endpoint<D> | null = null;
   for (const s of o.endpoints) {
@@ -337,7 +337,13 @@ function accept<D>(conn: Connection<any>, ep: Endpoint<D>, req: RequestHead, key
   conn.setCodec(ep.codec);
   const ws = new WebSocket<D>(conn as Connection<unknown>, ep, req.url, protocol, a?.data as D);
   conn.data = ws;
-  if (deflate !== null) ws.deflate = deflate.attach(ws, conn.decoder as FrameDecoder, ep.encoder, ep.counters, s.maxMessageBytes);
+  if (deflate !== null) {
+    ws.deflate = deflate.attach(ws, conn.decoder as FrameDecoder, ep.encoder, ep.counters, s.maxMessageBytes);
+    if (deflate.capped) {
+      (ep.counters.deflate as DeflateCounters).capped++;
+      conn.ctx.log.note('deflate-capped', { conn: conn.id }, 'permessage-deflate without context takeover for a socket: the process holds its maximum of zlib contexts (setDeflateLimits maxContexts)');
+    }
+  }
   ep.counters.handshakesAccepted++;
   ep.counters.open++;
   if (s.pingIntervalMs > 0) conn.setProtocolDeadline(conn.ctx.wheel.now() + s.pingIntervalMs, heartbeat);

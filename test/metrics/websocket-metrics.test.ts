@@ -213,7 +213,7 @@ describe('WebSocket metrics from a real admin endpoint', () => {
 describe('WebSocket figures the server adds when it has them', () => {
   it('expose the permessage-deflate ratio, subscribers per topic and publishes', async () => {
     const ws = new WebSocketCounters().snapshot();
-    const stats = { ...new ListenerCounters().snapshot(0), websocket: { ...ws, deflate: { plainOut: 3000, wireOut: 1000, plainIn: 800, wireIn: 400 }, topics: { news: 3, chat: 1 }, publishes: 7 } };
+    const stats = { ...new ListenerCounters().snapshot(0), websocket: { ...ws, deflate: { plainOut: 3000, wireOut: 1000, plainIn: 800, wireIn: 400, capped: 0 }, topics: { news: 3, chat: 1 }, publishes: 7 } };
     const snap = combineSnapshots([collectWorkerSnapshot('main', new Map([['l', { stats: () => stats }]]))], false);
     const f = parsePrometheus(await createExposition().render(snap));
     const at = { worker: 'main', listener: 'l' };

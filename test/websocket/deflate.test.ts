@@ -307,6 +307,7 @@ describe('permessage-deflate messages', () => {
       assert.equal(extensionsOf(b.response), 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
       b.send(frame({ op: 1, rsv: 0x40, payload: compress('over the cap, still compressed '.repeat(10)) }));
       assert.equal(inflate(((await b.frames(1))[0] as WireFrame).payload).toString(), 'over the cap, still compressed '.repeat(10));
+      assert.equal(s.server.stats().websocket?.deflate?.capped, 1, 'counted: one socket over the cap');
       a.peer.socket.destroy();
       await waitFor(() => deflateUsage().contexts === before);
       await new Promise((r) => setTimeout(r, 50));
