@@ -141,9 +141,20 @@ export class TimerWheel {
     setImmediate(this.queuedTick);
   };
   private readonly queuedTick = (): void => {
+    // A stall between the interval and here (a long callback, the process descheduled) left the
+    // poll's reads stamped with the time from before it. Stamp afresh and judge after one more poll,
+    // once: a loop that stalls every turn must still time out.
+    if (!this.tickDeferred && this.interval !== null && this.clock.now() - this.stamp > this.tickMs) {
+      this.tickDeferred = true;
+      this.stamp = this.clock.now();
+      setImmediate(this.queuedTick);
+      return;
+    }
+    this.tickDeferred = false;
     this.tickQueued = false;
     this.tick();
   };
+  private tickDeferred = false;
   private count = 0;
 
   /**

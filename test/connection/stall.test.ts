@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { listen, lengthPrefixed, silentLogger, TimerWheel, type CloseReason } from '../../src/index.js';
-import { lp4, portOf, rawConnect } from '../support/net.js';
+import { lp4, portOf, rawConnect, waitFor } from '../support/net.js';
 
 function blockFor(ms: number): void {
   const until = Date.now() + ms;
@@ -45,5 +45,46 @@ describe('deadlines after an event-loop stall', () => {
     peer.socket.end();
     await peer.closed;
     await server.close();
+  });
+
+  it('does not end a talking connection as quiet during shutdown when a handler stalls the loop', async () => {
+    const closes: CloseReason[] = [];
+    let stalls = 0;
+    let frames = 0;
+    let draining = false;
+    const server = await listen({
+      port: 0,
+      codec: lengthPrefixed(),
+      timerWheel: new TimerWheel({ tickMs: 10 }),
+      handler: {
+        // No reply: a write still queued at the check would keep the connection open by itself.
+        message() {
+          // While draining, every 20th frame stalls the process past the quiet time in the poll phase,
+          // where reads are stamped. The wheel ticks as often as the peer writes, so the stalled turn is
+          // one whose tick is queued behind this poll, to judge stamps the stall made old.
+          if (++frames % 20 === 0 && draining && stalls < 4) {
+            stalls++;
+            blockFor(700);
+          }
+        },
+        close: (_c, r) => void closes.push(r),
+      },
+      logger: silentLogger,
+    });
+    const talker = await rawConnect({ port: portOf(server) });
+    const timer = setInterval(() => talker.socket.write(lp4('still talking')), 10);
+    try {
+      await waitFor(() => frames >= 5, 30_000, 'the server to read the talker');
+      draining = true;
+      const closing = server.close({ graceMs: 10_000, quietMs: 500 });
+      const result = await closing;
+      assert.ok(stalls >= 2, `the handler stalled ${stalls} times`);
+      assert.deepEqual(result, { ended: 0, forced: 1 }, 'the talker was never judged quiet');
+      assert.equal(await talker.ended, 'reset');
+      assert.deepEqual(closes, ['shutdown']);
+    } finally {
+      clearInterval(timer);
+      talker.socket.destroy();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock, TimerWheel } from '../../src/index.js';
 import type { WheelEntry } from '../../src/timers/timer-wheel.js';
 
@@ -95,5 +96,54 @@ describe('timer wheel', () => {
     wheel.schedule(e, 200);
     step(1_000);
     assert.deepEqual(fired, [200, 400, 600]);
+  });
+
+  it('judges deadlines on fresh stamps when the loop stalls between its interval and its tick', async () => {
+    // The interval stamps the time and queues the tick behind the poll, so reads are stamped before the
+    // tick judges them. A stall in between (a long callback, the process descheduled) would leave those
+    // stamps older than the reads: a connection whose peer never stopped talking would look idle.
+    const clock = new ManualClock(0);
+    const wheel = new TimerWheel({ tickMs: 5, clock });
+    let last = 0;
+    const ended: number[] = [];
+    const conn = entry(ended);
+    conn.onWheelDue = (now) => {
+      if (now - last >= 1_000) ended.push(now);
+      else wheel.schedule(conn, last + 1_000);
+    };
+    wheel.schedule(conn, 1_000);
+    // Activity every loop turn, stamped as a read stamps it, after the interval and before the tick.
+    let talking = true;
+    const talk = (): void => {
+      last = wheel.now();
+      if (talking) setImmediate(talk);
+    };
+    setImmediate(talk);
+    // Same period, started after the wheel's: it runs right after the wheel's interval in the same
+    // timers phase. Every tenth run the clock jumps past the idle time, as if the process stalled there.
+    let runs = 0;
+    let stalls = 0;
+    const stall = setInterval(() => {
+      if (++runs % 10 === 0 && stalls < 10) {
+        stalls++;
+        clock.advance(1_500);
+      }
+    }, 5);
+    try {
+      for (let i = 0; i < 600 && stalls < 10; i++) await sleep(10);
+      await sleep(50);
+      assert.equal(stalls, 10);
+      assert.deepEqual(ended, [], 'the talking entry never judged idle');
+      // The same entry does time out once it falls silent.
+      talking = false;
+      await sleep(20);
+      clock.advance(1_500);
+      for (let i = 0; i < 300 && ended.length === 0; i++) await sleep(10);
+      assert.equal(ended.length, 1);
+    } finally {
+      talking = false;
+      clearInterval(stall);
+      wheel.stop();
+    }
   });
 });
